@@ -1,0 +1,3 @@
+module github.com/procotel/procotel
+
+go 1.26.8

@@ -1,0 +1,280 @@
+// Package semconv owns procotel's event schema: the kinds of process
+// lifecycle events, the fields each carries, process identity, the ids
+// derived from it, and (in later files) the mapping of events onto
+// OpenTelemetry attributes. It is the only package whose types cross
+// package boundaries: backends produce these values, the pipeline enriches
+// them, sinks consume them.
+package semconv
+
+import (
+	"fmt"
+	"time"
+)
+
+// Kind is the kind of a process lifecycle event.
+type Kind uint8
+
+// The event kinds. The zero value is invalid.
+const (
+	KindInvalid Kind = iota
+	// KindFork: a new process (thread group) was created. The event's
+	// Process is the child; Fork names the parent thread and clone flags.
+	KindFork
+	// KindStart: the new process ran for the first time (opt-in).
+	KindStart
+	// KindExecAttempt: a process asked to execute a file. Backends that
+	// cannot pair attempts with results in the kernel emit it; the pipeline
+	// merges it into the following KindExec or KindExecFailed and never
+	// passes it to sinks.
+	KindExecAttempt
+	// KindExec: an exec succeeded; Process carries the new image.
+	KindExec
+	// KindExecFailed: an exec failed; Exec.Errno says why.
+	KindExecFailed
+	// KindExit: the last thread of a process exited; Exit says how.
+	KindExit
+	// KindReap: the process was released (waited for, or auto-reaped).
+	KindReap
+	// KindSignal: a signal was generated for, delivered to, ignored or
+	// discarded by, or cleared from a process.
+	KindSignal
+	// KindThreadStart and KindThreadExit are the opt-in thread class: a
+	// thread inside an existing process started or ended.
+	KindThreadStart
+	KindThreadExit
+	// KindExisting is a snapshot of a process that was alive when the
+	// backend started. The pipeline adds it to its table; sinks never
+	// receive it as an event.
+	KindExisting
+
+	kindCount
+)
+
+// NumKinds is the number of kinds, for arrays indexed by Kind.
+const NumKinds = int(kindCount)
+
+var kindNames = [...]string{
+	KindInvalid:     "invalid",
+	KindFork:        "fork",
+	KindStart:       "start",
+	KindExecAttempt: "exec_attempt",
+	KindExec:        "exec",
+	KindExecFailed:  "exec_failed",
+	KindExit:        "exit",
+	KindReap:        "reap",
+	KindSignal:      "signal",
+	KindThreadStart: "thread_start",
+	KindThreadExit:  "thread_exit",
+	KindExisting:    "existing",
+}
+
+// String returns the kind's schema name, such as "exec_failed".
+func (k Kind) String() string {
+	if int(k) < len(kindNames) {
+		return kindNames[k]
+	}
+	return fmt.Sprintf("kind(%d)", uint8(k))
+}
+
+// Valid reports whether k is one of the defined kinds.
+func (k Kind) Valid() bool { return k > KindInvalid && k < kindCount }
+
+// ParseKind returns the kind named s ("fork", "exec_failed", ...).
+func ParseKind(s string) (Kind, error) {
+	for k := KindFork; k < kindCount; k++ {
+		if kindNames[k] == s {
+			return k, nil
+		}
+	}
+	return KindInvalid, fmt.Errorf("unknown event kind %q (want one of %s)", s, kindList())
+}
+
+func kindList() string {
+	s := ""
+	for k := KindFork; k < kindCount; k++ {
+		if k == KindExecAttempt || k == KindExisting {
+			continue
+		}
+		if s != "" {
+			s += ", "
+		}
+		s += kindNames[k]
+	}
+	return s
+}
+
+// Kinds returns the kinds a user can see and filter on, in schema order.
+func Kinds() []Kind {
+	out := make([]Kind, 0, NumKinds)
+	for k := KindFork; k < kindCount; k++ {
+		if k != KindExecAttempt && k != KindExisting {
+			out = append(out, k)
+		}
+	}
+	return out
+}
+
+// Creds are a process's credentials.
+type Creds struct {
+	UID, EUID, GID, EGID uint32
+}
+
+// Process is what is known of the process an event is about, at the time
+// of the event. Backends fill what the kernel said; the pipeline fills the
+// rest from its process table.
+type Process struct {
+	PID  int32 // thread-group id
+	TID  int32 // the thread that caused the event
+	PPID int32 // parent's thread-group id (real parent)
+	// NSPID is the pid inside the process's own pid namespace, 0 if unknown.
+	NSPID int32
+	// Start is the creation time in nanoseconds since boot, as precise as
+	// the backend knows it. Identity uses it truncated (see Key).
+	Start uint64
+	// ParentStart is the parent's creation time, when known, so that the
+	// parent's Key can be formed.
+	ParentStart uint64
+	Creds
+	PGID, SID int32
+	TTY       string // controlling terminal, "pts/3"; empty when none
+	Comm      string // kernel task name (at most 15 bytes on Linux)
+
+	Exe           string   // resolved executable path
+	Argv          []string // argument vector of the current image
+	ArgvTruncated bool     // argv was longer than the capture limit
+	Cwd           string
+
+	// Linux: cgroup v2 id and path, and the container derived from it.
+	CgroupID      uint64
+	CgroupPath    string
+	ContainerID   string
+	ContainerName string
+	// Runtime that owns the container: docker, containerd, cri-o, podman,
+	// systemd (a systemd service or scope), ...
+	ContainerRuntime string
+
+	// FreeBSD: the jail the process runs in; 0 is the host.
+	JailID   int32
+	JailName string
+}
+
+// Key returns the identity of the process.
+func (p *Process) Key() Key { return KeyOf(p.PID, p.Start) }
+
+// ParentKey returns the identity of the process's parent; zero if the
+// parent's start time is unknown.
+func (p *Process) ParentKey() Key {
+	if p.PPID == 0 || p.ParentStart == 0 {
+		return Key{}
+	}
+	return KeyOf(p.PPID, p.ParentStart)
+}
+
+// ForkInfo is the fork-specific part of an event.
+type ForkInfo struct {
+	ParentTID  int32  // the thread that called fork/clone
+	CloneFlags uint64 // clone(2) or rfork(2) flags, as the kernel reported them
+}
+
+// ExecInfo is the exec-specific part of an event.
+type ExecInfo struct {
+	// Filename is the path the caller passed to execve/execveat.
+	Filename string
+	// Argv is the argument vector the caller passed (for a failed exec the
+	// only record of it; for a successful one also in Process.Argv).
+	Argv          []string
+	ArgvTruncated bool
+	// Errno is the error of a failed exec (ENOENT = 2, EACCES = 13, ...).
+	Errno int32
+	// OldTID is the thread that called exec when it was not the leader;
+	// after exec it holds the leader's id. 0 when the leader called it.
+	OldTID int32
+	// Interpreter is set when the kernel ran a script through its #!
+	// interpreter (the resolved executable is then the interpreter).
+	Interpreter string
+}
+
+// ExitInfo is the exit-specific part of an event, decoded once per
+// process, never per thread.
+type ExitInfo struct {
+	Code       int32 // exit code, when exited normally
+	Signal     int32 // terminating signal, 0 when exited normally
+	CoreDumped bool
+}
+
+// Failed reports whether the exit is an error: a non-zero code or death by
+// a signal.
+func (x ExitInfo) Failed() bool { return x.Code != 0 || x.Signal != 0 }
+
+// SignalOutcome is what happened to a signal.
+type SignalOutcome uint8
+
+// Signal outcomes.
+const (
+	SignalGenerated SignalOutcome = iota + 1
+	SignalDelivered
+	SignalIgnored
+	SignalDiscarded // already pending, queue overflow, or lost info
+	SignalCleared
+)
+
+var outcomeNames = [...]string{"", "generated", "delivered", "ignored", "discarded", "cleared"}
+
+// String returns the outcome's schema name.
+func (o SignalOutcome) String() string {
+	if int(o) < len(outcomeNames) && o != 0 {
+		return outcomeNames[o]
+	}
+	return fmt.Sprintf("outcome(%d)", uint8(o))
+}
+
+// SignalInfo is the signal-specific part of an event. The event's Process
+// is the target.
+type SignalInfo struct {
+	Signo      int32
+	Code       int32 // si_code
+	SenderPID  int32 // 0 when the kernel sent it
+	SenderTID  int32
+	SenderComm string
+	TargetTID  int32
+	Outcome    SignalOutcome
+	// Group is true when the signal was sent to the whole process.
+	Group bool
+}
+
+// ReapInfo is the reap-specific part of an event.
+type ReapInfo struct {
+	ReaperPID int32 // the process that waited for it; 0 if auto-reaped or unknown
+}
+
+// Event is one process lifecycle event. Only the part matching Kind is
+// meaningful among Fork, Exec, Exit, Signal and Reap.
+type Event struct {
+	Kind Kind
+	// Time is when it happened, wall clock, from the kernel clock
+	// converted once by the backend.
+	Time time.Time
+	// BootNS is the kernel's clock (nanoseconds since boot) at the event;
+	// the pipeline orders events by it.
+	BootNS uint64
+	// CPU the event was recorded on, -1 if unknown.
+	CPU int32
+	// OS the event was observed on; it selects signal and errno names.
+	OS OS
+
+	Process Process
+
+	Fork   ForkInfo
+	Exec   ExecInfo
+	Exit   ExitInfo
+	Signal SignalInfo
+	Reap   ReapInfo
+
+	// Root is the identity of the process whose span roots this process's
+	// trace, set by the pipeline from the trace-root policy. Zero when the
+	// process is its own root.
+	Root Key
+	// TraceParent holds a W3C trace context inherited from the process
+	// environment, when that policy is on and one was found.
+	TraceParent string
+}
