@@ -42,6 +42,10 @@ type Backend interface {
 // Capabilities describes what a backend can observe.
 type Capabilities struct {
 	OS semconv.OS
+	// Boot names this boot of this host; every derived id is salted with it.
+	Boot semconv.BootID
+	// Clock converts the backend's BootNS to wall-clock time.
+	Clock semconv.Clock
 	// Kinds lists the event kinds the backend produces, as configured.
 	Kinds []semconv.Kind
 	// Fields the backend fills in its events.
