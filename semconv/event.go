@@ -116,46 +116,50 @@ func Kinds() []Kind {
 
 // Creds are a process's credentials.
 type Creds struct {
-	UID, EUID, GID, EGID uint32
+	UID  uint32 `json:"uid"`
+	EUID uint32 `json:"euid"`
+	GID  uint32 `json:"gid"`
+	EGID uint32 `json:"egid"`
 }
 
 // Process is what is known of the process an event is about, at the time
 // of the event. Backends fill what the kernel said; the pipeline fills the
 // rest from its process table.
 type Process struct {
-	PID  int32 // thread-group id
-	TID  int32 // the thread that caused the event
-	PPID int32 // parent's thread-group id (real parent)
+	PID  int32 `json:"pid,omitempty"`  // thread-group id
+	TID  int32 `json:"tid,omitempty"`  // the thread that caused the event
+	PPID int32 `json:"ppid,omitempty"` // parent's thread-group id (real parent)
 	// NSPID is the pid inside the process's own pid namespace, 0 if unknown.
-	NSPID int32
+	NSPID int32 `json:"ns_pid,omitempty"`
 	// Start is the creation time in nanoseconds since boot, as precise as
 	// the backend knows it. Identity uses it truncated (see Key).
-	Start uint64
+	Start uint64 `json:"start,omitempty"`
 	// ParentStart is the parent's creation time, when known, so that the
 	// parent's Key can be formed.
-	ParentStart uint64
+	ParentStart uint64 `json:"parent_start,omitempty"`
 	Creds
-	PGID, SID int32
-	TTY       string // controlling terminal, "pts/3"; empty when none
-	Comm      string // kernel task name (at most 15 bytes on Linux)
+	PGID int32  `json:"pgid,omitempty"`
+	SID  int32  `json:"sid,omitempty"`
+	TTY  string `json:"tty,omitempty"`  // controlling terminal, "pts/3"; empty when none
+	Comm string `json:"comm,omitempty"` // kernel task name (at most 15 bytes on Linux)
 
-	Exe           string   // resolved executable path
-	Argv          []string // argument vector of the current image
-	ArgvTruncated bool     // argv was longer than the capture limit
-	Cwd           string
+	Exe           string   `json:"exe,omitempty"`            // resolved executable path
+	Argv          []string `json:"argv,omitempty"`           // argument vector of the current image
+	ArgvTruncated bool     `json:"argv_truncated,omitempty"` // argv was longer than the capture limit
+	Cwd           string   `json:"cwd,omitempty"`
 
 	// Linux: cgroup v2 id and path, and the container derived from it.
-	CgroupID      uint64
-	CgroupPath    string
-	ContainerID   string
-	ContainerName string
+	CgroupID      uint64 `json:"cgroup_id,omitempty"`
+	CgroupPath    string `json:"cgroup_path,omitempty"`
+	ContainerID   string `json:"container_id,omitempty"`
+	ContainerName string `json:"container_name,omitempty"`
 	// Runtime that owns the container: docker, containerd, cri-o, podman,
 	// systemd (a systemd service or scope), ...
-	ContainerRuntime string
+	ContainerRuntime string `json:"container_runtime,omitempty"`
 
 	// FreeBSD: the jail the process runs in; 0 is the host.
-	JailID   int32
-	JailName string
+	JailID   int32  `json:"jail_id,omitempty"`
+	JailName string `json:"jail_name,omitempty"`
 }
 
 // Key returns the identity of the process.
@@ -172,34 +176,34 @@ func (p *Process) ParentKey() Key {
 
 // ForkInfo is the fork-specific part of an event.
 type ForkInfo struct {
-	ParentTID  int32  // the thread that called fork/clone
-	CloneFlags uint64 // clone(2) or rfork(2) flags, as the kernel reported them
+	ParentTID  int32  `json:"parent_tid,omitempty"`  // the thread that called fork/clone
+	CloneFlags uint64 `json:"clone_flags,omitempty"` // clone(2) or rfork(2) flags, as the kernel reported them
 }
 
 // ExecInfo is the exec-specific part of an event.
 type ExecInfo struct {
 	// Filename is the path the caller passed to execve/execveat.
-	Filename string
+	Filename string `json:"filename,omitempty"`
 	// Argv is the argument vector the caller passed (for a failed exec the
 	// only record of it; for a successful one also in Process.Argv).
-	Argv          []string
-	ArgvTruncated bool
+	Argv          []string `json:"argv,omitempty"`
+	ArgvTruncated bool     `json:"argv_truncated,omitempty"`
 	// Errno is the error of a failed exec (ENOENT = 2, EACCES = 13, ...).
-	Errno int32
+	Errno int32 `json:"errno,omitempty"`
 	// OldTID is the thread that called exec when it was not the leader;
 	// after exec it holds the leader's id. 0 when the leader called it.
-	OldTID int32
+	OldTID int32 `json:"old_tid,omitempty"`
 	// Interpreter is set when the kernel ran a script through its #!
 	// interpreter (the resolved executable is then the interpreter).
-	Interpreter string
+	Interpreter string `json:"interpreter,omitempty"`
 }
 
 // ExitInfo is the exit-specific part of an event, decoded once per
 // process, never per thread.
 type ExitInfo struct {
-	Code       int32 // exit code, when exited normally
-	Signal     int32 // terminating signal, 0 when exited normally
-	CoreDumped bool
+	Code       int32 `json:"code,omitempty"`   // exit code, when exited normally
+	Signal     int32 `json:"signal,omitempty"` // terminating signal, 0 when exited normally
+	CoreDumped bool  `json:"core_dumped,omitempty"`
 }
 
 // Failed reports whether the exit is an error: a non-zero code or death by
@@ -231,50 +235,50 @@ func (o SignalOutcome) String() string {
 // SignalInfo is the signal-specific part of an event. The event's Process
 // is the target.
 type SignalInfo struct {
-	Signo      int32
-	Code       int32 // si_code
-	SenderPID  int32 // 0 when the kernel sent it
-	SenderTID  int32
-	SenderComm string
-	TargetTID  int32
-	Outcome    SignalOutcome
+	Signo      int32         `json:"signo,omitempty"`
+	Code       int32         `json:"code,omitempty"`       // si_code
+	SenderPID  int32         `json:"sender_pid,omitempty"` // 0 when the kernel sent it
+	SenderTID  int32         `json:"sender_tid,omitempty"`
+	SenderComm string        `json:"sender_comm,omitempty"`
+	TargetTID  int32         `json:"target_tid,omitempty"`
+	Outcome    SignalOutcome `json:"outcome,omitempty"`
 	// Group is true when the signal was sent to the whole process.
-	Group bool
+	Group bool `json:"group,omitempty"`
 }
 
 // ReapInfo is the reap-specific part of an event.
 type ReapInfo struct {
-	ReaperPID int32 // the process that waited for it; 0 if auto-reaped or unknown
+	ReaperPID int32 `json:"reaper_pid,omitempty"` // the process that waited for it; 0 if auto-reaped or unknown
 }
 
 // Event is one process lifecycle event. Only the part matching Kind is
 // meaningful among Fork, Exec, Exit, Signal and Reap.
 type Event struct {
-	Kind Kind
+	Kind Kind `json:"kind"`
 	// Time is when it happened, wall clock, from the kernel clock
 	// converted once by the backend.
-	Time time.Time
+	Time time.Time `json:"time"`
 	// BootNS is the kernel's clock (nanoseconds since boot) at the event;
 	// the pipeline orders events by it.
-	BootNS uint64
+	BootNS uint64 `json:"boot_ns,omitempty"`
 	// CPU the event was recorded on, -1 if unknown.
-	CPU int32
+	CPU int32 `json:"cpu,omitempty"`
 	// OS the event was observed on; it selects signal and errno names.
-	OS OS
+	OS OS `json:"os,omitempty"`
 
-	Process Process
+	Process Process `json:"process,omitempty"`
 
-	Fork   ForkInfo
-	Exec   ExecInfo
-	Exit   ExitInfo
-	Signal SignalInfo
-	Reap   ReapInfo
+	Fork   ForkInfo   `json:"fork,omitzero"`
+	Exec   ExecInfo   `json:"exec,omitzero"`
+	Exit   ExitInfo   `json:"exit,omitzero"`
+	Signal SignalInfo `json:"signal,omitzero"`
+	Reap   ReapInfo   `json:"reap,omitzero"`
 
 	// Root is the identity of the process whose span roots this process's
 	// trace, set by the pipeline from the trace-root policy. Zero when the
 	// process is its own root.
-	Root Key
+	Root Key `json:"root,omitzero"`
 	// TraceParent holds a W3C trace context inherited from the process
 	// environment, when that policy is on and one was found.
-	TraceParent string
+	TraceParent string `json:"trace_parent,omitempty"`
 }

@@ -18,8 +18,8 @@ const StartGranularity = 10 * time.Millisecond
 // creation time (nanoseconds since boot, truncated to StartGranularity).
 // It is OpenTelemetry's process.pid + process.creation.time.
 type Key struct {
-	PID   int32
-	Start uint64
+	PID   int32  `json:"pid"`
+	Start uint64 `json:"start"`
 }
 
 // KeyOf builds the key of the process with the given pid that was created
