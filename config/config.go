@@ -1,0 +1,210 @@
+// Package config owns procotel's one configuration model: the YAML file,
+// the command-line flags and the standard OTEL_* environment variables,
+// merged with the precedence flag > environment > file > default, and
+// validated with errors that name the offending field. The binary and the
+// Collector receiver both use it.
+package config
+
+import (
+	"fmt"
+	"strings"
+	"time"
+)
+
+// Config is procotel's whole configuration. Field names in errors are the
+// YAML paths ("otlp.protocol").
+type Config struct {
+	// Backend selects the event source: auto, ebpf, dtrace, kqueue, or
+	// replay:FILE.
+	Backend string `yaml:"backend" mapstructure:"backend"`
+	// Output is the terminal format when no OTLP endpoint is set: text or json.
+	Output string `yaml:"output" mapstructure:"output"`
+	// Color: auto (when stdout is a terminal), always or never.
+	Color string `yaml:"color" mapstructure:"color"`
+	// Filter is an expression in the filter language (see README).
+	Filter string `yaml:"filter" mapstructure:"filter"`
+
+	Capture  Capture  `yaml:"capture" mapstructure:"capture"`
+	Pipeline Pipeline `yaml:"pipeline" mapstructure:"pipeline"`
+	Traces   Traces   `yaml:"traces" mapstructure:"traces"`
+	OTLP     OTLP     `yaml:"otlp" mapstructure:"otlp"`
+	// Resource holds extra resource attributes (also OTEL_RESOURCE_ATTRIBUTES).
+	Resource map[string]string `yaml:"resource" mapstructure:"resource"`
+	// ServiceName is service.name on the resource (OTEL_SERVICE_NAME).
+	ServiceName string `yaml:"service_name" mapstructure:"service_name"`
+}
+
+// Capture is what the backend records in the kernel.
+type Capture struct {
+	// ArgvMax is the largest argv captured per exec, in bytes.
+	ArgvMax int `yaml:"argv_max" mapstructure:"argv_max"`
+	// Threads turns on thread start/exit events.
+	Threads bool `yaml:"threads" mapstructure:"threads"`
+	// StartEvents turns on the start event (a new process first runs).
+	StartEvents bool `yaml:"start_events" mapstructure:"start_events"`
+	// SignalDeliver adds signal delivery events to generation events.
+	SignalDeliver bool `yaml:"signal_deliver" mapstructure:"signal_deliver"`
+	// SignalsAll includes SIGCHLD, which every exit generates.
+	SignalsAll bool `yaml:"signals_all" mapstructure:"signals_all"`
+	// BufferSize is the kernel ring buffer size in bytes (power of two).
+	BufferSize int `yaml:"buffer_size" mapstructure:"buffer_size"`
+	// Jails limits a FreeBSD backend to these jails (ids or names).
+	Jails []string `yaml:"jails" mapstructure:"jails"`
+}
+
+// Pipeline configures the process table.
+type Pipeline struct {
+	// Window is how long events wait to be put in kernel-time order.
+	Window time.Duration `yaml:"window" mapstructure:"window"`
+	// MaxProcesses bounds the process table.
+	MaxProcesses int `yaml:"max_processes" mapstructure:"max_processes"`
+	// Redact turns default command-line redaction on (the default) or off.
+	Redact *bool `yaml:"redact" mapstructure:"redact"`
+	// RedactPatterns are extra regular expressions whose matches in argv
+	// are replaced by [REDACTED].
+	RedactPatterns []string `yaml:"redact_patterns" mapstructure:"redact_patterns"`
+}
+
+// Traces configures how lifetimes become spans.
+type Traces struct {
+	// RootPolicy: process_group (default), session, container or none.
+	RootPolicy string `yaml:"root_policy" mapstructure:"root_policy"`
+	// Traceparent joins processes whose environment has TRACEPARENT to that trace.
+	Traceparent bool `yaml:"traceparent" mapstructure:"traceparent"`
+	// FlushIncomplete emits spans for processes still alive at shutdown.
+	FlushIncomplete bool `yaml:"flush_incomplete" mapstructure:"flush_incomplete"`
+}
+
+// OTLP is the exporter's destination.
+type OTLP struct {
+	// Endpoint is where to send OTLP ("localhost:4317", "https://host:4318").
+	// Empty prints to the terminal instead.
+	Endpoint string `yaml:"endpoint" mapstructure:"endpoint"`
+	// Protocol is grpc or http/protobuf.
+	Protocol string            `yaml:"protocol" mapstructure:"protocol"`
+	Headers  map[string]string `yaml:"headers" mapstructure:"headers"`
+	Insecure bool              `yaml:"insecure" mapstructure:"insecure"`
+	TLS      TLS               `yaml:"tls" mapstructure:"tls"`
+	Timeout  time.Duration     `yaml:"timeout" mapstructure:"timeout"`
+	// Logs and Traces select the signals to send (both by default).
+	Logs   *bool `yaml:"logs" mapstructure:"logs"`
+	Traces *bool `yaml:"traces" mapstructure:"traces"`
+}
+
+// TLS holds client certificate settings.
+type TLS struct {
+	CAFile   string `yaml:"ca_file" mapstructure:"ca_file"`
+	CertFile string `yaml:"cert_file" mapstructure:"cert_file"`
+	KeyFile  string `yaml:"key_file" mapstructure:"key_file"`
+}
+
+// Default returns the configuration used where nothing else is said.
+func Default() Config {
+	return Config{
+		Backend: "auto",
+		Output:  "text",
+		Color:   "auto",
+		Capture: Capture{ArgvMax: 16 << 10, BufferSize: 16 << 20},
+		Pipeline: Pipeline{
+			Window:       20 * time.Millisecond,
+			MaxProcesses: 65536,
+		},
+		Traces:      Traces{RootPolicy: "process_group"},
+		OTLP:        OTLP{Protocol: "grpc", Timeout: 10 * time.Second},
+		ServiceName: "procotel",
+	}
+}
+
+// FieldError is a configuration error tied to one field.
+type FieldError struct {
+	Field string // YAML path: "otlp.protocol"
+	Msg   string
+}
+
+func (e *FieldError) Error() string { return e.Field + ": " + e.Msg }
+
+func fieldErr(field, format string, args ...any) *FieldError {
+	return &FieldError{Field: field, Msg: fmt.Sprintf(format, args...)}
+}
+
+// Validate checks every field and returns the first problem as a
+// *FieldError.
+func (c *Config) Validate() error {
+	if c.Backend == "" {
+		return fieldErr("backend", "must not be empty (auto, ebpf, dtrace, kqueue or replay:FILE)")
+	}
+	if name, src, ok := strings.Cut(c.Backend, ":"); ok && (name != "replay" || src == "") {
+		return fieldErr("backend", "%q: only replay takes a source (replay:FILE)", c.Backend)
+	}
+	switch c.Output {
+	case "text", "json":
+	default:
+		return fieldErr("output", "must be text or json, got %q", c.Output)
+	}
+	switch c.Color {
+	case "auto", "always", "never":
+	default:
+		return fieldErr("color", "must be auto, always or never, got %q", c.Color)
+	}
+	if c.Capture.ArgvMax < 64 || c.Capture.ArgvMax > 1<<20 {
+		return fieldErr("capture.argv_max", "must be between 64 and 1048576 bytes, got %d", c.Capture.ArgvMax)
+	}
+	if b := c.Capture.BufferSize; b < 4096 || b > 1<<30 || b&(b-1) != 0 {
+		return fieldErr("capture.buffer_size", "must be a power of two between 4096 and 1073741824 bytes, got %d", b)
+	}
+	if c.Pipeline.Window < 0 || c.Pipeline.Window > 10*time.Second {
+		return fieldErr("pipeline.window", "must be between 0 and 10s, got %s", c.Pipeline.Window)
+	}
+	if c.Pipeline.MaxProcesses < 1024 {
+		return fieldErr("pipeline.max_processes", "must be at least 1024, got %d", c.Pipeline.MaxProcesses)
+	}
+	for i, p := range c.Pipeline.RedactPatterns {
+		if err := checkRegexp(p); err != nil {
+			return fieldErr(fmt.Sprintf("pipeline.redact_patterns[%d]", i), "%v", err)
+		}
+	}
+	switch c.Traces.RootPolicy {
+	case "process_group", "session", "container", "none":
+	default:
+		return fieldErr("traces.root_policy", "must be process_group, session, container or none, got %q", c.Traces.RootPolicy)
+	}
+	switch c.OTLP.Protocol {
+	case "grpc", "http/protobuf":
+	default:
+		return fieldErr("otlp.protocol", "must be grpc or http/protobuf, got %q", c.OTLP.Protocol)
+	}
+	if c.OTLP.Endpoint != "" {
+		if err := checkEndpoint(c.OTLP.Endpoint); err != nil {
+			return fieldErr("otlp.endpoint", "%v", err)
+		}
+	}
+	if c.OTLP.Timeout <= 0 {
+		return fieldErr("otlp.timeout", "must be positive, got %s", c.OTLP.Timeout)
+	}
+	if (c.OTLP.TLS.CertFile == "") != (c.OTLP.TLS.KeyFile == "") {
+		return fieldErr("otlp.tls", "cert_file and key_file go together")
+	}
+	for k := range c.OTLP.Headers {
+		if k == "" || strings.ContainsAny(k, " \t:\r\n") {
+			return fieldErr("otlp.headers", "invalid header name %q", k)
+		}
+	}
+	for k := range c.Resource {
+		if k == "" {
+			return fieldErr("resource", "empty attribute name")
+		}
+	}
+	if c.ServiceName == "" {
+		return fieldErr("service_name", "must not be empty")
+	}
+	return nil
+}
+
+// LogsEnabled reports whether OTLP logs are sent.
+func (o OTLP) LogsEnabled() bool { return o.Logs == nil || *o.Logs }
+
+// TracesEnabled reports whether OTLP traces are sent.
+func (o OTLP) TracesEnabled() bool { return o.Traces == nil || *o.Traces }
+
+// RedactEnabled reports whether argv redaction is on.
+func (p Pipeline) RedactEnabled() bool { return p.Redact == nil || *p.Redact }

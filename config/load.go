@@ -1,0 +1,387 @@
+package config
+
+import (
+	"bytes"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"net/url"
+	"os"
+	"regexp"
+	"strconv"
+	"strings"
+	"time"
+
+	"gopkg.in/yaml.v3"
+)
+
+// Flags binds the command-line flags of the configuration to a FlagSet.
+// After fs.Parse, Apply writes the flags the user set onto a Config.
+type Flags struct {
+	fs     *flag.FlagSet
+	File   string
+	values map[string]*string
+}
+
+// flagSpec describes one flag: its name, the YAML field it sets and its help.
+type flagSpec struct {
+	name, field, usage string
+	boolean            bool
+}
+
+var flagSpecs = []flagSpec{
+	{"backend", "backend", "event source: auto, ebpf, dtrace, kqueue, replay:FILE", false},
+	{"output", "output", "terminal format when no OTLP endpoint is set: text or json", false},
+	{"color", "color", "colour the text output: auto, always, never", false},
+	{"filter", "filter", "only show events matching this expression, e.g. 'kind=exec,exit exe=*/curl'", false},
+	{"argv-max", "capture.argv_max", "largest argv captured per exec, in bytes", false},
+	{"threads", "capture.threads", "also report thread start and exit", true},
+	{"start-events", "capture.start_events", "also report when a new process first runs", true},
+	{"signal-deliver", "capture.signal_deliver", "also report signal delivery, not only generation", true},
+	{"signals-all", "capture.signals_all", "include SIGCHLD (sent on every exit)", true},
+	{"buffer-size", "capture.buffer_size", "kernel ring buffer size in bytes (power of two)", false},
+	{"jail", "capture.jails", "FreeBSD: only watch these jails (comma-separated ids or names)", false},
+	{"window", "pipeline.window", "reordering window, e.g. 20ms", false},
+	{"max-processes", "pipeline.max_processes", "bound on the process table", false},
+	{"redact", "pipeline.redact", "redact secrets in command lines", true},
+	{"root-policy", "traces.root_policy", "which process starts a trace: process_group, session, container, none", false},
+	{"traceparent", "traces.traceparent", "processes with TRACEPARENT in their environment join that trace", true},
+	{"flush-incomplete", "traces.flush_incomplete", "at exit, emit spans of processes still alive, marked incomplete", true},
+	{"otlp-endpoint", "otlp.endpoint", "OTLP destination (host:port or URL); empty prints to the terminal", false},
+	{"otlp-protocol", "otlp.protocol", "grpc or http/protobuf", false},
+	{"otlp-insecure", "otlp.insecure", "send without TLS", true},
+	{"otlp-header", "otlp.headers", "extra header, key=value (comma-separated for several)", false},
+	{"service-name", "service_name", "service.name on the resource", false},
+}
+
+// NewFlags registers the configuration flags on fs, plus --config FILE.
+func NewFlags(fs *flag.FlagSet) *Flags {
+	f := &Flags{fs: fs, values: map[string]*string{}}
+	fs.StringVar(&f.File, "config", "", "YAML configuration file")
+	for _, s := range flagSpecs {
+		v := new(string)
+		f.values[s.name] = v
+		if s.boolean {
+			fs.Var(boolFlag{v}, s.name, s.usage)
+		} else {
+			fs.Var(stringFlag{v}, s.name, s.usage)
+		}
+	}
+	return f
+}
+
+type stringFlag struct{ p *string }
+
+func (s stringFlag) String() string {
+	if s.p == nil {
+		return ""
+	}
+	return *s.p
+}
+func (s stringFlag) Set(v string) error { *s.p = v; return nil }
+
+type boolFlag struct{ p *string }
+
+func (b boolFlag) String() string {
+	if b.p == nil {
+		return ""
+	}
+	return *b.p
+}
+func (b boolFlag) Set(v string) error {
+	if _, err := strconv.ParseBool(v); err != nil {
+		return fmt.Errorf("want true or false")
+	}
+	*b.p = v
+	return nil
+}
+func (b boolFlag) IsBoolFlag() bool { return true }
+
+// Load builds the configuration: defaults, then the file named by
+// --config (if any), then the environment, then the flags the user set.
+// getenv is os.Getenv in the binary; tests pass their own.
+func (f *Flags) Load(getenv func(string) string) (Config, error) {
+	c := Default()
+	if f.File != "" {
+		if err := LoadFile(&c, f.File); err != nil {
+			return c, err
+		}
+	}
+	if err := ApplyEnv(&c, getenv); err != nil {
+		return c, err
+	}
+	var err error
+	f.fs.Visit(func(fl *flag.Flag) {
+		if err != nil {
+			return
+		}
+		for _, s := range flagSpecs {
+			if s.name == fl.Name {
+				if e := setField(&c, s.field, *f.values[s.name]); e != nil {
+					err = fmt.Errorf("flag --%s: %w", s.name, e)
+				}
+			}
+		}
+	})
+	if err != nil {
+		return c, err
+	}
+	return c, c.Validate()
+}
+
+// LoadFile reads a YAML configuration file onto c. Unknown fields are errors.
+func LoadFile(c *Config, path string) error {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return fmt.Errorf("read config: %w", err)
+	}
+	if err := decodeYAML(c, b); err != nil {
+		return fmt.Errorf("config %s: %w", path, err)
+	}
+	return nil
+}
+
+var yamlFieldNotFound = regexp.MustCompile(`line (\d+): field (\S+) not found in type config\.(\w+)`)
+
+func decodeYAML(c *Config, b []byte) error {
+	dec := yaml.NewDecoder(bytes.NewReader(b))
+	dec.KnownFields(true)
+	if err := dec.Decode(c); err != nil {
+		if errors.Is(err, io.EOF) {
+			return nil // empty file
+		}
+		var te *yaml.TypeError
+		if errors.As(err, &te) && len(te.Errors) > 0 {
+			msg := te.Errors[0]
+			if m := yamlFieldNotFound.FindStringSubmatch(msg); m != nil {
+				return fmt.Errorf("line %s: unknown field %q in %s", m[1], m[2], sectionName(m[3]))
+			}
+			if m := yamlLine.FindStringSubmatch(msg); m != nil {
+				line, _ := strconv.Atoi(m[1])
+				var root yaml.Node
+				if yaml.Unmarshal(b, &root) == nil {
+					if path := pathAtLine(&root, line, ""); path != "" {
+						return fmt.Errorf("line %d: %s: %s", line, path, typeHint(m[2]))
+					}
+				}
+			}
+			return errors.New(strings.TrimPrefix(msg, "yaml: "))
+		}
+		return err
+	}
+	return nil
+}
+
+var yamlLine = regexp.MustCompile(`^line (\d+): (.*)$`)
+
+// pathAtLine returns the dotted path of the mapping key whose value is on
+// the given line, for error messages.
+func pathAtLine(n *yaml.Node, line int, prefix string) string {
+	switch n.Kind {
+	case yaml.DocumentNode:
+		for _, c := range n.Content {
+			if p := pathAtLine(c, line, prefix); p != "" {
+				return p
+			}
+		}
+	case yaml.MappingNode:
+		for i := 0; i+1 < len(n.Content); i += 2 {
+			k, v := n.Content[i], n.Content[i+1]
+			path := k.Value
+			if prefix != "" {
+				path = prefix + "." + k.Value
+			}
+			if v.Kind == yaml.ScalarNode && v.Line == line {
+				return path
+			}
+			if p := pathAtLine(v, line, path); p != "" {
+				return p
+			}
+		}
+	case yaml.SequenceNode:
+		for i, c := range n.Content {
+			if c.Line == line && c.Kind == yaml.ScalarNode {
+				return fmt.Sprintf("%s[%d]", prefix, i)
+			}
+		}
+	}
+	return ""
+}
+
+func sectionName(goType string) string {
+	switch goType {
+	case "Config":
+		return "the top level"
+	case "TLS":
+		return "otlp.tls"
+	}
+	return strings.ToLower(goType)
+}
+
+// ApplyEnv applies the standard OpenTelemetry environment variables:
+// OTEL_EXPORTER_OTLP_ENDPOINT, _PROTOCOL, _HEADERS, _INSECURE, _TIMEOUT,
+// _CERTIFICATE, _CLIENT_CERTIFICATE, _CLIENT_KEY, OTEL_SERVICE_NAME and
+// OTEL_RESOURCE_ATTRIBUTES.
+func ApplyEnv(c *Config, getenv func(string) string) error {
+	env := func(name, field string) error {
+		if v := getenv(name); v != "" {
+			if err := setField(c, field, v); err != nil {
+				return fmt.Errorf("environment %s: %w", name, err)
+			}
+		}
+		return nil
+	}
+	for _, e := range [][2]string{
+		{"OTEL_EXPORTER_OTLP_ENDPOINT", "otlp.endpoint"},
+		{"OTEL_EXPORTER_OTLP_PROTOCOL", "otlp.protocol"},
+		{"OTEL_EXPORTER_OTLP_HEADERS", "otlp.headers"},
+		{"OTEL_EXPORTER_OTLP_INSECURE", "otlp.insecure"},
+		{"OTEL_EXPORTER_OTLP_CERTIFICATE", "otlp.tls.ca_file"},
+		{"OTEL_EXPORTER_OTLP_CLIENT_CERTIFICATE", "otlp.tls.cert_file"},
+		{"OTEL_EXPORTER_OTLP_CLIENT_KEY", "otlp.tls.key_file"},
+		{"OTEL_SERVICE_NAME", "service_name"},
+		{"OTEL_RESOURCE_ATTRIBUTES", "resource"},
+	} {
+		if err := env(e[0], e[1]); err != nil {
+			return err
+		}
+	}
+	if v := getenv("OTEL_EXPORTER_OTLP_TIMEOUT"); v != "" {
+		ms, err := strconv.Atoi(v)
+		if err != nil || ms <= 0 {
+			return fmt.Errorf("environment OTEL_EXPORTER_OTLP_TIMEOUT: want milliseconds, got %q", v)
+		}
+		c.OTLP.Timeout = msDuration(ms)
+	}
+	return nil
+}
+
+// setField sets the field at a YAML path from its text form, the way a
+// flag or environment variable gives it.
+func setField(c *Config, field, v string) error {
+	node := &yaml.Node{Kind: yaml.ScalarNode, Value: v}
+	switch field {
+	case "otlp.headers", "resource":
+		m, err := parseKeyValues(v)
+		if err != nil {
+			return err
+		}
+		dst := &c.OTLP.Headers
+		if field == "resource" {
+			dst = &c.Resource
+		}
+		if *dst == nil {
+			*dst = map[string]string{}
+		}
+		for k, x := range m {
+			(*dst)[k] = x
+		}
+		return nil
+	case "capture.jails":
+		c.Capture.Jails = splitList(v)
+		return nil
+	case "pipeline.redact", "otlp.logs", "otlp.traces":
+		b, err := strconv.ParseBool(v)
+		if err != nil {
+			return fmt.Errorf("%s: want true or false, got %q", field, v)
+		}
+		switch field {
+		case "pipeline.redact":
+			c.Pipeline.Redact = &b
+		case "otlp.logs":
+			c.OTLP.Logs = &b
+		default:
+			c.OTLP.Traces = &b
+		}
+		return nil
+	}
+	// Build a one-field YAML document from the path and decode it, so
+	// flags and environment parse exactly like the file does.
+	parts := strings.Split(field, ".")
+	doc := node
+	for i := len(parts) - 1; i >= 0; i-- {
+		doc = &yaml.Node{Kind: yaml.MappingNode, Content: []*yaml.Node{{Kind: yaml.ScalarNode, Value: parts[i]}, doc}}
+	}
+	if err := doc.Decode(c); err != nil {
+		var te *yaml.TypeError
+		if errors.As(err, &te) && len(te.Errors) > 0 {
+			return fmt.Errorf("%s: cannot use %q (%s)", field, v, typeHint(te.Errors[0]))
+		}
+		return fmt.Errorf("%s: %v", field, err)
+	}
+	return nil
+}
+
+func typeHint(msg string) string {
+	switch {
+	case strings.Contains(msg, "time.Duration"):
+		return "want a duration such as 20ms or 5s"
+	case strings.Contains(msg, "into int"):
+		return "want a whole number"
+	case strings.Contains(msg, "into bool"):
+		return "want true or false"
+	}
+	return msg
+}
+
+// parseKeyValues parses "k1=v1,k2=v2" (the OTEL_*_HEADERS and
+// OTEL_RESOURCE_ATTRIBUTES form; values are URL-decoded).
+func parseKeyValues(s string) (map[string]string, error) {
+	out := map[string]string{}
+	for _, kv := range splitList(s) {
+		k, v, ok := strings.Cut(kv, "=")
+		k = strings.TrimSpace(k)
+		if !ok || k == "" {
+			return nil, fmt.Errorf("want key=value pairs separated by commas, got %q", kv)
+		}
+		if dv, err := url.QueryUnescape(strings.TrimSpace(v)); err == nil {
+			v = dv
+		}
+		out[k] = v
+	}
+	return out, nil
+}
+
+func splitList(s string) []string {
+	var out []string
+	for _, p := range strings.Split(s, ",") {
+		if p = strings.TrimSpace(p); p != "" {
+			out = append(out, p)
+		}
+	}
+	return out
+}
+
+func checkEndpoint(ep string) error {
+	if strings.Contains(ep, "://") {
+		u, err := url.Parse(ep)
+		if err != nil {
+			return fmt.Errorf("not a URL: %v", err)
+		}
+		if u.Scheme != "http" && u.Scheme != "https" {
+			return fmt.Errorf("scheme must be http or https, got %q", u.Scheme)
+		}
+		if u.Host == "" {
+			return fmt.Errorf("%q has no host", ep)
+		}
+		return nil
+	}
+	host, port, ok := strings.Cut(ep, ":")
+	if !ok || host == "" {
+		return fmt.Errorf("want host:port or a URL, got %q", ep)
+	}
+	if n, err := strconv.Atoi(port); err != nil || n <= 0 || n > 65535 {
+		return fmt.Errorf("bad port in %q", ep)
+	}
+	return nil
+}
+
+func checkRegexp(p string) error {
+	if _, err := regexp.Compile(p); err != nil {
+		return fmt.Errorf("invalid regular expression: %v", err)
+	}
+	return nil
+}
+
+func msDuration(ms int) time.Duration { return time.Duration(ms) * time.Millisecond }
