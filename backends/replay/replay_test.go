@@ -1,0 +1,121 @@
+package replay
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"reflect"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/procotel/procotel/backends"
+	"github.com/procotel/procotel/semconv"
+)
+
+func TestRoundTrip(t *testing.T) {
+	boot := time.Date(2026, 11, 22, 0, 0, 0, 0, time.UTC)
+	caps := backends.Capabilities{OS: semconv.OSLinux, Boot: "b-1", Clock: semconv.Clock{BootWall: boot},
+		Kinds: []semconv.Kind{semconv.KindFork, semconv.KindExit}}
+	events := []semconv.Event{
+		{Kind: semconv.KindExisting, Time: boot.Add(time.Second), Process: semconv.Process{PID: 1, Comm: "init"}},
+		{Kind: semconv.KindFork, Time: boot.Add(2 * time.Second), BootNS: 2e9, OS: semconv.OSLinux,
+			Process: semconv.Process{PID: 50, PPID: 1, Start: 2e9, Argv: []string{"sh", "-c", "exit 3"}}},
+		{Kind: semconv.KindExit, Time: boot.Add(3 * time.Second), BootNS: 3e9, OS: semconv.OSLinux,
+			Process: semconv.Process{PID: 50, PPID: 1, Start: 2e9}, Exit: semconv.ExitInfo{Code: 3}},
+	}
+	var buf bytes.Buffer
+	w, err := NewWriter(&buf, "ebpf", caps)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range events {
+		if err := w.Write(&events[i]); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var st backends.Stats
+	st.Received[semconv.KindFork] = 1
+	st.Lost[semconv.KindExit] = 4
+	if err := w.Close(st); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(t.TempDir(), "rec.jsonl")
+	if err := os.WriteFile(path, buf.Bytes(), 0o600); err != nil {
+		t.Fatal(err)
+	}
+
+	b, err := New(path, backends.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	if err := b.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	gotCaps := b.Capabilities()
+	if gotCaps.OS != semconv.OSLinux || gotCaps.Boot != "b-1" || !gotCaps.Clock.BootWall.Equal(boot) ||
+		!reflect.DeepEqual(gotCaps.Kinds, caps.Kinds) {
+		t.Fatalf("capabilities from header: %+v", gotCaps)
+	}
+	out := make(chan semconv.Event, 10)
+	if err := b.Run(context.Background(), out); err != nil {
+		t.Fatal(err)
+	}
+	close(out)
+	var got []semconv.Event
+	for e := range out {
+		got = append(got, e)
+	}
+	if len(got) != len(events) {
+		t.Fatalf("got %d events, want %d", len(got), len(events))
+	}
+	for i := range events {
+		if !reflect.DeepEqual(got[i], events[i]) {
+			t.Errorf("event %d:\n got  %+v\n want %+v", i, got[i], events[i])
+		}
+	}
+	s := b.Stats()
+	if s.Received[semconv.KindFork] != 1 || s.Received[semconv.KindExit] != 1 || s.Existing != 1 {
+		t.Errorf("received counts: %+v", s.Received)
+	}
+	if s.Lost[semconv.KindExit] != 4 {
+		t.Errorf("lost from trailer: got %d want 4", s.Lost[semconv.KindExit])
+	}
+}
+
+func TestBadInput(t *testing.T) {
+	cases := map[string]string{
+		"":                             "read header",
+		"{\"x\":1}\n":                  "line 1: not a procotel recording header",
+		"{\"procotel_recording\":9}\n": "recording format 9",
+	}
+	for content, want := range cases {
+		path := filepath.Join(t.TempDir(), "bad.jsonl")
+		os.WriteFile(path, []byte(content), 0o600)
+		b, _ := New(path, backends.Options{})
+		err := b.Start(context.Background())
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("content %q: error %v, want %q", content, err, want)
+		}
+	}
+	// A broken event line names its line number.
+	path := filepath.Join(t.TempDir(), "bad.jsonl")
+	os.WriteFile(path, []byte("{\"procotel_recording\":1,\"os\":\"linux\"}\n{\"kind\":\"fork\",\"time\":\"2026-01-01T00:00:00Z\"}\n\n{\"kind\":\"exxit\"}\n"), 0o600)
+	b, _ := New(path, backends.Options{})
+	if err := b.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	out := make(chan semconv.Event, 10)
+	err := b.Run(context.Background(), out)
+	if err == nil || !strings.Contains(err.Error(), "line 4") || !strings.Contains(err.Error(), "exxit") {
+		t.Fatalf("want an error naming line 4 and the bad kind, got %v", err)
+	}
+	if len(out) != 1 {
+		t.Fatalf("the good event before the bad line should have been sent; got %d", len(out))
+	}
+	if _, err := New("", backends.Options{}); err == nil {
+		t.Fatal("New accepted an empty path")
+	}
+}

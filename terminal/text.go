@@ -1,0 +1,317 @@
+package terminal
+
+import (
+	"context"
+	"encoding/json"
+	"io"
+	"path"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/procotel/procotel/semconv"
+)
+
+// Options configure the text and JSON sinks.
+type Options struct {
+	// Color turns on ANSI colours (the caller decides: a TTY, --color).
+	Color bool
+	// Header prints a column header line first (text only).
+	Header bool
+	// BufferLimit is how many bytes may wait for the writer before lines
+	// are dropped; 0 means 4 MiB.
+	BufferLimit int
+	// Location for timestamps; nil means local time.
+	Location *time.Location
+}
+
+// Stats counts a sink's lines.
+type Stats struct {
+	Written, Dropped uint64
+}
+
+// Text prints one aligned line per event. It implements pipeline.Sink.
+type Text struct {
+	out  *asyncWriter
+	opts Options
+}
+
+// NewText returns a text sink writing to w.
+func NewText(w io.Writer, opts Options) *Text {
+	t := &Text{out: newAsyncWriter(w, limit(opts)), opts: opts}
+	if opts.Location == nil {
+		t.opts.Location = time.Local
+	}
+	if opts.Header {
+		t.out.append(func(b []byte) []byte {
+			return headerLine(b)
+		})
+	}
+	return t
+}
+
+// headerLine appends the column titles, padded like the event lines.
+func headerLine(b []byte) []byte {
+	s := len(b)
+	b = append(b, "TIME"...)
+	b = pad(b, s, 16)
+	for _, col := range []struct {
+		name  string
+		width int
+	}{{"EVENT", 12}, {"PID", 6}, {"PPID", 6}, {"UID", 6}, {"COMM", 16}} {
+		s = len(b)
+		b = append(b, col.name...)
+		b = pad(b, s, col.width)
+	}
+	return append(b, "DETAIL\n"...)
+}
+
+func limit(o Options) int {
+	if o.BufferLimit > 0 {
+		return o.BufferLimit
+	}
+	return 4 << 20
+}
+
+const (
+	ansiReset   = "\x1b[0m"
+	ansiDim     = "\x1b[2m"
+	ansiRed     = "\x1b[31m"
+	ansiGreen   = "\x1b[32m"
+	ansiYellow  = "\x1b[33m"
+	ansiBlue    = "\x1b[34m"
+	ansiMagenta = "\x1b[35m"
+	ansiCyan    = "\x1b[36m"
+	ansiBoldRed = "\x1b[1;31m"
+)
+
+func kindColor(e *semconv.Event) string {
+	switch e.Kind {
+	case semconv.KindFork, semconv.KindThreadStart, semconv.KindStart:
+		return ansiBlue
+	case semconv.KindExec:
+		return ansiGreen
+	case semconv.KindExecFailed:
+		return ansiYellow
+	case semconv.KindExit, semconv.KindThreadExit:
+		if e.Exit.CoreDumped {
+			return ansiBoldRed
+		}
+		if e.Exit.Failed() {
+			return ansiRed
+		}
+		return ansiCyan
+	case semconv.KindSignal:
+		return ansiMagenta
+	case semconv.KindReap:
+		return ansiDim
+	}
+	return ""
+}
+
+// Event formats one line. It never blocks.
+func (t *Text) Event(e *semconv.Event) {
+	t.out.append(func(b []byte) []byte { return t.format(b, e) })
+}
+
+// Lifetime is ignored by the text sink: the exit line already says how the
+// process ended.
+func (t *Text) Lifetime(*semconv.Lifetime) {}
+
+// Close flushes the output.
+func (t *Text) Close(ctx context.Context) error { return t.out.close(ctx) }
+
+// Stats returns the lines written and dropped.
+func (t *Text) Stats() Stats {
+	return Stats{Written: t.out.written.Load(), Dropped: t.out.dropped.Load()}
+}
+
+func pad(b []byte, start, width int) []byte {
+	for len(b)-start < width {
+		b = append(b, ' ')
+	}
+	return append(b, ' ')
+}
+
+func (t *Text) format(b []byte, e *semconv.Event) []byte {
+	p := &e.Process
+	b = e.Time.In(t.opts.Location).AppendFormat(b, "15:04:05.000000")
+	b = append(b, "  "...)
+	if t.opts.Color {
+		b = append(b, kindColor(e)...)
+	}
+	s := len(b)
+	b = append(b, e.Kind.String()...)
+	b = pad(b, s, 12)
+	if t.opts.Color {
+		b = append(b, ansiReset...)
+	}
+	s = len(b)
+	b = strconv.AppendInt(b, int64(p.PID), 10)
+	b = pad(b, s, 6)
+	s = len(b)
+	b = strconv.AppendInt(b, int64(p.PPID), 10)
+	b = pad(b, s, 6)
+	s = len(b)
+	b = strconv.AppendUint(b, uint64(p.UID), 10)
+	b = pad(b, s, 6)
+	s = len(b)
+	name := p.Comm
+	if p.Exe != "" && e.Kind != semconv.KindFork {
+		name = path.Base(p.Exe)
+	}
+	b = append(b, name...)
+	b = pad(b, s, 16)
+	s = len(b)
+	b = detail(b, e)
+	sep := "  "
+	if len(b) == s {
+		sep = ""
+	}
+	if p.ContainerID != "" {
+		b = append(b, sep...)
+		b = append(b, "[container "...)
+		if p.ContainerName != "" {
+			b = append(b, p.ContainerName...)
+		} else {
+			b = append(b, shortID(p.ContainerID)...)
+		}
+		b = append(b, ']')
+	}
+	if p.JailID != 0 {
+		b = append(b, sep...)
+		b = append(b, "[jail "...)
+		if p.JailName != "" {
+			b = append(b, p.JailName...)
+		} else {
+			b = strconv.AppendInt(b, int64(p.JailID), 10)
+		}
+		b = append(b, ']')
+	}
+	// Trailing spaces from padding an empty detail are trimmed.
+	for len(b) > 0 && b[len(b)-1] == ' ' {
+		b = b[:len(b)-1]
+	}
+	return append(b, '\n')
+}
+
+func shortID(id string) string {
+	if len(id) > 12 {
+		return id[:12]
+	}
+	return id
+}
+
+func detail(b []byte, e *semconv.Event) []byte {
+	switch e.Kind {
+	case semconv.KindFork:
+		if e.Fork.ParentTID != 0 && e.Fork.ParentTID != e.Process.PPID {
+			b = append(b, "from thread "...)
+			b = strconv.AppendInt(b, int64(e.Fork.ParentTID), 10)
+		}
+	case semconv.KindExec:
+		argv := e.Process.Argv
+		if len(argv) == 0 {
+			argv = e.Exec.Argv
+		}
+		exe := e.Process.Exe
+		if exe == "" {
+			exe = e.Exec.Filename
+		}
+		b = append(b, exe...)
+		b = appendArgs(b, argv)
+		if e.Process.ArgvTruncated || e.Exec.ArgvTruncated {
+			b = append(b, " …(truncated)"...)
+		}
+		if e.Exec.OldTID != 0 {
+			b = append(b, "  (from thread "...)
+			b = strconv.AppendInt(b, int64(e.Exec.OldTID), 10)
+			b = append(b, ')')
+		}
+	case semconv.KindExecFailed:
+		b = append(b, e.Exec.Filename...)
+		b = append(b, ": "...)
+		b = append(b, semconv.ErrnoName(e.OS, e.Exec.Errno)...)
+	case semconv.KindExit, semconv.KindThreadExit:
+		switch {
+		case e.Exit.Signal != 0:
+			b = append(b, "killed by "...)
+			b = append(b, semconv.SignalName(e.OS, e.Exit.Signal)...)
+			if e.Exit.CoreDumped {
+				b = append(b, " (core dumped)"...)
+			}
+		default:
+			b = append(b, "code "...)
+			b = strconv.AppendInt(b, int64(e.Exit.Code), 10)
+		}
+	case semconv.KindSignal:
+		b = append(b, semconv.SignalName(e.OS, e.Signal.Signo)...)
+		if e.Signal.SenderPID != 0 {
+			b = append(b, " from "...)
+			b = strconv.AppendInt(b, int64(e.Signal.SenderPID), 10)
+			if e.Signal.SenderComm != "" {
+				b = append(b, " ("...)
+				b = append(b, e.Signal.SenderComm...)
+				b = append(b, ')')
+			}
+		} else {
+			b = append(b, " from the kernel"...)
+		}
+		b = append(b, ' ')
+		b = append(b, e.Signal.Outcome.String()...)
+	case semconv.KindReap:
+		if e.Reap.ReaperPID != 0 {
+			b = append(b, "reaped by "...)
+			b = strconv.AppendInt(b, int64(e.Reap.ReaperPID), 10)
+		}
+	}
+	return b
+}
+
+// appendArgs appends argv[1:] quoted where a shell would need quotes.
+func appendArgs(b []byte, argv []string) []byte {
+	for i, a := range argv {
+		if i == 0 {
+			continue
+		}
+		b = append(b, ' ')
+		if a == "" || strings.ContainsAny(a, " \t\n'\"\\$`|&;<>(){}*?") {
+			b = strconv.AppendQuote(b, a)
+		} else {
+			b = append(b, a...)
+		}
+	}
+	return b
+}
+
+// JSON prints one JSON object per event (the semconv.Event encoding, the
+// same as a recording's event lines). It implements pipeline.Sink.
+type JSON struct {
+	out *asyncWriter
+}
+
+// NewJSON returns a JSON-lines sink writing to w.
+func NewJSON(w io.Writer, opts Options) *JSON {
+	return &JSON{out: newAsyncWriter(w, limit(opts))}
+}
+
+// Event encodes one line. It never blocks.
+func (j *JSON) Event(e *semconv.Event) {
+	line, err := json.Marshal(e)
+	if err != nil {
+		j.out.dropped.Add(1)
+		return
+	}
+	j.out.append(func(b []byte) []byte { return append(append(b, line...), '\n') })
+}
+
+// Lifetime is not printed in the JSON stream.
+func (j *JSON) Lifetime(*semconv.Lifetime) {}
+
+// Close flushes the output.
+func (j *JSON) Close(ctx context.Context) error { return j.out.close(ctx) }
+
+// Stats returns the lines written and dropped.
+func (j *JSON) Stats() Stats {
+	return Stats{Written: j.out.written.Load(), Dropped: j.out.dropped.Load()}
+}

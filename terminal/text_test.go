@@ -1,0 +1,141 @@
+package terminal
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/procotel/procotel/semconv"
+)
+
+var t0 = time.Date(2026, 11, 22, 10, 11, 12, 345678000, time.UTC)
+
+func ev(kind semconv.Kind, pid, ppid int32, comm string) semconv.Event {
+	return semconv.Event{Kind: kind, Time: t0, OS: semconv.OSLinux,
+		Process: semconv.Process{PID: pid, PPID: ppid, Comm: comm}}
+}
+
+func TestTextLines(t *testing.T) {
+	fork := ev(semconv.KindFork, 101, 100, "bash")
+	failed := ev(semconv.KindExecFailed, 101, 100, "bash")
+	failed.Exec = semconv.ExecInfo{Filename: "/no/such/file", Errno: 2}
+	exit127 := ev(semconv.KindExit, 101, 100, "bash")
+	exit127.Exit.Code = 127
+	exec := ev(semconv.KindExec, 102, 100, "ls")
+	exec.Process.Exe = "/usr/bin/ls"
+	exec.Process.Argv = []string{"ls", "/nonexistent", "a b"}
+	sig := ev(semconv.KindSignal, 103, 100, "sleep")
+	sig.Signal = semconv.SignalInfo{Signo: 15, SenderPID: 100, SenderComm: "bash", Outcome: semconv.SignalGenerated}
+	killed := ev(semconv.KindExit, 103, 100, "sleep")
+	killed.Exit = semconv.ExitInfo{Signal: 11, CoreDumped: true}
+	reap := ev(semconv.KindReap, 103, 100, "sleep")
+	reap.Reap.ReaperPID = 100
+	inCtr := ev(semconv.KindFork, 104, 100, "sh")
+	inCtr.Process.ContainerID = "0123456789abcdef0123"
+
+	var buf bytes.Buffer
+	s := NewText(&buf, Options{Location: time.UTC, Header: true})
+	for _, e := range []semconv.Event{fork, failed, exit127, exec, sig, killed, reap, inCtr} {
+		s.Event(&e)
+	}
+	if err := s.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	want := `TIME             EVENT        PID    PPID   UID    COMM             DETAIL
+10:11:12.345678  fork         101    100    0      bash
+10:11:12.345678  exec_failed  101    100    0      bash             /no/such/file: ENOENT
+10:11:12.345678  exit         101    100    0      bash             code 127
+10:11:12.345678  exec         102    100    0      ls               /usr/bin/ls /nonexistent "a b"
+10:11:12.345678  signal       103    100    0      sleep            SIGTERM from 100 (bash) generated
+10:11:12.345678  exit         103    100    0      sleep            killed by SIGSEGV (core dumped)
+10:11:12.345678  reap         103    100    0      sleep            reaped by 100
+10:11:12.345678  fork         104    100    0      sh               [container 0123456789ab]
+`
+	if got := buf.String(); got != want {
+		t.Fatalf("text output:\n%s\nwant:\n%s", got, want)
+	}
+	if st := s.Stats(); st.Written != 9 || st.Dropped != 0 {
+		t.Fatalf("stats %+v", st)
+	}
+}
+
+func TestColorOnlyWhenAsked(t *testing.T) {
+	e := ev(semconv.KindExit, 1, 0, "x")
+	e.Exit.Code = 1
+	var plain, color bytes.Buffer
+	p, c := NewText(&plain, Options{}), NewText(&color, Options{Color: true})
+	p.Event(&e)
+	c.Event(&e)
+	p.Close(context.Background())
+	c.Close(context.Background())
+	if strings.Contains(plain.String(), "\x1b[") {
+		t.Fatal("escape codes without Color")
+	}
+	if !strings.Contains(color.String(), ansiRed+"exit") {
+		t.Fatalf("failed exit not red: %q", color.String())
+	}
+}
+
+// blockingWriter blocks every Write until released.
+type blockingWriter struct {
+	release chan struct{}
+	mu      sync.Mutex
+	buf     bytes.Buffer
+}
+
+func (w *blockingWriter) Write(p []byte) (int, error) {
+	<-w.release
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.buf.Write(p)
+}
+
+func TestSlowOutputDropsAndCounts(t *testing.T) {
+	w := &blockingWriter{release: make(chan struct{})}
+	s := NewText(w, Options{BufferLimit: 1000})
+	e := ev(semconv.KindFork, 1, 0, "x")
+	done := make(chan struct{})
+	go func() {
+		for i := 0; i < 1000; i++ {
+			s.Event(&e) // must return although the writer is stuck
+		}
+		close(done)
+	}()
+	select {
+	case <-done:
+	case <-time.After(5 * time.Second):
+		t.Fatal("Event blocked on a stuck writer")
+	}
+	close(w.release)
+	s.Close(context.Background())
+	st := s.Stats()
+	lines := strings.Count(w.buf.String(), "\n")
+	if st.Dropped == 0 || st.Written+st.Dropped != 1000 || uint64(lines) != st.Written {
+		t.Fatalf("written %d dropped %d lines %d: every event must be written or counted", st.Written, st.Dropped, lines)
+	}
+}
+
+func TestJSONLines(t *testing.T) {
+	e := ev(semconv.KindExecFailed, 7, 1, "sh")
+	e.Exec = semconv.ExecInfo{Filename: "/x", Errno: 13}
+	var buf bytes.Buffer
+	j := NewJSON(&buf, Options{})
+	j.Event(&e)
+	j.Event(&e)
+	j.Close(context.Background())
+	lines := strings.Split(strings.TrimSpace(buf.String()), "\n")
+	if len(lines) != 2 {
+		t.Fatalf("want 2 lines, got %q", buf.String())
+	}
+	var back semconv.Event
+	if err := json.Unmarshal([]byte(lines[0]), &back); err != nil {
+		t.Fatal(err)
+	}
+	if back.Kind != semconv.KindExecFailed || back.Exec.Errno != 13 || back.Process.PID != 7 {
+		t.Fatalf("decoded %+v", back)
+	}
+}

@@ -1,0 +1,103 @@
+// Package terminal owns procotel's human and JSON-lines output: the live
+// text stream that `procotel` prints when no OTLP endpoint is configured,
+// and the `--output json` stream. Both write through a bounded buffer so
+// a slow terminal or pipe never blocks the pipeline; what does not fit is
+// dropped and counted.
+package terminal
+
+import (
+	"context"
+	"io"
+	"sync"
+	"sync/atomic"
+)
+
+// asyncWriter collects output in memory and writes it from its own
+// goroutine. Append never blocks; when more than limit bytes are waiting
+// the new line is dropped and counted.
+type asyncWriter struct {
+	w     io.Writer
+	limit int
+
+	mu      sync.Mutex
+	buf     []byte
+	closed  bool
+	wake    chan struct{}
+	done    chan struct{}
+	dropped atomic.Uint64
+	written atomic.Uint64
+	err     error
+}
+
+func newAsyncWriter(w io.Writer, limit int) *asyncWriter {
+	a := &asyncWriter{w: w, limit: limit, wake: make(chan struct{}, 1), done: make(chan struct{})}
+	go a.loop()
+	return a
+}
+
+// append adds one line built by fill; fill appends to the slice it is
+// given and returns it. It reports false if the line was dropped.
+func (a *asyncWriter) append(fill func([]byte) []byte) bool {
+	a.mu.Lock()
+	if a.closed || len(a.buf) > a.limit {
+		a.mu.Unlock()
+		a.dropped.Add(1)
+		return false
+	}
+	a.buf = fill(a.buf)
+	a.mu.Unlock()
+	a.written.Add(1)
+	select {
+	case a.wake <- struct{}{}:
+	default:
+	}
+	return true
+}
+
+func (a *asyncWriter) loop() {
+	defer close(a.done)
+	var spare []byte
+	for range a.wake {
+		a.mu.Lock()
+		out := a.buf
+		a.buf = spare[:0]
+		closed := a.closed
+		a.mu.Unlock()
+		if len(out) > 0 {
+			if _, err := a.w.Write(out); err != nil && a.err == nil {
+				a.err = err
+			}
+		}
+		spare = out
+		if closed {
+			a.mu.Lock()
+			empty := len(a.buf) == 0
+			a.mu.Unlock()
+			if empty {
+				return
+			}
+		}
+	}
+}
+
+// close flushes what is buffered, within ctx, and stops the writer.
+func (a *asyncWriter) close(ctx context.Context) error {
+	a.mu.Lock()
+	if a.closed {
+		a.mu.Unlock()
+		<-a.done
+		return a.err
+	}
+	a.closed = true
+	a.mu.Unlock()
+	select {
+	case a.wake <- struct{}{}:
+	default:
+	}
+	select {
+	case <-a.done:
+		return a.err
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
