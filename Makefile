@@ -1,0 +1,45 @@
+# procotel — build, test, generate, lint, bench.
+GO      ?= go
+BIN     ?= bin/procotel
+VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+LDFLAGS := -X main.version=$(VERSION)
+
+.PHONY: all build test test-unpriv generate lint bench storm freebsd clean
+
+all: build
+
+build:
+	$(GO) build -ldflags "$(LDFLAGS)" -o $(BIN) ./cmd/procotel
+
+# The whole suite. As root it also loads the real eBPF programs, runs the
+# conformance suite against the kernel and the end-to-end tests; without
+# root those tests skip and say why.
+test:
+	$(GO) vet ./...
+	$(GO) test -count=1 -timeout 15m ./...
+
+test-unpriv:
+	$(GO) test -count=1 ./semconv/... ./config/... ./pipeline/... ./terminal/... ./backends/replay/...
+
+# Regenerate the committed bpf2go output (needs clang and libbpf headers).
+generate:
+	$(GO) generate ./...
+
+lint:
+	gofmt -l . | grep -v '_bpfe[lb]\.go$$' | tee /dev/stderr | (! read)
+	$(GO) vet ./...
+	GOOS=freebsd CGO_ENABLED=0 $(GO) vet ./...
+	$(GO) run honnef.co/go/tools/cmd/staticcheck@2025.1.1 ./...
+
+bench:
+	$(GO) test -run '^$$' -bench . -benchmem ./semconv/... ./pipeline/... ./terminal/... ./linux/... ./export/...
+
+# Fork/exec/exit storm with procotel attached vs not (root).
+storm:
+	$(GO) run ./cmd/procotel-storm
+
+freebsd:
+	GOOS=freebsd GOARCH=amd64 CGO_ENABLED=0 $(GO) build -o bin/procotel-freebsd-amd64-nocgo ./cmd/procotel
+
+clean:
+	rm -rf bin

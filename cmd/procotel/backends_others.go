@@ -1,0 +1,9 @@
+//go:build !linux && !freebsd
+
+package main
+
+import "github.com/procotel/procotel/backends"
+
+// platformBackends is empty here: procotel only watches processes on Linux
+// and FreeBSD. The replay backend still works.
+func platformBackends() []backends.Factory { return nil }

@@ -1,0 +1,140 @@
+// Command procotel watches the process lifecycle in the kernel and prints
+// it, records it, or exports it as OpenTelemetry. This file is wiring only:
+// every behaviour lives in the packages it calls.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+
+	"github.com/procotel/procotel/config"
+)
+
+// version is set at build time with -ldflags "-X main.version=…".
+var version = "dev"
+
+const usageText = `procotel watches process lifecycle events in the kernel (fork, exec,
+exec failures, exit, reap, signals) and prints them, records them, or exports
+them as OpenTelemetry logs (one record per event) and spans (one per process).
+
+Usage:
+  procotel [run] [flags] [-- command [args...]]
+  procotel record [flags] FILE [-- command [args...]]
+  procotel version
+
+Commands:
+  run      (default) watch and print to the terminal, or export over OTLP
+           when an endpoint is set (--otlp-endpoint or
+           OTEL_EXPORTER_OTLP_ENDPOINT)
+  record   write the backend's raw events to FILE as JSON lines; play them
+           back with --backend replay:FILE
+  version  print the version
+
+With a command after --, procotel starts it once attached, shows only it
+and its descendants, and stops when it exits (the exit code is passed on).
+
+Needs root (CAP_BPF and CAP_PERFMON) on Linux for the eBPF backend.
+
+Flags:
+`
+
+func main() {
+	os.Exit(Main(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+// exit codes
+const (
+	exitOK    = 0
+	exitError = 1
+	exitUsage = 2
+)
+
+// Main runs procotel with args and returns the process exit code.
+func Main(args []string, stdout, stderr io.Writer) int {
+	cmd := "run"
+	if len(args) > 0 {
+		switch args[0] {
+		case "run", "record", "version", "help":
+			cmd, args = args[0], args[1:]
+		case "-h", "-help", "--help":
+			cmd = "help"
+		}
+	}
+	switch cmd {
+	case "version":
+		fmt.Fprintf(stdout, "procotel %s\n", version)
+		return exitOK
+	case "help":
+		fs, _ := newFlagSet(stderr)
+		fs.SetOutput(stdout)
+		fs.Usage()
+		return exitOK
+	}
+
+	fs, flags := newFlagSet(stderr)
+	duration := fs.Duration("duration", 0, "stop after this long (0: until interrupted or the command exits)")
+	fs.SetOutput(io.Discard) // errors are reported below, in one line
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			fs.SetOutput(stdout)
+			fs.Usage()
+			return exitOK
+		}
+		fmt.Fprintf(stderr, "procotel: %v (see procotel --help)\n", err)
+		return exitUsage
+	}
+	rest := fs.Args()
+	var recordFile string
+	if cmd == "record" {
+		if len(rest) == 0 || rest[0] == "--" {
+			fmt.Fprintln(stderr, "procotel record: missing FILE (procotel record [flags] FILE [-- command])")
+			return exitUsage
+		}
+		recordFile, rest = rest[0], rest[1:]
+	}
+	if len(rest) > 0 && rest[0] == "--" {
+		rest = rest[1:]
+	} else if len(rest) > 0 {
+		fmt.Fprintf(stderr, "procotel: unexpected argument %q (put a command after --)\n", rest[0])
+		return exitUsage
+	}
+	cfg, err := flags.Load(os.Getenv)
+	if err != nil {
+		fmt.Fprintf(stderr, "procotel: %v\n", err)
+		return exitUsage
+	}
+	r := &runner{cfg: cfg, stdout: stdout, stderr: stderr, command: rest, duration: *duration, recordFile: recordFile}
+	code, err := r.run(context.Background())
+	if err != nil {
+		fmt.Fprintf(stderr, "procotel: %v\n", err)
+		if code == exitOK {
+			code = exitError
+		}
+	}
+	return code
+}
+
+func newFlagSet(stderr io.Writer) (*flag.FlagSet, *config.Flags) {
+	fs := flag.NewFlagSet("procotel", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	f := config.NewFlags(fs)
+	fs.Usage = func() {
+		out := fs.Output()
+		fmt.Fprint(out, usageText)
+		fs.VisitAll(func(fl *flag.Flag) {
+			name, usage := flag.UnquoteUsage(fl)
+			if name != "" {
+				name = " " + name
+			}
+			fmt.Fprintf(out, "  --%s%s\n    \t%s\n", fl.Name, name, strings.ReplaceAll(usage, "\n", "\n    \t"))
+		})
+		fmt.Fprint(out, "\nEnvironment: OTEL_EXPORTER_OTLP_ENDPOINT, _PROTOCOL, _HEADERS, _INSECURE, _TIMEOUT,\n"+
+			"OTEL_SERVICE_NAME, OTEL_RESOURCE_ATTRIBUTES. Precedence: flag > environment > file > default.\n")
+	}
+	return fs, f
+}
