@@ -73,7 +73,9 @@ func (c Capabilities) Has(k semconv.Kind) bool {
 type Stats struct {
 	// Received counts events read from the kernel, per kind.
 	Received [semconv.NumKinds]uint64
-	// Lost counts events the kernel could not hand over (buffer full), per kind.
+	// Lost counts events the kernel could not hand over (buffer full), per
+	// kind. Lost[KindInvalid] counts losses whose kind the kernel did not
+	// say (DTrace drops are per buffer, not per probe).
 	Lost [semconv.NumKinds]uint64
 	// DecodeErrors counts records that could not be decoded.
 	DecodeErrors uint64

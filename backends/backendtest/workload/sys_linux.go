@@ -1,0 +1,68 @@
+package main
+
+import (
+	"bufio"
+	"fmt"
+	"os"
+	"os/signal"
+	"strconv"
+	"strings"
+	"syscall"
+	"unsafe"
+
+	"golang.org/x/sys/unix"
+)
+
+// becomeSubreaper makes the workload the reaper of every orphaned
+// descendant (PR_SET_CHILD_SUBREAPER).
+func becomeSubreaper() error {
+	return unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0)
+}
+
+// ignoreSIGUSR1 sets SIGUSR1's disposition to ignore and reports whether
+// the kernel shows it ignored (SigIgn in /proc/self/status).
+func ignoreSIGUSR1() (bool, error) {
+	signal.Ignore(syscall.SIGUSR1)
+	f, err := os.Open("/proc/self/status")
+	if err != nil {
+		return false, fmt.Errorf("read signal dispositions: %w", err)
+	}
+	defer f.Close()
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		mask, ok := strings.CutPrefix(sc.Text(), "SigIgn:")
+		if !ok {
+			continue
+		}
+		bits, err := strconv.ParseUint(strings.TrimSpace(mask), 16, 64)
+		if err != nil {
+			return false, fmt.Errorf("parse SigIgn %q: %w", mask, err)
+		}
+		return bits&(1<<(uint(syscall.SIGUSR1)-1)) != 0, nil
+	}
+	return false, fmt.Errorf("no SigIgn line in /proc/self/status: %v", sc.Err())
+}
+
+// kernelSigaction is the kernel's struct sigaction on amd64 and arm64.
+type kernelSigaction struct {
+	handler  uintptr
+	flags    uint64
+	restorer uintptr
+	mask     uint64
+}
+
+// defaultSIGABRT restores SIGABRT's default disposition (terminate and
+// dump core) behind the Go runtime's back: the runtime's own handler would
+// print a traceback and exit with status 2 instead.
+func defaultSIGABRT() error {
+	act := kernelSigaction{} // SIG_DFL
+	_, _, errno := syscall.RawSyscall6(syscall.SYS_RT_SIGACTION, uintptr(syscall.SIGABRT),
+		uintptr(unsafe.Pointer(&act)), 0, unsafe.Sizeof(act.mask), 0, 0)
+	if errno != 0 {
+		return fmt.Errorf("reset SIGABRT to default: %w", errno)
+	}
+	return nil
+}
+
+// gettid returns the id of the calling thread.
+func gettid() int { return unix.Gettid() }

@@ -1,0 +1,29 @@
+//go:build !linux
+
+package main
+
+import (
+	"errors"
+	"os/signal"
+	"syscall"
+)
+
+// errNotPorted is returned by the scenario steps that have no port to this
+// operating system yet.
+var errNotPorted = errors.New("not yet ported to this operating system")
+
+// becomeSubreaper would make the workload the reaper of orphaned
+// descendants (FreeBSD: procctl PROC_REAP_ACQUIRE).
+func becomeSubreaper() error { return errNotPorted }
+
+// ignoreSIGUSR1 sets SIGUSR1's disposition to ignore.
+func ignoreSIGUSR1() (bool, error) {
+	signal.Ignore(syscall.SIGUSR1)
+	return true, nil
+}
+
+// defaultSIGABRT would restore SIGABRT's default disposition.
+func defaultSIGABRT() error { return errNotPorted }
+
+// gettid would return the id of the calling thread (FreeBSD: thr_self).
+func gettid() int { return 0 }
