@@ -1,0 +1,581 @@
+package semconv
+
+// This file maps events and lifetimes onto OpenTelemetry: event names,
+// severities, bodies, attributes, span names and statuses, resource
+// attributes, and the trace and span ids of a process. It is plain data so
+// that the standalone OTLP exporter and the Collector receiver emit the
+// same bytes. Every name it emits is documented in ATTRIBUTES.md.
+
+import (
+	"encoding/hex"
+	"path"
+	"strconv"
+	"time"
+
+	"go.opentelemetry.io/otel/attribute"
+	otelsemconv "go.opentelemetry.io/otel/semconv/v1.43.0"
+)
+
+// SchemaURL is the OpenTelemetry semantic-conventions schema the mapping
+// follows.
+const SchemaURL = otelsemconv.SchemaURL
+
+// ServiceName is the service.name of procotel's own resource.
+const ServiceName = "procotel"
+
+// Event names: the log record EventName of each kind. Semantic conventions
+// define no process lifecycle events; these names are procotel's.
+const (
+	EventNameFork        = "process.fork"
+	EventNameStart       = "process.start"
+	EventNameExec        = "process.exec"
+	EventNameExecFailed  = "process.exec_failed"
+	EventNameExit        = "process.exit"
+	EventNameReap        = "process.reap"
+	EventNameSignal      = "process.signal"
+	EventNameThreadStart = "process.thread_start"
+	EventNameThreadExit  = "process.thread_exit"
+)
+
+var eventNames = [NumKinds]string{
+	KindFork:        EventNameFork,
+	KindStart:       EventNameStart,
+	KindExec:        EventNameExec,
+	KindExecFailed:  EventNameExecFailed,
+	KindExit:        EventNameExit,
+	KindReap:        EventNameReap,
+	KindSignal:      EventNameSignal,
+	KindThreadStart: EventNameThreadStart,
+	KindThreadExit:  EventNameThreadExit,
+}
+
+// EventName returns the log record event name of kind k ("process.exec"),
+// or "" for kinds sinks never receive (exec attempts, existing-process
+// snapshots, invalid kinds).
+func EventName(k Kind) string {
+	if int(k) < len(eventNames) {
+		return eventNames[k]
+	}
+	return ""
+}
+
+// KindOfEventName is the inverse of EventName; it returns KindInvalid for
+// a name that is not one of procotel's event names.
+func KindOfEventName(name string) Kind {
+	for k, n := range eventNames {
+		if n != "" && n == name {
+			return Kind(k)
+		}
+	}
+	return KindInvalid
+}
+
+// Procotel's attribute keys, for what the OpenTelemetry semantic
+// conventions (v1.43.0) do not define.
+const (
+	// AttrEventKind is the event's kind as in the schema ("exec_failed").
+	AttrEventKind = attribute.Key("procotel.event.kind")
+
+	// AttrProcessComm is the kernel task name (comm).
+	AttrProcessComm = attribute.Key("procotel.process.comm")
+	// AttrProcessGroupID and AttrProcessRealGroupID are the effective and
+	// real group ids (semconv has user ids only).
+	AttrProcessGroupID     = attribute.Key("procotel.process.group.id")
+	AttrProcessRealGroupID = attribute.Key("procotel.process.real_group.id")
+	// AttrProcessTTY is the controlling terminal ("pts/3").
+	AttrProcessTTY = attribute.Key("procotel.process.tty")
+
+	// AttrArgvTruncated is true when process.command_args was cut at the
+	// capture limit.
+	AttrArgvTruncated = attribute.Key("procotel.argv.truncated")
+
+	AttrExecFilename       = attribute.Key("procotel.exec.filename")
+	AttrExecInterpreter    = attribute.Key("procotel.exec.interpreter")
+	AttrExecOldTID         = attribute.Key("procotel.exec.old_tid")
+	AttrExecArgs           = attribute.Key("procotel.exec.args")
+	AttrExecArgsTruncated  = attribute.Key("procotel.exec.args_truncated")
+	AttrExecErrno          = attribute.Key("procotel.exec.errno")
+	AttrExecErrnoName      = attribute.Key("procotel.exec.errno_name")
+	AttrExitSignal         = attribute.Key("procotel.exit.signal")
+	AttrExitSignalName     = attribute.Key("procotel.exit.signal_name")
+	AttrExitCoreDumped     = attribute.Key("procotel.exit.core_dumped")
+	AttrSignalNumber       = attribute.Key("procotel.signal.number")
+	AttrSignalName         = attribute.Key("procotel.signal.name")
+	AttrSignalCode         = attribute.Key("procotel.signal.code")
+	AttrSignalOutcome      = attribute.Key("procotel.signal.outcome")
+	AttrSignalGroup        = attribute.Key("procotel.signal.group")
+	AttrSignalSenderPID    = attribute.Key("procotel.signal.sender.pid")
+	AttrSignalSenderComm   = attribute.Key("procotel.signal.sender.comm")
+	AttrSignalTargetTID    = attribute.Key("procotel.signal.target.tid")
+	AttrForkCloneFlags     = attribute.Key("procotel.fork.clone_flags")
+	AttrForkParentTID      = attribute.Key("procotel.fork.parent_tid")
+	AttrReapReaperPID      = attribute.Key("procotel.reap.reaper_pid")
+	AttrCgroupID           = attribute.Key("procotel.cgroup.id")
+	AttrJailID             = attribute.Key("procotel.freebsd.jail.id")
+	AttrJailName           = attribute.Key("procotel.freebsd.jail.name")
+	AttrLifetimeIncomplete = attribute.Key("procotel.lifetime.incomplete")
+	AttrLifetimeSeeded     = attribute.Key("procotel.lifetime.seeded")
+	AttrLifetimeExecs      = attribute.Key("procotel.lifetime.exec_count")
+	AttrLifetimeChildren   = attribute.Key("procotel.lifetime.children")
+)
+
+// OpenTelemetry log severity numbers used by EventSeverity.
+const (
+	SeverityInfo  = 9
+	SeverityWarn  = 13
+	SeverityError = 17
+)
+
+// EventSeverity returns the OpenTelemetry severity number and text of e:
+// ERROR for an exit that dumped core, WARN for a failed exec or an exit
+// with a non-zero code or a signal, INFO otherwise.
+func EventSeverity(e *Event) (num int, text string) {
+	switch e.Kind {
+	case KindExecFailed:
+		return SeverityWarn, "WARN"
+	case KindExit:
+		if e.Exit.CoreDumped {
+			return SeverityError, "ERROR"
+		}
+		if e.Exit.Failed() {
+			return SeverityWarn, "WARN"
+		}
+	}
+	return SeverityInfo, "INFO"
+}
+
+// EventBody returns a short human-readable line describing e, such as
+// "exec /usr/bin/ls (pid 123)" or "killed by SIGTERM (pid 5 sleep)".
+func EventBody(e *Event) string {
+	p := &e.Process
+	pid := strconv.Itoa(int(p.PID))
+	switch e.Kind {
+	case KindFork:
+		return "fork pid " + pid + " from " + strconv.Itoa(int(p.PPID)) + withComm(p.Comm)
+	case KindStart:
+		return "start pid " + pid + withComm(p.Comm)
+	case KindExec:
+		return "exec " + execPath(e) + " (pid " + pid + ")"
+	case KindExecFailed:
+		return "exec " + execPath(e) + " failed: " + ErrnoName(e.OS, e.Exec.Errno) + " (pid " + pid + ")"
+	case KindExit:
+		return exitPhrase(e.OS, e.Exit) + " (pid " + pid + spaceComm(p.Comm) + ")"
+	case KindReap:
+		s := "reap pid " + pid + withComm(p.Comm)
+		if e.Reap.ReaperPID != 0 {
+			s += " by pid " + strconv.Itoa(int(e.Reap.ReaperPID))
+		}
+		return s
+	case KindSignal:
+		s := SignalName(e.OS, e.Signal.Signo) + " " + e.Signal.Outcome.String() + " for pid " + pid
+		if e.Signal.SenderPID != 0 {
+			s += " from pid " + strconv.Itoa(int(e.Signal.SenderPID))
+		}
+		return s
+	case KindThreadStart:
+		return "thread " + strconv.Itoa(int(p.TID)) + " started in pid " + pid + withComm(p.Comm)
+	case KindThreadExit:
+		return "thread " + strconv.Itoa(int(p.TID)) + " exited in pid " + pid + withComm(p.Comm)
+	}
+	return e.Kind.String() + " pid " + pid
+}
+
+func withComm(comm string) string {
+	if comm == "" {
+		return ""
+	}
+	return " (" + comm + ")"
+}
+
+func spaceComm(comm string) string {
+	if comm == "" {
+		return ""
+	}
+	return " " + comm
+}
+
+func execPath(e *Event) string {
+	switch {
+	case e.Kind == KindExec && e.Process.Exe != "":
+		return e.Process.Exe
+	case e.Exec.Filename != "":
+		return e.Exec.Filename
+	}
+	return e.Process.Exe
+}
+
+func exitPhrase(os OS, x ExitInfo) string {
+	if x.Signal != 0 {
+		s := "killed by " + SignalName(os, x.Signal)
+		if x.CoreDumped {
+			s += ", core dumped"
+		}
+		return s
+	}
+	return "exit " + strconv.Itoa(int(x.Code))
+}
+
+// EventAttributes appends the attributes of e's log record to dst and
+// returns the extended slice: the process attributes, then the
+// kind-specific ones. Attributes whose value is unknown are left out.
+func EventAttributes(e *Event, dst []attribute.KeyValue) []attribute.KeyValue {
+	dst = append(dst, AttrEventKind.String(e.Kind.String()))
+	dst = appendProcess(dst, &e.Process, eventCreationTime(e))
+	p := &e.Process
+	if p.TID != 0 {
+		dst = append(dst, otelsemconv.ThreadIDKey.Int(int(p.TID)))
+	}
+	switch e.Kind {
+	case KindFork:
+		dst = append(dst,
+			AttrForkCloneFlags.Int64(int64(e.Fork.CloneFlags)),
+			AttrForkParentTID.Int(int(e.Fork.ParentTID)))
+	case KindExec:
+		dst = appendExec(dst, &e.Exec)
+	case KindExecFailed:
+		dst = appendExec(dst, &e.Exec)
+		if len(e.Exec.Argv) > 0 {
+			dst = append(dst, AttrExecArgs.StringSlice(e.Exec.Argv))
+		}
+		if e.Exec.ArgvTruncated {
+			dst = append(dst, AttrExecArgsTruncated.Bool(true))
+		}
+		name := ErrnoName(e.OS, e.Exec.Errno)
+		dst = append(dst,
+			AttrExecErrno.Int(int(e.Exec.Errno)),
+			AttrExecErrnoName.String(name),
+			otelsemconv.ErrorTypeKey.String(name))
+	case KindExit:
+		dst = appendExit(dst, e.OS, e.Exit)
+		if !e.Time.IsZero() {
+			dst = append(dst, otelsemconv.ProcessExitTimeKey.String(isoTime(e.Time)))
+		}
+	case KindReap:
+		if e.Reap.ReaperPID != 0 {
+			dst = append(dst, AttrReapReaperPID.Int(int(e.Reap.ReaperPID)))
+		}
+	case KindSignal:
+		s := &e.Signal
+		dst = append(dst,
+			AttrSignalNumber.Int(int(s.Signo)),
+			AttrSignalName.String(SignalName(e.OS, s.Signo)),
+			AttrSignalCode.Int(int(s.Code)),
+			AttrSignalGroup.Bool(s.Group))
+		if s.Outcome != 0 {
+			dst = append(dst, AttrSignalOutcome.String(s.Outcome.String()))
+		}
+		if s.SenderPID != 0 {
+			dst = append(dst, AttrSignalSenderPID.Int(int(s.SenderPID)))
+		}
+		if s.SenderComm != "" {
+			dst = append(dst, AttrSignalSenderComm.String(s.SenderComm))
+		}
+		if s.TargetTID != 0 {
+			dst = append(dst, AttrSignalTargetTID.Int(int(s.TargetTID)))
+		}
+	}
+	return dst
+}
+
+func appendExec(dst []attribute.KeyValue, x *ExecInfo) []attribute.KeyValue {
+	if x.Filename != "" {
+		dst = append(dst, AttrExecFilename.String(x.Filename))
+	}
+	if x.Interpreter != "" {
+		dst = append(dst, AttrExecInterpreter.String(x.Interpreter))
+	}
+	if x.OldTID != 0 {
+		dst = append(dst, AttrExecOldTID.Int(int(x.OldTID)))
+	}
+	return dst
+}
+
+func appendExit(dst []attribute.KeyValue, os OS, x ExitInfo) []attribute.KeyValue {
+	if x.Signal != 0 {
+		return append(dst,
+			AttrExitSignal.Int(int(x.Signal)),
+			AttrExitSignalName.String(SignalName(os, x.Signal)),
+			AttrExitCoreDumped.Bool(x.CoreDumped))
+	}
+	return append(dst, otelsemconv.ProcessExitCodeKey.Int(int(x.Code)))
+}
+
+// eventCreationTime derives the wall-clock creation time of the event's
+// process from the event's two clocks; zero when they do not allow it.
+func eventCreationTime(e *Event) time.Time {
+	p := &e.Process
+	if p.Start == 0 || e.Time.IsZero() || e.BootNS < p.Start {
+		return time.Time{}
+	}
+	return e.Time.Add(-time.Duration(e.BootNS - p.Start))
+}
+
+// appendProcess appends the attributes describing p. created is its
+// wall-clock creation time, zero if unknown.
+func appendProcess(dst []attribute.KeyValue, p *Process, created time.Time) []attribute.KeyValue {
+	dst = append(dst, otelsemconv.ProcessPIDKey.Int(int(p.PID)))
+	if p.PPID != 0 {
+		dst = append(dst, otelsemconv.ProcessParentPIDKey.Int(int(p.PPID)))
+	}
+	if p.NSPID != 0 {
+		dst = append(dst, otelsemconv.ProcessVpidKey.Int(int(p.NSPID)))
+	}
+	if !created.IsZero() {
+		dst = append(dst, otelsemconv.ProcessCreationTimeKey.String(isoTime(created)))
+	}
+	dst = append(dst,
+		otelsemconv.ProcessUserIDKey.Int(int(p.EUID)),
+		otelsemconv.ProcessRealUserIDKey.Int(int(p.UID)),
+		AttrProcessGroupID.Int(int(p.EGID)),
+		AttrProcessRealGroupID.Int(int(p.GID)))
+	if p.PGID != 0 {
+		dst = append(dst, otelsemconv.ProcessGroupLeaderPIDKey.Int(int(p.PGID)))
+	}
+	if p.SID != 0 {
+		dst = append(dst, otelsemconv.ProcessSessionLeaderPIDKey.Int(int(p.SID)))
+	}
+	dst = append(dst, otelsemconv.ProcessInteractiveKey.Bool(p.TTY != ""))
+	if p.TTY != "" {
+		dst = append(dst, AttrProcessTTY.String(p.TTY))
+	}
+	if p.Comm != "" {
+		dst = append(dst, AttrProcessComm.String(p.Comm))
+	}
+	if p.Exe != "" {
+		dst = append(dst,
+			otelsemconv.ProcessExecutablePathKey.String(p.Exe),
+			otelsemconv.ProcessExecutableNameKey.String(path.Base(p.Exe)))
+	}
+	if len(p.Argv) > 0 {
+		dst = append(dst,
+			otelsemconv.ProcessCommandKey.String(p.Argv[0]),
+			otelsemconv.ProcessCommandArgsKey.StringSlice(p.Argv),
+			otelsemconv.ProcessArgsCountKey.Int(len(p.Argv)))
+	}
+	if p.ArgvTruncated {
+		dst = append(dst, AttrArgvTruncated.Bool(true))
+	}
+	if p.Cwd != "" {
+		dst = append(dst, otelsemconv.ProcessWorkingDirectoryKey.String(p.Cwd))
+	}
+	if p.CgroupID != 0 {
+		dst = append(dst, AttrCgroupID.Int64(int64(p.CgroupID)))
+	}
+	if p.CgroupPath != "" {
+		// The /proc/<pid>/cgroup line of the cgroup v2 hierarchy.
+		dst = append(dst, otelsemconv.ProcessLinuxCgroupKey.String("0::"+p.CgroupPath))
+	}
+	if p.ContainerID != "" {
+		dst = append(dst, otelsemconv.ContainerIDKey.String(p.ContainerID))
+	}
+	if p.ContainerName != "" {
+		dst = append(dst, otelsemconv.ContainerNameKey.String(p.ContainerName))
+	}
+	if p.ContainerRuntime != "" {
+		dst = append(dst, otelsemconv.ContainerRuntimeNameKey.String(p.ContainerRuntime))
+	}
+	if p.JailID != 0 {
+		dst = append(dst, AttrJailID.Int(int(p.JailID)))
+	}
+	if p.JailName != "" {
+		dst = append(dst, AttrJailName.String(p.JailName))
+	}
+	return dst
+}
+
+// isoTime formats t as semconv's process.creation.time and
+// process.exit.time want it: ISO 8601, UTC, nanosecond precision.
+func isoTime(t time.Time) string {
+	return t.UTC().Format(time.RFC3339Nano)
+}
+
+// LifetimeAttributes appends the attributes of l's span to dst and returns
+// the extended slice: the process attributes of its last known state, how
+// it exited, error.type when it failed, and the lifetime flags.
+func LifetimeAttributes(l *Lifetime, dst []attribute.KeyValue) []attribute.KeyValue {
+	dst = appendProcess(dst, &l.Process, l.Start)
+	if l.Exited {
+		dst = appendExit(dst, lifetimeOS(l), l.Exit)
+		if !l.End.IsZero() {
+			dst = append(dst, otelsemconv.ProcessExitTimeKey.String(isoTime(l.End)))
+		}
+	}
+	if isErr, errType, _ := SpanStatus(l); isErr {
+		dst = append(dst, otelsemconv.ErrorTypeKey.String(errType))
+	}
+	if l.Incomplete {
+		dst = append(dst, AttrLifetimeIncomplete.Bool(true))
+	}
+	if l.Seeded {
+		dst = append(dst, AttrLifetimeSeeded.Bool(true))
+	}
+	dst = append(dst,
+		AttrLifetimeExecs.Int(len(l.Execs)),
+		AttrLifetimeChildren.Int(l.Children))
+	return dst
+}
+
+// lifetimeOS guesses the OS of a lifetime, which does not record it: a
+// jail means FreeBSD; anything else is named as on Linux.
+func lifetimeOS(l *Lifetime) OS {
+	if l.Process.JailID != 0 || l.Process.JailName != "" {
+		return OSFreeBSD
+	}
+	return OSLinux
+}
+
+// SpanName returns the name of l's span: the base name of the final
+// executable, else the task name, else "pid <n>".
+func SpanName(l *Lifetime) string {
+	if l.Process.Exe != "" {
+		return path.Base(l.Process.Exe)
+	}
+	if l.Process.Comm != "" {
+		return l.Process.Comm
+	}
+	return "pid " + strconv.Itoa(int(l.Process.PID))
+}
+
+// SpanStatus says whether l's span is an error: the process exited with a
+// non-zero code ("exit_code:2") or was killed by a signal ("SIGTERM").
+// errorType is the error.type attribute value and description the span
+// status description. A process whose exit was not observed is no error.
+func SpanStatus(l *Lifetime) (isError bool, errorType string, description string) {
+	if !l.Exited || !l.Exit.Failed() {
+		return false, "", ""
+	}
+	if l.Exit.Signal != 0 {
+		name := SignalName(lifetimeOS(l), l.Exit.Signal)
+		return true, name, exitPhrase(lifetimeOS(l), l.Exit)
+	}
+	code := strconv.Itoa(int(l.Exit.Code))
+	return true, "exit_code:" + code, "exit code " + code
+}
+
+// Observer describes the host procotel runs on: its resource.
+type Observer struct {
+	HostName  string
+	HostID    string
+	OS        OS
+	OSVersion string
+	// ServiceVersion is procotel's version.
+	ServiceVersion string
+}
+
+// ResourceAttributes appends the resource attributes of the observer to
+// dst: service.name = procotel, service.version, host.name, host.id,
+// os.type and os.version; empty values are left out.
+func ResourceAttributes(o Observer, dst []attribute.KeyValue) []attribute.KeyValue {
+	dst = append(dst, otelsemconv.ServiceNameKey.String(ServiceName))
+	if o.ServiceVersion != "" {
+		dst = append(dst, otelsemconv.ServiceVersionKey.String(o.ServiceVersion))
+	}
+	if o.HostName != "" {
+		dst = append(dst, otelsemconv.HostNameKey.String(o.HostName))
+	}
+	if o.HostID != "" {
+		dst = append(dst, otelsemconv.HostIDKey.String(o.HostID))
+	}
+	if o.OS != OSUnknown {
+		dst = append(dst, otelsemconv.OSTypeKey.String(o.OS.String()))
+	}
+	if o.OSVersion != "" {
+		dst = append(dst, otelsemconv.OSVersionKey.String(o.OSVersion))
+	}
+	return dst
+}
+
+// SpanIDs are the ids of one process's span.
+type SpanIDs struct {
+	TraceID [16]byte
+	SpanID  [8]byte
+	// ParentSpanID is the parent span in the same trace; zero for a root
+	// span without an inherited trace context.
+	ParentSpanID [8]byte
+	// ParentRemote is true when the parent came from a W3C traceparent.
+	ParentRemote bool
+	// TraceFlags are the W3C trace flags (01 = sampled).
+	TraceFlags byte
+	// Link, when HasLink, is the span of the creating process, which lies
+	// in another trace: a trace root links to its parent.
+	HasLink     bool
+	LinkTraceID [16]byte
+	LinkSpanID  [8]byte
+}
+
+// SpanContextIDs computes the ids of process p's span.
+//
+// root is the process's trace root (Event.Root, Lifetime.Root); zero, or
+// p's own key, means p roots its trace. traceparent is the inherited W3C
+// trace context ("00-<trace>-<span>-<flags>"), ignored when malformed.
+// parentTraceID is the trace id of p's parent's span when the caller knows
+// it (zero otherwise); it is used only to link a root span to its parent.
+//
+// The trace id is the traceparent's when one is given (the pipeline passes
+// a traceparent only to the processes whose root carries it), otherwise
+// TraceID(boot, root). The span id is SpanID(boot, p.Key()). A non-root
+// process's parent span is its creator's, SpanID(boot, p.ParentKey()); a
+// root's parent span is the traceparent's span, and a root links to its
+// creator's span when parentTraceID is known.
+func SpanContextIDs(boot BootID, p *Process, root Key, traceparent string, parentTraceID [16]byte) SpanIDs {
+	self := p.Key()
+	isRoot := root.IsZero() || root == self
+	if isRoot {
+		root = self
+	}
+	ids := SpanIDs{SpanID: SpanID(boot, self), TraceFlags: 1}
+	tpTrace, tpSpan, tpFlags, tpOK := ParseTraceParent(traceparent)
+	if tpOK {
+		ids.TraceID = tpTrace
+		ids.TraceFlags = tpFlags
+	} else {
+		ids.TraceID = TraceID(boot, root)
+	}
+	parent := p.ParentKey()
+	switch {
+	case !isRoot:
+		if !parent.IsZero() {
+			ids.ParentSpanID = SpanID(boot, parent)
+		}
+	case tpOK:
+		ids.ParentSpanID = tpSpan
+		ids.ParentRemote = true
+	}
+	if isRoot && !parent.IsZero() && parentTraceID != ([16]byte{}) && parentTraceID != ids.TraceID {
+		ids.HasLink = true
+		ids.LinkTraceID = parentTraceID
+		ids.LinkSpanID = SpanID(boot, parent)
+	}
+	return ids
+}
+
+// ParseTraceParent parses a W3C traceparent header value of version 00
+// ("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"). ok is false
+// when s is malformed or holds an all-zero id.
+func ParseTraceParent(s string) (traceID [16]byte, spanID [8]byte, flags byte, ok bool) {
+	// version(2) - trace(32) - span(16) - flags(2)
+	if len(s) < 55 || s[2] != '-' || s[35] != '-' || s[52] != '-' {
+		return traceID, spanID, 0, false
+	}
+	if s[:2] == "ff" || (s[:2] == "00" && len(s) != 55) || (len(s) > 55 && s[55] != '-') {
+		return traceID, spanID, 0, false
+	}
+	var f, v [1]byte
+	if !decodeLowerHex(v[:], s[:2]) || !decodeLowerHex(traceID[:], s[3:35]) || !decodeLowerHex(spanID[:], s[36:52]) || !decodeLowerHex(f[:], s[53:55]) {
+		return [16]byte{}, [8]byte{}, 0, false
+	}
+	if traceID == ([16]byte{}) || spanID == ([8]byte{}) {
+		return [16]byte{}, [8]byte{}, 0, false
+	}
+	return traceID, spanID, f[0], true
+}
+
+func decodeLowerHex(dst []byte, s string) bool {
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; (c < '0' || c > '9') && (c < 'a' || c > 'f') {
+			return false
+		}
+	}
+	_, err := hex.Decode(dst, []byte(s))
+	return err == nil
+}
