@@ -89,6 +89,11 @@ func Main(args []string, stdout, stderr io.Writer) int {
 		return exitUsage
 	}
 	rest := fs.Args()
+	// flag.Parse consumes a "--" that ends the flags; put it back so a
+	// command after it is recognised below.
+	if n := len(args) - len(rest); n > 0 && args[n-1] == "--" {
+		rest = append([]string{"--"}, rest...)
+	}
 	var recordFile string
 	if cmd == "record" {
 		if len(rest) == 0 || rest[0] == "--" {

@@ -2,14 +2,83 @@ package main
 
 import (
 	"context"
-	"errors"
+	"fmt"
 	"io"
+	"os"
+	"strings"
+
+	"go.opentelemetry.io/otel/attribute"
+	"golang.org/x/sys/unix"
 
 	"github.com/procotel/procotel/backends"
 	"github.com/procotel/procotel/config"
+	"github.com/procotel/procotel/export"
 	"github.com/procotel/procotel/pipeline"
+	"github.com/procotel/procotel/semconv"
 )
 
+var _ pipeline.Sink = (*export.Exporter)(nil)
+
+// otlpSinks builds the OTLP exporter from the configuration. The returned
+// closer prints what was exported and dropped.
 func otlpSinks(ctx context.Context, cfg config.Config, caps backends.Capabilities, stderr io.Writer) ([]pipeline.Sink, []func(), error) {
-	return nil, nil, errors.New("otlp export: wiring in progress")
+	var res []attribute.KeyValue
+	if cfg.ServiceName != semconv.ServiceName {
+		res = append(res, attribute.String("service.name", cfg.ServiceName))
+	}
+	for k, v := range cfg.Resource {
+		res = append(res, attribute.String(k, v))
+	}
+	exp, err := export.New(ctx, export.Options{
+		Endpoint: cfg.OTLP.Endpoint,
+		Protocol: cfg.OTLP.Protocol,
+		Headers:  cfg.OTLP.Headers,
+		Insecure: cfg.OTLP.Insecure,
+		TLS: export.TLSOptions{
+			CAFile: cfg.OTLP.TLS.CAFile, CertFile: cfg.OTLP.TLS.CertFile, KeyFile: cfg.OTLP.TLS.KeyFile,
+		},
+		Timeout:            cfg.OTLP.Timeout,
+		Observer:           observer(caps.OS),
+		ResourceAttributes: res,
+		Boot:               caps.Boot,
+		Logs:               cfg.OTLP.LogsEnabled(),
+		Traces:             cfg.OTLP.TracesEnabled(),
+	})
+	if err != nil {
+		return nil, nil, err
+	}
+	report := func() {
+		st := exp.Stats()
+		l := st.LogTotals()
+		fmt.Fprintf(stderr, "procotel: otlp %s: log records %d exported, %d dropped (queue full %d, export failed %d, after close %d); spans %d exported, %d dropped (queue full %d, export failed %d, after close %d)\n",
+			cfg.OTLP.Endpoint, l.Exported, l.Dropped(), l.DroppedQueueFull, l.DroppedExport, l.DroppedClosed,
+			st.Spans.Exported, st.Spans.Dropped(), st.Spans.DroppedQueueFull, st.Spans.DroppedExport, st.Spans.DroppedClosed)
+	}
+	return []pipeline.Sink{exp}, []func(){report}, nil
+}
+
+// observer describes this host for the OTLP resource.
+func observer(os semconv.OS) semconv.Observer {
+	o := semconv.Observer{OS: os, ServiceVersion: version, HostID: hostID()}
+	o.HostName, _ = hostname()
+	var u unix.Utsname
+	if unix.Uname(&u) == nil {
+		o.OSVersion = unix.ByteSliceToString(u.Release[:])
+	}
+	return o
+}
+
+func hostname() (string, error) { return os.Hostname() }
+
+// hostID is the machine id OpenTelemetry's host.id asks for: systemd's
+// /etc/machine-id on Linux, /etc/hostid on FreeBSD.
+func hostID() string {
+	for _, p := range []string{"/etc/machine-id", "/var/lib/dbus/machine-id", "/etc/hostid"} {
+		if b, err := os.ReadFile(p); err == nil {
+			if s := strings.TrimSpace(string(b)); s != "" {
+				return s
+			}
+		}
+	}
+	return ""
 }

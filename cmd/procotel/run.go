@@ -176,7 +176,12 @@ func (r *runner) filter() (*pipeline.Filter, error) {
 }
 
 func (r *runner) redactor() (*pipeline.Redactor, error) {
-	return pipeline.NewRedactor(r.cfg.Pipeline.RedactEnabled(), r.cfg.Pipeline.RedactPatterns)
+	red, err := pipeline.NewRedactor(r.cfg.Pipeline.RedactPatterns...)
+	if err != nil {
+		return nil, fmt.Errorf("pipeline.redact_patterns: %w", err)
+	}
+	red.Disabled = !r.cfg.Pipeline.RedactEnabled()
+	return red, nil
 }
 
 // sinks returns the output sinks: OTLP when an endpoint is configured,

@@ -1,0 +1,434 @@
+package pipeline
+
+import (
+	"path"
+
+	"github.com/procotel/procotel/semconv"
+)
+
+// maxExecRecords bounds the exec records kept per process.
+const maxExecRecords = 64
+
+// apply updates the table from one ordered event and enriches the event
+// from the table. It reports whether the event goes on to the sinks.
+// The caller holds p.mu.
+func (p *Pipeline) apply(e *semconv.Event) bool {
+	if e.Kind == semconv.KindExecAttempt {
+		p.att.add(e)
+		return false
+	}
+	p.t.finishSeeding()
+	if e.BootNS != 0 {
+		p.att.expire(e.BootNS)
+	}
+	if e.Process.TID == 0 {
+		e.Process.TID = e.Process.PID
+	}
+	switch e.Kind {
+	case semconv.KindFork:
+		p.redactProcess(e)
+		p.fork(e)
+	case semconv.KindExec, semconv.KindExecFailed:
+		p.exec(e)
+	case semconv.KindExit:
+		p.redactProcess(e)
+		p.exit(e)
+	case semconv.KindReap:
+		p.redactProcess(e)
+		p.reap(e)
+	case semconv.KindSignal:
+		p.redactProcess(e)
+		p.signal(e)
+	default: // start, thread start and exit
+		p.redactProcess(e)
+		p.other(e)
+	}
+	return true
+}
+
+// redactProcess scrubs an argv the backend sent; argv filled from the
+// table was scrubbed when it entered the table.
+func (p *Pipeline) redactProcess(e *semconv.Event) {
+	if len(e.Process.Argv) > 0 {
+		e.Process.Argv = p.redact.Argv(e.Process.Argv)
+	}
+}
+
+// seed adds a process that existed when the backend started.
+func (p *Pipeline) seed(e *semconv.Event) {
+	t := p.t
+	p.redactProcess(e)
+	proc := &e.Process
+	proc.TID = proc.PID
+	if en := t.byKey[proc.Key()]; en != nil {
+		p.stats.Duplicates++
+		fillSelf(proc, &en.proc, true, p.cfg.CredsComplete)
+		absorb(en, proc)
+		return
+	}
+	en := t.add(proc)
+	en.seeded = true
+	en.execSeen = true // it ran its image before we started
+	en.traceParent = e.TraceParent
+	if proc.PPID != 0 {
+		parent := t.find(proc.PPID, proc.ParentStart)
+		if parent == nil {
+			parent = t.current(proc.PPID)
+		}
+		if parent != nil {
+			p.adopt(en, parent)
+		} else if t.seeding {
+			t.orphans[proc.PPID] = append(t.orphans[proc.PPID], en)
+		}
+	}
+	if kids, ok := t.orphans[proc.PID]; ok {
+		for _, c := range kids {
+			if c.state != stateEvicted && c.parent == nil {
+				p.adopt(c, en)
+			}
+		}
+		delete(t.orphans, proc.PID)
+	}
+	if !t.seeding {
+		t.rootOf(en)
+	}
+}
+
+// adopt links en under the parent that created it.
+func (p *Pipeline) adopt(en, parent *entry) {
+	p.t.link(en, parent)
+	en.creator = parent.key()
+	if en.proc.ParentStart == 0 {
+		en.proc.ParentStart = parent.proc.Start
+	}
+}
+
+func (p *Pipeline) fork(e *semconv.Event) {
+	t := p.t
+	child := &e.Process
+	var parent *entry
+	if child.PPID != 0 {
+		if parent = t.find(child.PPID, child.ParentStart); parent == nil || parent.exited {
+			// A parent is alive when it forks.
+			parent = t.current(child.PPID)
+		}
+	}
+	if parent != nil {
+		inherit(child, &parent.proc, p.cfg.CredsComplete)
+		if child.ParentStart == 0 {
+			child.ParentStart = parent.proc.Start
+		}
+		if e.TraceParent == "" {
+			e.TraceParent = parent.traceParent
+		}
+		parent.forks++
+		t.touch(parent)
+	} else {
+		p.stats.Unmatched[semconv.KindFork]++
+	}
+
+	if en := t.byKey[child.Key()]; en != nil {
+		// Seeded in the race between attaching and the scan, or a duplicate.
+		if !en.seeded {
+			p.stats.Duplicates++
+		}
+		en.seeded = false
+		en.startWall = p.wall(e)
+		fillSelf(child, &en.proc, true, p.cfg.CredsComplete)
+		absorb(en, child)
+		e.Root = t.rootField(en)
+		return
+	}
+	if old := t.current(child.PID); old != nil {
+		p.lostExit(old, e)
+	}
+	en := t.add(child)
+	en.startWall = p.wall(e)
+	en.traceParent = e.TraceParent
+	if parent != nil && parent.state != stateEvicted {
+		p.adopt(en, parent)
+	}
+	e.Root = t.rootField(en)
+}
+
+// findSelf returns the table entry of the process an event is about.
+func (p *Pipeline) findSelf(e *semconv.Event) *entry {
+	t := p.t
+	proc := &e.Process
+	if (e.Kind == semconv.KindExec || e.Kind == semconv.KindExecFailed) && e.Exec.OldTID != 0 {
+		// A non-leader thread exec'd: same process, whatever start time
+		// the thread had.
+		if en := t.current(proc.PID); en != nil {
+			return en
+		}
+	}
+	en := t.find(proc.PID, proc.Start)
+	if en == nil && proc.Start != 0 {
+		if c := t.byPID[proc.PID]; c != nil && c.proc.Start == 0 {
+			return c // seeded without a start time
+		}
+	}
+	return en
+}
+
+// implicit adds a process first seen mid-life (its fork or seed was lost)
+// and counts the event as unmatched. It is marked seeded: its start was
+// not observed.
+func (p *Pipeline) implicit(e *semconv.Event) *entry {
+	t := p.t
+	p.stats.Unmatched[e.Kind]++
+	proc := &e.Process
+	if old := t.current(proc.PID); old != nil {
+		p.lostExit(old, e)
+	}
+	en := t.add(proc)
+	en.seeded = true
+	en.proc.TID = proc.PID
+	if proc.PPID != 0 {
+		parent := t.find(proc.PPID, proc.ParentStart)
+		if parent == nil {
+			parent = t.current(proc.PPID)
+		}
+		if parent != nil {
+			p.adopt(en, parent)
+		}
+	}
+	t.rootOf(en)
+	return en
+}
+
+// reparent moves en under the parent a later event reports.
+func (p *Pipeline) reparent(en *entry, proc *semconv.Process) {
+	if proc.PPID == 0 || proc.PPID == en.proc.PPID {
+		return
+	}
+	t := p.t
+	np := t.find(proc.PPID, proc.ParentStart)
+	if np == nil || np.exited {
+		np = t.current(proc.PPID)
+	}
+	t.link(en, np)
+	en.proc.PPID = proc.PPID
+	en.proc.ParentStart = proc.ParentStart
+	if np != nil && en.proc.ParentStart == 0 {
+		en.proc.ParentStart = np.proc.Start
+	}
+	p.stats.Reparented++
+}
+
+// orphanChildren re-parents the live children of a process that exited to
+// init (pid 1) for now; the next event of each child that reports another
+// parent (a subreaper, a container's init) moves it there. Their trace
+// does not change.
+func (p *Pipeline) orphanChildren(parent *entry) {
+	t := p.t
+	init := t.current(1)
+	if init == parent {
+		init = nil
+	}
+	for c := parent.firstChild; c != nil; {
+		next := c.nextSib
+		if !c.exited {
+			t.link(c, init)
+			c.proc.PPID = 1
+			c.proc.ParentStart = 0
+			if init != nil {
+				c.proc.ParentStart = init.proc.Start
+			}
+			p.stats.Reparented++
+		}
+		c = next
+	}
+}
+
+// lostExit closes a process that is gone although its exit was not seen:
+// it was reaped while alive in the table, or its pid was reused. Its
+// lifetime is emitted with Exited false and Incomplete true.
+func (p *Pipeline) lostExit(en *entry, e *semconv.Event) {
+	p.stats.LostExits++
+	en.exited = true
+	en.end = p.wall(e)
+	p.t.setState(en, stateExited)
+	p.orphanChildren(en)
+	p.att.dropProcess(en.proc.PID)
+	p.closeLifetime(en, true, en.end)
+}
+
+func (p *Pipeline) exec(e *semconv.Event) {
+	t := p.t
+	if p.att.merge(e) {
+		p.stats.PairedExecs++
+	}
+	proc := &e.Process
+	raw := proc.Argv
+	if len(raw) > 0 {
+		proc.Argv = p.redact.Argv(raw)
+	}
+	if sameSlice(e.Exec.Argv, raw) {
+		e.Exec.Argv = proc.Argv
+	} else if len(e.Exec.Argv) > 0 {
+		e.Exec.Argv = p.redact.Argv(e.Exec.Argv)
+	}
+
+	en := p.findSelf(e)
+	if en == nil {
+		en = p.implicit(e)
+	} else {
+		p.reparent(en, proc)
+		if e.Exec.OldTID != 0 || proc.Start == 0 {
+			proc.Start = en.proc.Start
+		}
+	}
+	failed := e.Kind == semconv.KindExecFailed
+	if !failed {
+		// The new image: what the event says, else what was asked for.
+		if len(proc.Argv) == 0 {
+			proc.Argv = e.Exec.Argv
+			proc.ArgvTruncated = e.Exec.ArgvTruncated
+		}
+		if proc.Exe == "" && e.Exec.Filename != "" {
+			proc.Exe = e.Exec.Filename
+			cwd := proc.Cwd
+			if cwd == "" {
+				cwd = en.proc.Cwd
+			}
+			if !path.IsAbs(proc.Exe) && path.IsAbs(cwd) {
+				proc.Exe = path.Join(cwd, proc.Exe)
+			}
+		}
+		if proc.Comm == "" && proc.Exe != "" {
+			proc.Comm = commOf(e.OS, proc.Exe)
+		}
+	}
+	fillSelf(proc, &en.proc, failed, p.cfg.CredsComplete)
+
+	rec := semconv.ExecRecord{
+		Time:     p.wall(e),
+		Filename: e.Exec.Filename,
+		Argv:     e.Exec.Argv,
+		Errno:    e.Exec.Errno,
+	}
+	if !failed {
+		rec.Exe = proc.Exe
+		if len(rec.Argv) == 0 {
+			rec.Argv = proc.Argv
+		}
+	}
+	if len(en.execs) < maxExecRecords {
+		en.execs = append(en.execs, rec)
+	} else {
+		// Keep the first ones and, in the last slot, the latest.
+		en.execs[maxExecRecords-1] = rec
+		p.stats.ExecRecordsDropped++
+	}
+	absorb(en, proc)
+	t.touch(en)
+
+	if !failed && !en.execSeen {
+		// The first exec looks at the root again: a shell makes each job
+		// a process group before it execs, and a container runtime moves
+		// its child into the container (or a jail) before it execs.
+		en.execSeen = true
+		if en.parent != nil && t.isRoot(en) {
+			en.root, en.rootSet = en.key(), true
+		}
+	}
+	e.Root = t.rootField(en)
+	e.TraceParent = pick(e.TraceParent, en.traceParent)
+}
+
+func (p *Pipeline) exit(e *semconv.Event) {
+	t := p.t
+	proc := &e.Process
+	en := p.findSelf(e)
+	if en == nil {
+		en = p.implicit(e)
+	} else {
+		p.reparent(en, proc)
+	}
+	fillSelf(proc, &en.proc, true, p.cfg.CredsComplete)
+	e.Root = t.rootField(en)
+	e.TraceParent = pick(e.TraceParent, en.traceParent)
+	if en.exited {
+		// Seen already, or closed when found gone without it.
+		p.stats.Duplicates++
+		return
+	}
+	absorb(en, proc)
+	en.exited, en.exitSeen = true, true
+	en.exit = e.Exit
+	en.end = p.wall(e)
+	t.setState(en, stateExited)
+	p.orphanChildren(en)
+	p.att.dropProcess(proc.PID)
+	p.closeLifetime(en, false, en.end)
+}
+
+func (p *Pipeline) reap(e *semconv.Event) {
+	t := p.t
+	en := p.findSelf(e)
+	if en == nil {
+		p.stats.Unmatched[semconv.KindReap]++
+		return
+	}
+	fillSelf(&e.Process, &en.proc, true, p.cfg.CredsComplete)
+	e.Root = t.rootField(en)
+	e.TraceParent = pick(e.TraceParent, en.traceParent)
+	if !en.exited {
+		p.lostExit(en, e)
+	}
+	t.setState(en, stateReaped)
+}
+
+func (p *Pipeline) signal(e *semconv.Event) {
+	t := p.t
+	if s := &e.Signal; s.SenderPID != 0 && s.SenderComm == "" {
+		if sender := t.current(s.SenderPID); sender != nil {
+			s.SenderComm = sender.proc.Comm
+		}
+	}
+	en := t.find(e.Process.PID, e.Process.Start)
+	if en == nil {
+		p.stats.Unmatched[semconv.KindSignal]++
+		return
+	}
+	fillSelf(&e.Process, &en.proc, true, p.cfg.CredsComplete)
+	e.Root = t.rootField(en)
+	e.TraceParent = pick(e.TraceParent, en.traceParent)
+}
+
+// other handles start and thread events: enrich, and learn what changed.
+func (p *Pipeline) other(e *semconv.Event) {
+	t := p.t
+	en := p.findSelf(e)
+	if en == nil {
+		p.stats.Unmatched[e.Kind]++
+		return
+	}
+	p.reparent(en, &e.Process)
+	fillSelf(&e.Process, &en.proc, true, p.cfg.CredsComplete)
+	if !en.exited {
+		absorb(en, &e.Process)
+		t.touch(en)
+	}
+	e.Root = t.rootField(en)
+	e.TraceParent = pick(e.TraceParent, en.traceParent)
+}
+
+// absorb makes the table's record of en what the (enriched) event says,
+// keeping the identity.
+func absorb(en *entry, proc *semconv.Process) {
+	start := en.proc.Start
+	en.proc = *proc
+	en.proc.TID = proc.PID
+	if semconv.KeyOf(proc.PID, proc.Start) != semconv.KeyOf(proc.PID, start) {
+		en.proc.Start = start
+	}
+}
+
+func pick(a, b string) string {
+	if a != "" {
+		return a
+	}
+	return b
+}

@@ -1,0 +1,123 @@
+package pipeline
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/procotel/procotel/semconv"
+)
+
+// countSink counts what it is given and keeps nothing.
+type countSink struct{ events, lifetimes int }
+
+func (s *countSink) Event(*semconv.Event)        { s.events++ }
+func (s *countSink) Lifetime(*semconv.Lifetime)  { s.lifetimes++ }
+func (s *countSink) Close(context.Context) error { return nil }
+
+// feed drives the pipeline as Run does, without the channel.
+func feed(p *Pipeline, e *semconv.Event, now time.Time) {
+	p.receive(e)
+	p.releaseReady(now)
+}
+
+func benchPipeline(b *testing.B, cfg Config) {
+	sink := &countSink{}
+	p := New(cfg, sink)
+	now := time.Now()
+	p.now = func() time.Time { return now }
+	init := existing(1, 0, 1*ms, 1, 1, "/sbin/init", "init")
+	feed(p, &init, now)
+	argv := []string{"curl", "-s", "-o", "/dev/null", "https://example.com/api"}
+	ts := 1000 * ms
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		pid := int32(2 + i%30000)
+		f := fork(ts, pid, 1)
+		x := execOK(ts+ms/4, pid, "/usr/bin/curl", argv...)
+		x.Exec.Argv = x.Process.Argv
+		ex := exit(ts+ms/2, pid, 0, 0)
+		r := reap(ts+3*ms/4, pid)
+		feed(p, &f, now)
+		feed(p, &x, now)
+		feed(p, &ex, now)
+		feed(p, &r, now)
+		ts += 11 * ms // pids come back only after the key granularity
+	}
+	b.StopTimer()
+	p.shutdown()
+	if st := p.Stats(); st.Lifetimes+st.LifetimesFiltered != uint64(b.N) {
+		b.Fatalf("%d lifetimes for %d processes", st.Lifetimes+st.LifetimesFiltered, b.N)
+	}
+}
+
+// BenchmarkPipelineForkExecExit measures one process's life: fork, exec,
+// exit and reap through the window, table, redaction and sinks.
+func BenchmarkPipelineForkExecExit(b *testing.B) { benchPipeline(b, Config{}) }
+
+// BenchmarkPipelineForkExecExitFiltered adds a filter most events fail.
+func BenchmarkPipelineForkExecExitFiltered(b *testing.B) {
+	f, err := ParseFilter("kind=exec,exit exe=*/wget uid!=0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	benchPipeline(b, Config{Filter: f})
+}
+
+// BenchmarkPipelineRun measures the same through Run and a channel.
+func BenchmarkPipelineRun(b *testing.B) {
+	sink := &countSink{}
+	p := New(Config{}, sink)
+	in := make(chan semconv.Event, 1024)
+	done := make(chan error, 1)
+	go func() { done <- p.Run(context.Background(), in) }()
+	in <- existing(1, 0, 1*ms, 1, 1, "/sbin/init", "init")
+	argv := []string{"curl", "-s", "https://example.com"}
+	ts := 1000 * ms
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		pid := int32(2 + i%30000)
+		in <- fork(ts, pid, 1)
+		in <- execOK(ts+ms/4, pid, "/usr/bin/curl", argv...)
+		in <- exit(ts+ms/2, pid, 0, 0)
+		in <- reap(ts+3*ms/4, pid)
+		ts += 11 * ms
+	}
+	close(in)
+	if err := <-done; err != nil {
+		b.Fatal(err)
+	}
+}
+
+func BenchmarkRedactArgvClean(b *testing.B) {
+	r := DefaultRedactor()
+	argv := []string{"/usr/bin/python3", "-m", "http.server", "--bind", "127.0.0.1", "8080"}
+	b.ReportAllocs()
+	for i := 0; i < b.N; i++ {
+		r.Argv(argv)
+	}
+}
+
+func BenchmarkRedactArgvSecret(b *testing.B) {
+	r := DefaultRedactor()
+	argv := []string{"curl", "-H", "Authorization: Bearer abc.def", "https://bob:pw@example.com/x"}
+	b.ReportAllocs()
+	for i := 0; i < b.N; i++ {
+		r.Argv(argv)
+	}
+}
+
+func BenchmarkFilterMatch(b *testing.B) {
+	f, err := ParseFilter("kind=exec,exit exe=*/curl uid!=0 pid=1+")
+	if err != nil {
+		b.Fatal(err)
+	}
+	e := execOK(1000*ms, 200, "/usr/bin/curl", "curl", "x")
+	e.Process.UID = 1000
+	b.ReportAllocs()
+	for i := 0; i < b.N; i++ {
+		f.Match(&e, fakeLineage{})
+	}
+}

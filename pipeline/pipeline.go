@@ -1,0 +1,432 @@
+package pipeline
+
+import (
+	"context"
+	"errors"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/procotel/procotel/semconv"
+)
+
+// Defaults for Config's zero values.
+const (
+	DefaultWindow          = 20 * time.Millisecond
+	DefaultMaxProcesses    = 65536
+	DefaultExecPairTimeout = 10 * time.Second
+)
+
+// Config configures a Pipeline. The zero value is usable.
+type Config struct {
+	// Window is how long events are held to be put in kernel-time order;
+	// DefaultWindow when zero.
+	Window time.Duration
+	// RootPolicy decides which processes start a trace. A process's root
+	// is decided when it is created, by its parent's state and its own:
+	//   - RootProcessGroup: a root if it leads its process group
+	//     (PID == PGID) or its parent is unknown; else its parent's root.
+	//   - RootSession: the same with the session (PID == SID).
+	//   - RootContainer: a root if its parent is unknown or in another
+	//     container (ContainerID differs; "" is the host) or jail (JailID
+	//     differs); else its parent's root.
+	//   - RootNone: every process is its own root.
+	// It is looked at once more at the process's first successful exec,
+	// with the state the exec reports: a process that became a group or
+	// session leader, or moved into another container or jail, before
+	// its first exec (as shells and container runtimes do) becomes its
+	// own root from then on. Events before that exec (its fork) carry the
+	// earlier root. Later setsid, setpgid or exec never move a process to
+	// another trace, and re-parenting never does. Event.Root and
+	// Lifetime.Root are zero when the process is its own root; processes
+	// seeded at start-up get their roots when the seeding ends, so
+	// parents seeded after their children count.
+	RootPolicy semconv.RootPolicy
+	// Filter selects the events and lifetimes sinks receive; nil passes
+	// everything. Filtered-out processes are still tracked.
+	Filter *Filter
+	// Redact scrubs argv before sinks see it; nil means DefaultRedactor().
+	Redact *Redactor
+	// MaxProcesses bounds the table: live, exited and reaped entries
+	// together (DefaultMaxProcesses when zero). When full, reaped entries
+	// are evicted first (reaped longest ago first), then exited ones, and
+	// only then the least recently active live one.
+	MaxProcesses int
+	// FlushIncomplete makes Run emit, at shutdown, a lifetime with
+	// Incomplete set for every process still alive.
+	FlushIncomplete bool
+	// Clock converts kernel time to wall time for the start of seeded
+	// processes. When zero, the pipeline learns it from the first event
+	// that carries both Time and BootNS.
+	Clock semconv.Clock
+	// ExecPairTimeout is how long (kernel time) an exec attempt waits for
+	// its result before it is counted as unpaired and forgotten;
+	// DefaultExecPairTimeout when zero.
+	ExecPairTimeout time.Duration
+	// CredsComplete says the backend reports credentials in every event
+	// (backends.Capabilities.Creds). All-zero credentials are then root's;
+	// otherwise they are taken as missing and filled from the table.
+	CredsComplete bool
+}
+
+// Stats are the pipeline's counters, per event kind where it matters.
+type Stats struct {
+	// In counts events received from the backend, per kind.
+	In [semconv.NumKinds]uint64
+	// Out counts events handed to sinks, per kind.
+	Out [semconv.NumKinds]uint64
+	// Filtered counts events the filter kept from sinks, per kind.
+	Filtered [semconv.NumKinds]uint64
+	// Unmatched counts events about a process the table did not know
+	// (an exit without fork or seed, say), per kind. Exec, exec_failed
+	// and exit events then add the process to the table, as seeded.
+	Unmatched [semconv.NumKinds]uint64
+	// Invalid counts events with an invalid kind; they are dropped.
+	Invalid uint64
+	// Reordered counts events that arrived after an event with a later
+	// kernel time; Late counts those that arrived too late for the
+	// window and were handled out of order.
+	Reordered, Late uint64
+	// Duplicates counts forks of a process already known and exits of a
+	// process already exited.
+	Duplicates uint64
+	// Reparented counts processes moved to a new parent.
+	Reparented uint64
+	// PairedExecs counts exec results merged with their attempt;
+	// UnpairedExecAttempts counts attempts that never met a result.
+	PairedExecs, UnpairedExecAttempts uint64
+	// ExecRecordsDropped counts exec records a process had beyond the 64
+	// a lifetime keeps (the first 63 and the latest are kept).
+	ExecRecordsDropped uint64
+	// LostExits counts processes found gone without their exit event (a
+	// reap of a live process, or its pid reused by a fork).
+	LostExits uint64
+	// Lifetimes counts lifetimes handed to sinks, LifetimesFiltered those
+	// the filter kept back, Incomplete those flushed at shutdown.
+	Lifetimes, LifetimesFiltered, Incomplete uint64
+	// Table: entries by state, total, and evictions (EvictedLive of
+	// processes still alive, whose lifetimes are lost).
+	Live, Exited, Reaped, TableSize int
+	Evicted, EvictedLive            uint64
+	// Buffered is the number of events in the ordering window.
+	Buffered int
+}
+
+// Pipeline orders a backend's events, keeps the process table, and hands
+// enriched, filtered, redacted events and lifetimes to its sinks. Run
+// drives it from one goroutine; Stats and the read-only views (Snapshot,
+// Lookup, LookupKey, Tree, Descends) are safe to call concurrently with it,
+// including from a sink's methods.
+type Pipeline struct {
+	cfg    Config
+	sinks  []Sink
+	redact *Redactor
+	now    func() time.Time
+
+	running   atomic.Bool
+	buffered  atomic.Int64 // events in the window, for Stats
+	closeOnce sync.Once
+	closeErr  error
+
+	// mu guards everything below.
+	mu    sync.Mutex
+	t     *table
+	att   *attempts
+	stats Stats
+	clock semconv.Clock
+	os    semconv.OS
+
+	// Owned by the Run goroutine (the window and output scratch).
+	win     window
+	cur     semconv.Event
+	scratch semconv.Event
+	lts     []lifetimeOut
+}
+
+type lifetimeOut struct {
+	lt   semconv.Lifetime
+	pass bool
+}
+
+// New returns a pipeline that delivers to sinks.
+func New(cfg Config, sinks ...Sink) *Pipeline {
+	if cfg.Window <= 0 {
+		cfg.Window = DefaultWindow
+	}
+	if cfg.MaxProcesses <= 0 {
+		cfg.MaxProcesses = DefaultMaxProcesses
+	}
+	if cfg.ExecPairTimeout <= 0 {
+		cfg.ExecPairTimeout = DefaultExecPairTimeout
+	}
+	red := cfg.Redact
+	if red == nil {
+		red = DefaultRedactor()
+	}
+	return &Pipeline{
+		cfg:    cfg,
+		sinks:  sinks,
+		redact: red,
+		now:    time.Now,
+		t:      newTable(cfg.MaxProcesses, cfg.RootPolicy),
+		att:    newAttempts(cfg.ExecPairTimeout),
+		clock:  cfg.Clock,
+		win:    window{length: cfg.Window},
+	}
+}
+
+// Run consumes events from in until ctx is done or in is closed. KindExisting
+// events go to the table at once (they bypass the ordering window) and
+// never reach sinks; KindExecAttempt events are merged into their results
+// and never reach sinks either. Every other event is released from the
+// window in kernel-time order, enriched, filtered and handed to the sinks,
+// followed by any lifetime it closed. When done, Run
+// shuts down: it takes the events already queued in in (without waiting
+// for more), releases everything in the ordering window, forgets exec
+// attempts still waiting (counting them), and with FlushIncomplete emits
+// the lifetimes of live processes. It returns nil then. Run does not close
+// the sinks: call Close, with a context that still has time, after Run
+// returns. Run may be called once.
+func (p *Pipeline) Run(ctx context.Context, in <-chan semconv.Event) error {
+	if !p.running.CompareAndSwap(false, true) {
+		return errors.New("run pipeline: already running")
+	}
+	timer := time.NewTimer(time.Hour)
+	timer.Stop()
+	var armedFor time.Time // deadline the timer is set for; zero when stopped
+	for {
+		select {
+		case <-ctx.Done():
+			for n := len(in); n > 0; n-- {
+				e, ok := <-in
+				if !ok {
+					break
+				}
+				p.receive(&e)
+			}
+			p.shutdown()
+			return nil
+		case e, ok := <-in:
+			if !ok {
+				p.shutdown()
+				return nil
+			}
+			p.receive(&e)
+		case <-timer.C:
+			armedFor = time.Time{}
+		}
+		now := p.now()
+		p.releaseReady(now)
+		if p.win.len() == 0 {
+			continue
+		}
+		if d := p.win.deadline(); armedFor.IsZero() || d.Before(armedFor) {
+			wait := d.Sub(now)
+			if wait < time.Millisecond {
+				wait = time.Millisecond
+			}
+			timer.Reset(wait)
+			armedFor = d
+		}
+	}
+}
+
+// Close closes every sink within ctx and returns their errors joined. It
+// is idempotent; call it after Run has returned.
+func (p *Pipeline) Close(ctx context.Context) error {
+	p.closeOnce.Do(func() {
+		var errs []error
+		for _, s := range p.sinks {
+			if err := s.Close(ctx); err != nil {
+				errs = append(errs, err)
+			}
+		}
+		if len(errs) > 0 {
+			p.closeErr = errors.Join(errs...)
+		}
+	})
+	return p.closeErr
+}
+
+// Stats returns the counters so far. Safe for concurrent use.
+func (p *Pipeline) Stats() Stats {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	s := p.stats
+	s.Live = p.t.lists[stateLive].n
+	s.Exited = p.t.lists[stateExited].n
+	s.Reaped = p.t.lists[stateReaped].n
+	s.TableSize = p.t.size()
+	s.Evicted = p.t.evicted
+	s.EvictedLive = p.t.evictedLive
+	s.UnpairedExecAttempts = p.att.unpaired
+	s.Buffered = int(p.buffered.Load())
+	return s
+}
+
+// receive takes one event from the backend: seeds go to the table at
+// once, everything else into the ordering window.
+func (p *Pipeline) receive(e *semconv.Event) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if !e.Kind.Valid() {
+		p.stats.Invalid++
+		return
+	}
+	p.stats.In[e.Kind]++
+	if p.os == semconv.OSUnknown {
+		p.os = e.OS
+	}
+	if p.clock.BootWall.IsZero() && !e.Time.IsZero() && e.BootNS != 0 {
+		p.clock.BootWall = e.Time.Add(-time.Duration(e.BootNS))
+	}
+	if e.Kind == semconv.KindExisting {
+		p.seed(e)
+		return
+	}
+	if p.win.push(e, p.now()) {
+		p.stats.Reordered++
+	}
+	p.buffered.Store(int64(p.win.len()))
+}
+
+// releaseReady hands on every event the window lets go at now.
+func (p *Pipeline) releaseReady(now time.Time) {
+	for p.win.ready(now) {
+		late := p.win.pop(&p.cur)
+		p.buffered.Store(int64(p.win.len()))
+		p.handle(&p.cur, late)
+	}
+}
+
+// handle runs one ordered event through the table, the filter and the
+// sinks. The lock is not held while sinks run, so a sink may use the
+// pipeline's read-only views.
+func (p *Pipeline) handle(e *semconv.Event, late bool) {
+	p.mu.Lock()
+	if late {
+		p.stats.Late++
+	}
+	p.lts = p.lts[:0]
+	emit := p.apply(e)
+	pass := false
+	if emit {
+		pass = p.cfg.Filter == nil || p.cfg.Filter.Match(e, p.t)
+		if pass {
+			p.stats.Out[e.Kind]++
+		} else {
+			p.stats.Filtered[e.Kind]++
+		}
+	}
+	p.mu.Unlock()
+	if pass {
+		for _, s := range p.sinks {
+			s.Event(e)
+		}
+	}
+	p.deliverLifetimes()
+}
+
+func (p *Pipeline) deliverLifetimes() {
+	for i := range p.lts {
+		if !p.lts[i].pass {
+			continue
+		}
+		for _, s := range p.sinks {
+			s.Lifetime(&p.lts[i].lt)
+		}
+	}
+	for i := range p.lts {
+		p.lts[i] = lifetimeOut{}
+	}
+	p.lts = p.lts[:0]
+}
+
+// shutdown releases the window and, when configured, the lifetimes of
+// processes still alive.
+func (p *Pipeline) shutdown() {
+	for p.win.len() > 0 {
+		late := p.win.pop(&p.cur)
+		p.buffered.Store(int64(p.win.len()))
+		p.handle(&p.cur, late)
+	}
+	p.mu.Lock()
+	p.att.flush()
+	p.lts = p.lts[:0]
+	if p.cfg.FlushIncomplete {
+		end := p.now()
+		live := make([]*entry, 0, p.t.lists[stateLive].n)
+		for en := p.t.lists[stateLive].head; en != nil; en = en.lnext {
+			live = append(live, en)
+		}
+		sortEntries(live)
+		for _, en := range live {
+			p.closeLifetime(en, true, end)
+		}
+	}
+	p.mu.Unlock()
+	p.deliverLifetimes()
+}
+
+// wall returns the wall-clock time of e.
+func (p *Pipeline) wall(e *semconv.Event) time.Time {
+	if !e.Time.IsZero() {
+		return e.Time
+	}
+	if !p.clock.BootWall.IsZero() && e.BootNS != 0 {
+		return p.clock.Wall(e.BootNS)
+	}
+	return time.Time{}
+}
+
+// closeLifetime queues the lifetime of en for the sinks (after the
+// filter). Incomplete marks a process whose exit was not seen.
+func (p *Pipeline) closeLifetime(en *entry, incomplete bool, end time.Time) {
+	lt := semconv.Lifetime{
+		Process:     en.proc,
+		Root:        p.t.rootField(en),
+		TraceParent: en.traceParent,
+		Start:       en.startWall,
+		End:         end,
+		Exited:      en.exitSeen,
+		Exit:        en.exit,
+		Incomplete:  incomplete,
+		Seeded:      en.seeded,
+		Execs:       en.execs,
+		Children:    en.forks,
+	}
+	lt.Process.TID = lt.Process.PID
+	if lt.Start.IsZero() && en.startNS != 0 && !p.clock.BootWall.IsZero() {
+		lt.Start = p.clock.Wall(en.startNS)
+	}
+	pass := p.cfg.Filter == nil || p.matchLifetime(&lt)
+	switch {
+	case !pass:
+		p.stats.LifetimesFiltered++
+	case incomplete:
+		p.stats.Incomplete++
+		p.stats.Lifetimes++
+	default:
+		p.stats.Lifetimes++
+	}
+	p.lts = append(p.lts, lifetimeOut{lt: lt, pass: pass})
+}
+
+// matchLifetime reports whether the process's exit, or its exec of its
+// final image, passes the filter.
+func (p *Pipeline) matchLifetime(lt *semconv.Lifetime) bool {
+	s := &p.scratch
+	*s = semconv.Event{Kind: semconv.KindExit, OS: p.os, Process: lt.Process, Exit: lt.Exit, Root: lt.Root}
+	ok := p.cfg.Filter.Match(s, p.t)
+	if !ok {
+		s.Kind = semconv.KindExec
+		s.Exit = semconv.ExitInfo{}
+		if n := len(lt.Execs); n > 0 {
+			s.Exec.Filename = lt.Execs[n-1].Filename
+			s.Exec.Argv = lt.Execs[n-1].Argv
+		}
+		ok = p.cfg.Filter.Match(s, p.t)
+	}
+	*s = semconv.Event{}
+	return ok
+}

@@ -1,0 +1,731 @@
+package pipeline
+
+import (
+	"context"
+	"reflect"
+	"strconv"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/procotel/procotel/semconv"
+)
+
+func seedInitAndShell() []semconv.Event {
+	sh := existing(100, 1, 50*ms, 100, 100, "/bin/bash", "bash")
+	sh.Process.TTY = "pts/0"
+	return []semconv.Event{
+		existing(1, 0, 1*ms, 1, 1, "/sbin/init", "/sbin/init"),
+		sh,
+	}
+}
+
+func TestOrderingAndLifecycle(t *testing.T) {
+	evs := append(seedInitAndShell(),
+		withGroup(fork(1000*ms, 101, 100), 100, 100),
+		exit(1005*ms, 101, 3, 0),                        // arrives before the exec it follows
+		execOK(1002*ms, 101, "/usr/bin/ls", "ls", "-l"), // reordered by the window
+		reap(1006*ms, 101),
+	)
+	rec, p := run(t, Config{}, evs...)
+	equalLines(t, "events", lines(rec), []string{
+		`fork pid=101 ppid=100 start=1000 pstart=50 exe=/bin/bash argv=["bash"] comm=bash root=100`,
+		`exec pid=101 ppid=100 start=1000 pstart=50 exe=/usr/bin/ls argv=["ls" "-l"] comm=ls root=100`,
+		`exit pid=101 ppid=100 start=1000 pstart=50 exe=/usr/bin/ls argv=["ls" "-l"] comm=ls root=100 code=3 sig=0`,
+		`reap pid=101 ppid=100 start=1000 pstart=50 exe=/usr/bin/ls argv=["ls" "-l"] comm=ls root=100`,
+	})
+	equalLines(t, "lifetimes", ltLines(rec), []string{
+		`lifetime pid=101 ppid=100 exe=/usr/bin/ls root=100 start=1000ms end=1005ms exited=true code=3 sig=0 seeded=false incomplete=false children=0 execs=[/usr/bin/ls:0@1002ms]`,
+	})
+	equalLines(t, "call order", rec.order, []string{"e:fork 101", "e:exec 101", "e:exit 101", "l:101", "e:reap 101"})
+
+	st := p.Stats()
+	if st.In[semconv.KindExisting] != 2 || st.In[semconv.KindExec] != 1 || st.Out[semconv.KindExisting] != 0 {
+		t.Errorf("In/Out: in=%v out=%v", st.In, st.Out)
+	}
+	for _, k := range []semconv.Kind{semconv.KindFork, semconv.KindExec, semconv.KindExit, semconv.KindReap} {
+		if st.Out[k] != 1 {
+			t.Errorf("Out[%s] = %d, want 1", k, st.Out[k])
+		}
+	}
+	if st.Reordered != 1 || st.Late != 0 || st.Lifetimes != 1 {
+		t.Errorf("Reordered=%d Late=%d Lifetimes=%d, want 1 0 1", st.Reordered, st.Late, st.Lifetimes)
+	}
+	if st.Live != 2 || st.Reaped != 1 || st.Exited != 0 || st.TableSize != 3 {
+		t.Errorf("table: live=%d exited=%d reaped=%d size=%d", st.Live, st.Exited, st.Reaped, st.TableSize)
+	}
+	if rec.closed != 0 {
+		t.Errorf("Run closed the sinks")
+	}
+	if err := p.Close(context.Background()); err != nil || rec.closed != 1 {
+		t.Errorf("Close: %v, closed %d times", err, rec.closed)
+	}
+	if err := p.Close(context.Background()); err != nil || rec.closed != 1 {
+		t.Errorf("second Close: %v, closed %d times", err, rec.closed)
+	}
+}
+
+func TestEnrichmentExact(t *testing.T) {
+	ex := execOK(1002*ms, 101, "/usr/bin/curl", "curl", "x")
+	evs := append(seedInitAndShell(), fork(1000*ms, 101, 100), ex, exit(1005*ms, 101, 0, 0))
+	rec, _ := run(t, Config{}, evs...)
+	if len(rec.events) != 3 {
+		t.Fatalf("got %d events, want 3", len(rec.events))
+	}
+	shell := semconv.KeyOf(100, 50*ms)
+	creds := semconv.Creds{UID: 1000, EUID: 1000, GID: 100, EGID: 100}
+	wantFork := semconv.Event{
+		Kind: semconv.KindFork, Time: at(1000 * ms), BootNS: 1000 * ms, OS: semconv.OSLinux,
+		Process: semconv.Process{PID: 101, TID: 101, PPID: 100, Start: 1000 * ms, ParentStart: 50 * ms, Creds: creds,
+			PGID: 100, SID: 100, TTY: "pts/0", Comm: "bash", Exe: "/bin/bash", Argv: []string{"bash"}, Cwd: "/home/u"},
+		Fork: semconv.ForkInfo{ParentTID: 100},
+		Root: shell,
+	}
+	wantExit := semconv.Event{
+		Kind: semconv.KindExit, Time: at(1005 * ms), BootNS: 1005 * ms, OS: semconv.OSLinux,
+		Process: semconv.Process{PID: 101, TID: 101, PPID: 100, Start: 1000 * ms, ParentStart: 50 * ms, Creds: creds,
+			PGID: 100, SID: 100, TTY: "pts/0", Comm: "curl", Exe: "/usr/bin/curl", Argv: []string{"curl", "x"}, Cwd: "/home/u"},
+		Root: shell,
+	}
+	if !reflect.DeepEqual(rec.events[0], wantFork) {
+		t.Errorf("fork:\n got %+v\nwant %+v", rec.events[0], wantFork)
+	}
+	if !reflect.DeepEqual(rec.events[2], wantExit) {
+		t.Errorf("exit:\n got %+v\nwant %+v", rec.events[2], wantExit)
+	}
+	lt := rec.lifetimes[0]
+	wantLt := semconv.Lifetime{
+		Process: wantExit.Process, Root: shell, Start: at(1000 * ms), End: at(1005 * ms), Exited: true,
+		Execs: []semconv.ExecRecord{{Time: at(1002 * ms), Filename: "/usr/bin/curl", Exe: "/usr/bin/curl", Argv: []string{"curl", "x"}}},
+	}
+	if !reflect.DeepEqual(lt, wantLt) {
+		t.Errorf("lifetime:\n got %+v\nwant %+v", lt, wantLt)
+	}
+}
+
+func TestCredsComplete(t *testing.T) {
+	// A process that became root: with CredsComplete its all-zero creds
+	// are root's, not missing.
+	su := execOK(1002*ms, 101, "/usr/bin/su", "su")
+	for _, complete := range []bool{false, true} {
+		evs := append(seedInitAndShell(), fork(1000*ms, 101, 100), su)
+		rec, _ := run(t, Config{CredsComplete: complete}, evs...)
+		got := rec.events[1].Process.Creds
+		want := semconv.Creds{UID: 1000, EUID: 1000, GID: 100, EGID: 100}
+		if complete {
+			want = semconv.Creds{}
+		}
+		if got != want {
+			t.Errorf("CredsComplete=%v: creds %+v, want %+v", complete, got, want)
+		}
+	}
+}
+
+func TestExecPairing(t *testing.T) {
+	sh := existing(100, 1, 50*ms, 100, 100, "/bin/sh", "sh")
+	sh.OS = semconv.OSFreeBSD
+	attempt := func(ts uint64, pid, tid int32, file string, argv ...string) semconv.Event {
+		return semconv.Event{Kind: semconv.KindExecAttempt, Time: at(ts), BootNS: ts, OS: semconv.OSFreeBSD,
+			Process: semconv.Process{PID: pid, TID: tid}, Exec: semconv.ExecInfo{Filename: file, Argv: argv}}
+	}
+	// Results as DTrace's exec-success and exec-failure give them: no
+	// path, no argv.
+	success := semconv.Event{Kind: semconv.KindExec, Time: at(1002 * ms), BootNS: 1002 * ms, OS: semconv.OSFreeBSD,
+		Process: semconv.Process{PID: 101, TID: 100101}}
+	failure := semconv.Event{Kind: semconv.KindExecFailed, Time: at(1012 * ms), BootNS: 1012 * ms, OS: semconv.OSFreeBSD,
+		Process: semconv.Process{PID: 102, TID: 100102}, Exec: semconv.ExecInfo{Errno: 2}}
+	evs := []semconv.Event{
+		sh,
+		fork(1000*ms, 101, 100),
+		attempt(1001*ms, 101, 100101, "/usr/bin/env", "env", "FOO=1", "/bin/true"),
+		success,
+		fork(1010*ms, 102, 100),
+		attempt(1011*ms, 102, 100102, "/nonexistent", "nonexistent"),
+		failure,
+		attempt(1020*ms, 100, 100100, "/bin/lost"),         // never answered: expires
+		exit(12000*ms, 101, 0, 0),                          // 11 s later: the sweep forgets /bin/lost
+		attempt(12001*ms, 100, 100100, "/bin/also-lost"),   // pending at shutdown
+		attempt(12002*ms, 102, 100102, "/bin/dies-before"), // its process exits first
+		exit(12003*ms, 102, 1, 0),
+	}
+	for i := range evs {
+		evs[i].OS = semconv.OSFreeBSD
+	}
+	rec, p := run(t, Config{}, evs...)
+	equalLines(t, "events", lines(rec), []string{
+		`fork pid=101 ppid=100 start=1000 pstart=50 exe=/bin/sh argv=["sh"] comm=sh root=100`,
+		`exec pid=101 ppid=100 start=1000 pstart=50 exe=/usr/bin/env argv=["env" "FOO=1" "/bin/true"] comm=env root=100`,
+		`fork pid=102 ppid=100 start=1010 pstart=50 exe=/bin/sh argv=["sh"] comm=sh root=100`,
+		`exec_failed pid=102 ppid=100 start=1010 pstart=50 exe=/bin/sh argv=["sh"] comm=sh root=100 file=/nonexistent errno=2`,
+		`exit pid=101 ppid=100 start=1000 pstart=50 exe=/usr/bin/env argv=["env" "FOO=1" "/bin/true"] comm=env root=100 code=0 sig=0`,
+		`exit pid=102 ppid=100 start=1010 pstart=50 exe=/bin/sh argv=["sh"] comm=sh root=100 code=1 sig=0`,
+	})
+	if got := rec.events[3].Exec.Argv; !reflect.DeepEqual(got, []string{"nonexistent"}) {
+		t.Errorf("failed exec argv = %q", got)
+	}
+	equalLines(t, "lifetimes", ltLines(rec), []string{
+		`lifetime pid=101 ppid=100 exe=/usr/bin/env root=100 start=1000ms end=12000ms exited=true code=0 sig=0 seeded=false incomplete=false children=0 execs=[/usr/bin/env:0@1002ms]`,
+		`lifetime pid=102 ppid=100 exe=/bin/sh root=100 start=1010ms end=12003ms exited=true code=1 sig=0 seeded=false incomplete=false children=0 execs=[/nonexistent:2@1012ms]`,
+	})
+	st := p.Stats()
+	if st.PairedExecs != 2 || st.UnpairedExecAttempts != 3 {
+		t.Errorf("paired %d unpaired %d, want 2 3", st.PairedExecs, st.UnpairedExecAttempts)
+	}
+	if st.Out[semconv.KindExecAttempt] != 0 || st.In[semconv.KindExecAttempt] != 5 {
+		t.Errorf("exec attempts in %d out %d", st.In[semconv.KindExecAttempt], st.Out[semconv.KindExecAttempt])
+	}
+}
+
+func TestExecFromNonLeaderThreadKeepsIdentity(t *testing.T) {
+	ex := execOK(1002*ms, 101, "/usr/bin/python3", "python3")
+	ex.Process.Start = 1001 * ms * 7 // the thread's own start time
+	ex.Process.TID = 101
+	ex.Exec.OldTID = 105
+	evs := append(seedInitAndShell(), fork(1000*ms, 101, 100), ex, exit(1010*ms, 101, 0, 0))
+	rec, p := run(t, Config{}, evs...)
+	equalLines(t, "events", lines(rec), []string{
+		`fork pid=101 ppid=100 start=1000 pstart=50 exe=/bin/bash argv=["bash"] comm=bash root=100`,
+		`exec pid=101 ppid=100 start=1000 pstart=50 exe=/usr/bin/python3 argv=["python3"] comm=python3 root=100`,
+		`exit pid=101 ppid=100 start=1000 pstart=50 exe=/usr/bin/python3 argv=["python3"] comm=python3 root=100 code=0 sig=0`,
+	})
+	if st := p.Stats(); st.Unmatched != ([semconv.NumKinds]uint64{}) || len(rec.lifetimes) != 1 {
+		t.Errorf("unmatched %v, lifetimes %d", st.Unmatched, len(rec.lifetimes))
+	}
+}
+
+func TestLineageAndReparenting(t *testing.T) {
+	evs := append(seedInitAndShell(),
+		existing(50, 1, 20*ms, 50, 50, "/usr/lib/systemd/systemd", "systemd", "--user"),
+		withGroup(fork(1000*ms, 101, 100), 100, 100),
+		withGroup(fork(1010*ms, 102, 101), 100, 100),
+		exit(1020*ms, 101, 0, 0),
+	)
+	// The next event of 102 reports its new parent, a subreaper.
+	ex := execOK(1030*ms, 102, "/usr/bin/daemon", "daemon")
+	ex.Process.PPID = 50
+	evs = append(evs, ex)
+
+	rec := &recorder{}
+	p := New(Config{}, rec)
+	var mid ProcessInfo
+	rec.onEvent = func(e *semconv.Event) {
+		// Sinks may use the views while Run is delivering.
+		if e.Kind == semconv.KindExit {
+			mid, _ = p.Lookup(102)
+		}
+	}
+	in := make(chan semconv.Event, len(evs))
+	for _, e := range evs {
+		in <- e
+	}
+	close(in)
+	if err := p.Run(context.Background(), in); err != nil {
+		t.Fatal(err)
+	}
+	equalLines(t, "events", lines(rec), []string{
+		`fork pid=101 ppid=100 start=1000 pstart=50 exe=/bin/bash argv=["bash"] comm=bash root=100`,
+		`fork pid=102 ppid=101 start=1010 pstart=1000 exe=/bin/bash argv=["bash"] comm=bash root=100`,
+		`exit pid=101 ppid=100 start=1000 pstart=50 exe=/bin/bash argv=["bash"] comm=bash root=100 code=0 sig=0`,
+		`exec pid=102 ppid=50 start=1010 pstart=20 exe=/usr/bin/daemon argv=["daemon"] comm=daemon root=100`,
+	})
+	if mid.Process.PPID != 1 || mid.Parent != semconv.KeyOf(1, 1*ms) || mid.Creator != semconv.KeyOf(101, 1000*ms) {
+		t.Errorf("after parent exit: ppid %d parent %v creator %v, want 1, init, 101", mid.Process.PPID, mid.Parent, mid.Creator)
+	}
+	info, ok := p.Lookup(102)
+	if !ok || info.Parent != semconv.KeyOf(50, 20*ms) || info.Root != semconv.KeyOf(100, 50*ms) {
+		t.Errorf("Lookup(102) = %+v, %v", info, ok)
+	}
+	if st := p.Stats(); st.Reparented != 2 {
+		t.Errorf("Reparented = %d, want 2", st.Reparented)
+	}
+	// Subtrees follow creation: 102 stays under 100 though its parent is 50.
+	proc102 := info.Process
+	if !p.Descends(&proc102, 100) || !p.Descends(&proc102, 101) || p.Descends(&proc102, 50) {
+		t.Errorf("Descends: 100=%v 101=%v 50=%v, want true true false",
+			p.Descends(&proc102, 100), p.Descends(&proc102, 101), p.Descends(&proc102, 50))
+	}
+
+	tree := p.Tree(0)
+	if got := treeString(tree); got != "1(50(102) 100)" {
+		t.Errorf("Tree(0) = %s", got)
+	}
+	if got := treeString(p.Tree(50)); got != "50(102)" {
+		t.Errorf("Tree(50) = %s", got)
+	}
+	if got := p.Tree(101); got != nil {
+		t.Errorf("Tree of exited 101 = %s, want nil", treeString(got))
+	}
+	snap := p.Snapshot()
+	var pids []int32
+	for _, s := range snap {
+		pids = append(pids, s.PID)
+	}
+	if !reflect.DeepEqual(pids, []int32{1, 50, 100, 102}) {
+		t.Errorf("Snapshot pids = %v", pids)
+	}
+}
+
+func treeString(nodes []*TreeNode) string {
+	s := ""
+	for i, n := range nodes {
+		if i > 0 {
+			s += " "
+		}
+		s += itoa(n.Process.PID)
+		if len(n.Children) > 0 {
+			s += "(" + treeString(n.Children) + ")"
+		}
+	}
+	return s
+}
+
+func itoa(n int32) string { return strconv.Itoa(int(n)) }
+
+func TestRootPolicies(t *testing.T) {
+	shim := existing(300, 1, 30*ms, 1, 1, "/usr/bin/containerd-shim", "containerd-shim")
+	ctr := existing(301, 300, 31*ms, 301, 301, "/app", "app")
+	ctr.Process.ContainerID = "c1c1c1"
+	evs := []semconv.Event{
+		existing(1, 0, 1*ms, 1, 1, "/sbin/init", "init"),
+		existing(100, 1, 10*ms, 100, 100, "/usr/sbin/sshd", "sshd"),
+		existing(200, 100, 20*ms, 200, 200, "/bin/bash", "bash"),
+		shim, ctr,
+		withGroup(fork(1000*ms, 201, 200), 200, 200),
+	}
+	// The shell makes 201 a job leader before it execs.
+	ex := execOK(1001*ms, 201, "/usr/bin/make", "make")
+	ex.Process.PGID, ex.Process.SID = 201, 200
+	evs = append(evs, ex,
+		withGroup(fork(1002*ms, 202, 201), 201, 200),
+		fork(1003*ms, 302, 301),
+		withGroup(fork(1004*ms, 400, 999), 999, 999), // parent unknown
+	)
+	cases := []struct {
+		policy semconv.RootPolicy
+		want   []string
+	}{
+		{semconv.RootProcessGroup, []string{"fork 201 200", "exec 201 self", "fork 202 201", "fork 302 301", "fork 400 self"}},
+		{semconv.RootSession, []string{"fork 201 200", "exec 201 200", "fork 202 200", "fork 302 301", "fork 400 self"}},
+		{semconv.RootContainer, []string{"fork 201 1", "exec 201 1", "fork 202 1", "fork 302 301", "fork 400 self"}},
+		{semconv.RootNone, []string{"fork 201 self", "exec 201 self", "fork 202 self", "fork 302 self", "fork 400 self"}},
+	}
+	for _, c := range cases {
+		t.Run(c.policy.String(), func(t *testing.T) {
+			rec, p := run(t, Config{RootPolicy: c.policy}, evs...)
+			var got []string
+			for _, e := range rec.events {
+				got = append(got, e.Kind.String()+" "+itoa(e.Process.PID)+" "+rootString(e.Root))
+			}
+			equalLines(t, "roots", got, c.want)
+			// Seeded roots are decided once the parents are all known;
+			// the container's first process is a root under every policy.
+			info, _ := p.Lookup(301)
+			if rootString(info.Root) != "self" {
+				t.Errorf("root of seeded 301 = %s", rootString(info.Root))
+			}
+			info, _ = p.Lookup(200)
+			wantSh := map[semconv.RootPolicy]string{
+				semconv.RootProcessGroup: "self", semconv.RootSession: "self", semconv.RootContainer: "1", semconv.RootNone: "self",
+			}[c.policy]
+			if rootString(info.Root) != wantSh {
+				t.Errorf("root of seeded 200 = %s, want %s", rootString(info.Root), wantSh)
+			}
+		})
+	}
+}
+
+func TestContainerRootAtFirstExec(t *testing.T) {
+	// runc forks on the host, moves the child into the container, and the
+	// child execs the entrypoint: the container's trace starts there.
+	ex := execOK(1001*ms, 310, "/app", "app")
+	ex.Process.ContainerID = "c2c2"
+	evs := []semconv.Event{
+		existing(1, 0, 1*ms, 1, 1, "/sbin/init", "init"),
+		existing(300, 1, 30*ms, 1, 1, "/usr/bin/runc", "runc"),
+		fork(1000*ms, 310, 300),
+		ex,
+		fork(1002*ms, 311, 310),
+		exit(1003*ms, 311, 0, 0),
+		exit(1004*ms, 310, 0, 0),
+	}
+	rec, _ := run(t, Config{RootPolicy: semconv.RootContainer}, evs...)
+	var got []string
+	for _, e := range rec.events {
+		got = append(got, e.Kind.String()+" "+itoa(e.Process.PID)+" "+rootString(e.Root)+" "+e.Process.ContainerID)
+	}
+	equalLines(t, "roots", got, []string{"fork 310 1 ", "exec 310 self c2c2", "fork 311 310 c2c2", "exit 311 310 c2c2", "exit 310 self c2c2"})
+}
+
+func TestSeedChildBeforeParent(t *testing.T) {
+	// /proc order is not lineage order: a child may be seeded first.
+	evs := []semconv.Event{
+		existing(300, 200, 30*ms, 200, 200, "/bin/sleep", "sleep"),
+		existing(200, 1, 20*ms, 200, 200, "/bin/bash", "bash"),
+		existing(1, 0, 1*ms, 1, 1, "/sbin/init", "init"),
+		exit(2000*ms, 300, 0, 0),
+	}
+	rec, p := run(t, Config{}, evs...)
+	equalLines(t, "events", lines(rec), []string{
+		`exit pid=300 ppid=200 start=30 pstart=20 exe=/bin/sleep argv=["sleep"] comm=sleep root=200 code=0 sig=0`,
+	})
+	equalLines(t, "lifetimes", ltLines(rec), []string{
+		`lifetime pid=300 ppid=200 exe=/bin/sleep root=200 start=30ms end=2000ms exited=true code=0 sig=0 seeded=true incomplete=false children=0 execs=[]`,
+	})
+	if got := treeString(p.Tree(0)); got != "1(200)" {
+		t.Errorf("tree = %s", got)
+	}
+}
+
+func TestLifetimes(t *testing.T) {
+	evs := append(seedInitAndShell(),
+		fork(1000*ms, 101, 100),
+		fork(1100*ms, 102, 100),
+		execOK(1101*ms, 102, "/bin/sleep", "sleep", "100"),
+		exit(2000*ms, 100, 0, 9), // the shell is killed
+		exit(2100*ms, 101, 0, 0),
+	)
+	for _, cfg := range []Config{{}, {Clock: semconv.Clock{BootWall: boot}}} {
+		rec := &recorder{}
+		p := New(Config{FlushIncomplete: true, Clock: cfg.Clock}, rec)
+		p.now = func() time.Time { return at(5000 * ms) }
+		in := make(chan semconv.Event, len(evs))
+		for _, e := range evs {
+			in <- e
+		}
+		close(in)
+		if err := p.Run(context.Background(), in); err != nil {
+			t.Fatal(err)
+		}
+		equalLines(t, "lifetimes", ltLines(rec), []string{
+			`lifetime pid=100 ppid=1 exe=/bin/bash root=self start=50ms end=2000ms exited=true code=0 sig=9 seeded=true incomplete=false children=2 execs=[]`,
+			`lifetime pid=101 ppid=1 exe=/bin/bash root=100 start=1000ms end=2100ms exited=true code=0 sig=0 seeded=false incomplete=false children=0 execs=[]`,
+			`lifetime pid=1 ppid=0 exe=/sbin/init root=self start=1ms end=5000ms exited=false code=0 sig=0 seeded=true incomplete=true children=0 execs=[]`,
+			`lifetime pid=102 ppid=1 exe=/bin/sleep root=100 start=1100ms end=5000ms exited=false code=0 sig=0 seeded=false incomplete=true children=0 execs=[/bin/sleep:0@1101ms]`,
+		})
+		st := p.Stats()
+		if st.Lifetimes != 4 || st.Incomplete != 2 {
+			t.Errorf("Lifetimes %d Incomplete %d, want 4 2", st.Lifetimes, st.Incomplete)
+		}
+	}
+}
+
+func TestLostAndUnmatched(t *testing.T) {
+	evs := append(seedInitAndShell(),
+		fork(1000*ms, 101, 100),
+		// 101's exit was lost; its pid is reused.
+		fork(2000*ms, 101, 100),
+		// 102 is reaped without an exit.
+		fork(3000*ms, 102, 100),
+		reap(3100*ms, 102),
+		// Events about processes never seen.
+		exit(4000*ms, 555, 1, 0),
+		reap(4001*ms, 556),
+		// A second exit of the same process.
+		exit(5000*ms, 101, 0, 0),
+		exit(5001*ms, 101, 0, 0),
+	)
+	evs[len(evs)-4].Process.PPID = 100 // 555's parent is the shell
+	rec, p := run(t, Config{}, evs...)
+	equalLines(t, "order", rec.order, []string{
+		"e:fork 101",
+		"e:fork 101", "l:101",
+		"e:fork 102",
+		"e:reap 102", "l:102",
+		"e:exit 555", "l:555",
+		"e:reap 556",
+		"e:exit 101", "l:101",
+		"e:exit 101",
+	})
+	equalLines(t, "lifetimes", ltLines(rec), []string{
+		`lifetime pid=101 ppid=100 exe=/bin/bash root=100 start=1000ms end=2000ms exited=false code=0 sig=0 seeded=false incomplete=true children=0 execs=[]`,
+		`lifetime pid=102 ppid=100 exe=/bin/bash root=100 start=3000ms end=3100ms exited=false code=0 sig=0 seeded=false incomplete=true children=0 execs=[]`,
+		`lifetime pid=555 ppid=100 exe= root=100 start=zero end=4000ms exited=true code=1 sig=0 seeded=true incomplete=false children=0 execs=[]`,
+		`lifetime pid=101 ppid=100 exe=/bin/bash root=100 start=2000ms end=5000ms exited=true code=0 sig=0 seeded=false incomplete=false children=0 execs=[]`,
+	})
+	st := p.Stats()
+	if st.LostExits != 2 || st.Unmatched[semconv.KindExit] != 1 || st.Unmatched[semconv.KindReap] != 1 || st.Duplicates != 1 {
+		t.Errorf("lost %d unmatched %v duplicates %d", st.LostExits, st.Unmatched, st.Duplicates)
+	}
+}
+
+func TestEviction(t *testing.T) {
+	evs := []semconv.Event{
+		existing(1, 0, 1*ms, 1, 1, "/sbin/init", "init"),
+		fork(1000*ms, 10, 1),
+		fork(1100*ms, 11, 1),
+		fork(1200*ms, 12, 1),
+		exit(1300*ms, 10, 0, 0),
+		reap(1301*ms, 10),
+		exit(1400*ms, 11, 0, 0),
+		fork(1500*ms, 13, 1), // full: the reaped 10 goes
+		fork(1600*ms, 14, 1), // full: the exited 11 goes
+		fork(1700*ms, 15, 1), // full: the least recently active live one, 12, goes
+	}
+	_, p := run(t, Config{MaxProcesses: 4}, evs...)
+	st := p.Stats()
+	if st.TableSize != 4 || st.Live != 4 || st.Evicted != 3 || st.EvictedLive != 1 {
+		t.Errorf("size %d live %d evicted %d evictedLive %d, want 4 4 3 1", st.TableSize, st.Live, st.Evicted, st.EvictedLive)
+	}
+	for _, pid := range []int32{10, 11, 12} {
+		if _, ok := p.Lookup(pid); ok {
+			t.Errorf("%d still in the table", pid)
+		}
+	}
+	for _, pid := range []int32{1, 13, 14, 15} {
+		if _, ok := p.Lookup(pid); !ok {
+			t.Errorf("%d not in the table", pid)
+		}
+	}
+	if got := treeString(p.Tree(0)); got != "1(13 14 15)" {
+		t.Errorf("tree = %s", got)
+	}
+}
+
+func TestEvictionBoundUnderChurn(t *testing.T) {
+	evs := []semconv.Event{existing(1, 0, 1*ms, 1, 1, "/sbin/init", "init")}
+	ts := 1000 * ms
+	for i := 0; i < 2000; i++ {
+		pid := int32(1000 + i)
+		evs = append(evs, fork(ts, pid, 1), exit(ts+ms, pid, 0, 0), reap(ts+2*ms, pid))
+		ts += 3 * ms
+	}
+	rec, p := run(t, Config{MaxProcesses: 100}, evs...)
+	st := p.Stats()
+	if st.TableSize > 100 || st.EvictedLive != 0 || st.Evicted != 2001-100 {
+		t.Errorf("size %d evicted %d evictedLive %d", st.TableSize, st.Evicted, st.EvictedLive)
+	}
+	if len(rec.lifetimes) != 2000 {
+		t.Errorf("%d lifetimes, want 2000", len(rec.lifetimes))
+	}
+	if _, ok := p.Lookup(1); !ok {
+		t.Errorf("init was evicted")
+	}
+}
+
+func TestRedactionInPipeline(t *testing.T) {
+	argv := []string{"curl", "-H", "Authorization: Bearer abc.def", "https://bob:hunter2@example.com/x", "--token", "s3cr3t"}
+	ex := execOK(1002*ms, 101, "/usr/bin/curl", argv...)
+	evs := append(seedInitAndShell(), fork(1000*ms, 101, 100), ex, exit(1005*ms, 101, 0, 0))
+	rec, _ := run(t, Config{}, evs...)
+	want := []string{"curl", "-H", "Authorization: Bearer [REDACTED]", "https://bob:[REDACTED]@example.com/x", "--token", "[REDACTED]"}
+	for _, e := range rec.events[1:] {
+		if !reflect.DeepEqual(e.Process.Argv, want) {
+			t.Errorf("%s argv = %q", e.Kind, e.Process.Argv)
+		}
+	}
+	if !reflect.DeepEqual(rec.events[1].Exec.Argv, want) {
+		t.Errorf("exec Exec.Argv = %q", rec.events[1].Exec.Argv)
+	}
+	if got := rec.lifetimes[0].Execs[0].Argv; !reflect.DeepEqual(got, want) {
+		t.Errorf("ExecRecord argv = %q", got)
+	}
+	if argv[5] != "s3cr3t" {
+		t.Errorf("the backend's argv was modified")
+	}
+
+	rec, _ = run(t, Config{Redact: &Redactor{Disabled: true}}, evs...)
+	if !reflect.DeepEqual(rec.events[1].Process.Argv, argv) {
+		t.Errorf("disabled redactor changed argv: %q", rec.events[1].Process.Argv)
+	}
+}
+
+func TestFilterInPipeline(t *testing.T) {
+	f, err := ParseFilter("exe=*/curl")
+	if err != nil {
+		t.Fatal(err)
+	}
+	evs := append(seedInitAndShell(),
+		fork(1000*ms, 101, 100),
+		execOK(1001*ms, 101, "/usr/bin/curl", "curl"),
+		exit(1002*ms, 101, 0, 0),
+		fork(1010*ms, 102, 100),
+		execOK(1011*ms, 102, "/bin/ls", "ls"),
+		withGroup(fork(1012*ms, 103, 102), 100, 100), // tracked though filtered: inherits /bin/ls
+		exit(1013*ms, 102, 0, 0),
+	)
+	rec, p := run(t, Config{Filter: f}, evs...)
+	equalLines(t, "order", rec.order, []string{"e:exec 101", "e:exit 101", "l:101"})
+	st := p.Stats()
+	if st.Filtered[semconv.KindFork] != 3 || st.Filtered[semconv.KindExec] != 1 || st.Filtered[semconv.KindExit] != 1 ||
+		st.LifetimesFiltered != 1 || st.Lifetimes != 1 {
+		t.Errorf("filtered %v lifetimesFiltered %d lifetimes %d", st.Filtered, st.LifetimesFiltered, st.Lifetimes)
+	}
+	if info, ok := p.Lookup(103); !ok || info.Process.Exe != "/bin/ls" || info.Process.PPID != 1 {
+		t.Errorf("filtered-out 103 not tracked: %+v %v", info.Process, ok)
+	}
+
+	// A subtree filter follows creation.
+	f, _ = ParseFilter("pid=101+")
+	evs = append(seedInitAndShell(),
+		fork(1000*ms, 101, 100),
+		fork(1001*ms, 102, 101),
+		fork(1002*ms, 103, 100),
+		exit(1003*ms, 101, 0, 0),
+		exit(1004*ms, 102, 0, 0),
+	)
+	rec, _ = run(t, Config{Filter: f}, evs...)
+	equalLines(t, "subtree", rec.order, []string{"e:fork 101", "e:fork 102", "e:exit 101", "l:101", "e:exit 102", "l:102"})
+}
+
+func TestWindowReleasesOnQuietSystem(t *testing.T) {
+	rec := &recorder{}
+	p := New(Config{Window: 5 * time.Millisecond}, rec)
+	in := make(chan semconv.Event)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() { done <- p.Run(ctx, in) }()
+	for _, e := range seedInitAndShell() {
+		in <- e
+	}
+	in <- fork(1000*ms, 101, 100)
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		rec.mu.Lock()
+		n := len(rec.events)
+		rec.mu.Unlock()
+		if n == 1 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the window did not release the fork on a quiet system")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	cancel()
+	if err := <-done; err != nil {
+		t.Fatal(err)
+	}
+	if err := p.Run(context.Background(), in); err == nil {
+		t.Errorf("second Run succeeded")
+	}
+}
+
+func TestShutdownTakesQueuedEvents(t *testing.T) {
+	rec := &recorder{}
+	p := New(Config{Window: time.Hour}, rec)
+	in := make(chan semconv.Event, 16)
+	for _, e := range append(seedInitAndShell(), fork(1000*ms, 101, 100), exit(1001*ms, 101, 0, 0)) {
+		in <- e
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel()
+	if err := p.Run(ctx, in); err != nil {
+		t.Fatal(err)
+	}
+	equalLines(t, "order", rec.order, []string{"e:fork 101", "e:exit 101", "l:101"})
+}
+
+func TestLateEventsAreCounted(t *testing.T) {
+	evs := append(seedInitAndShell(),
+		fork(1000*ms, 101, 100),
+		fork(1100*ms, 102, 100), // releases 101 (older than newest - window)
+		fork(1050*ms, 103, 100), // reordered, and released at once, before 102
+		fork(1200*ms, 104, 100), // releases 102
+	)
+	rec, p := run(t, Config{Window: 20 * time.Millisecond}, evs...)
+	equalLines(t, "order", rec.order, []string{"e:fork 101", "e:fork 103", "e:fork 102", "e:fork 104"})
+	if st := p.Stats(); st.Reordered != 1 || st.Late != 0 {
+		t.Errorf("reordered %d late %d, want 1 0", st.Reordered, st.Late)
+	}
+
+	evs = append(seedInitAndShell(),
+		fork(1000*ms, 101, 100),
+		fork(1100*ms, 102, 100), // releases 101
+		fork(1200*ms, 104, 100), // releases 102
+		fork(1050*ms, 103, 100), // older than what went out: late
+	)
+	rec, p = run(t, Config{Window: 20 * time.Millisecond}, evs...)
+	equalLines(t, "order", rec.order, []string{"e:fork 101", "e:fork 102", "e:fork 103", "e:fork 104"})
+	if st := p.Stats(); st.Reordered != 1 || st.Late != 1 {
+		t.Errorf("reordered %d late %d, want 1 1", st.Reordered, st.Late)
+	}
+}
+
+func TestInvalidKindDropped(t *testing.T) {
+	rec, p := run(t, Config{}, semconv.Event{Kind: semconv.KindInvalid}, semconv.Event{Kind: 200})
+	if len(rec.events) != 0 || p.Stats().Invalid != 2 {
+		t.Errorf("events %d invalid %d", len(rec.events), p.Stats().Invalid)
+	}
+}
+
+func TestConcurrentViews(t *testing.T) {
+	rec := &recorder{}
+	p := New(Config{}, rec)
+	rec.onEvent = func(e *semconv.Event) { p.Lookup(e.Process.PPID) }
+	in := make(chan semconv.Event, 64)
+	var wg sync.WaitGroup
+	stop := make(chan struct{})
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			p.Snapshot()
+			p.Tree(0)
+			p.Stats()
+			p.Lookup(1)
+		}
+	}()
+	go func() {
+		in <- existing(1, 0, 1*ms, 1, 1, "/sbin/init", "init")
+		ts := 1000 * ms
+		for i := 0; i < 3000; i++ {
+			pid := int32(2 + i%500)
+			in <- fork(ts, pid, 1)
+			in <- execOK(ts+ms/2, pid, "/bin/true", "true")
+			in <- exit(ts+ms, pid, 0, 0)
+			in <- reap(ts+ms, pid)
+			ts += 11 * ms
+		}
+		close(in)
+	}()
+	if err := p.Run(context.Background(), in); err != nil {
+		t.Fatal(err)
+	}
+	close(stop)
+	wg.Wait()
+	if len(rec.lifetimes) != 3000 {
+		t.Errorf("%d lifetimes, want 3000", len(rec.lifetimes))
+	}
+}
+
+func TestExecRecordsBounded(t *testing.T) {
+	evs := append(seedInitAndShell(), fork(1000*ms, 101, 100))
+	ts := 1001 * ms
+	for i := 0; i < 100; i++ {
+		evs = append(evs, execFail(ts, 101, 2, "/no/"+itoa(int32(i))))
+		ts += ms / 10
+	}
+	evs = append(evs, execOK(ts, 101, "/bin/true", "true"), exit(ts+ms, 101, 0, 0))
+	rec, p := run(t, Config{}, evs...)
+	execs := rec.lifetimes[0].Execs
+	if len(execs) != maxExecRecords || execs[0].Filename != "/no/0" || execs[62].Filename != "/no/62" ||
+		execs[63].Filename != "/bin/true" || execs[63].Errno != 0 {
+		t.Errorf("%d execs, first %q, 63rd %q, last %q", len(execs), execs[0].Filename, execs[62].Filename, execs[63].Filename)
+	}
+	if got := p.Stats().ExecRecordsDropped; got != 101-maxExecRecords {
+		t.Errorf("ExecRecordsDropped = %d, want %d", got, 101-maxExecRecords)
+	}
+}
+
+func TestExecOfUnknownProcess(t *testing.T) {
+	ex := execOK(1000*ms, 700, "/usr/bin/vim", "vim", "notes")
+	ex.Process.PPID = 100
+	ex.Process.Start = 900 * ms
+	evs := append(seedInitAndShell(), ex, exit(1100*ms, 700, 0, 0))
+	rec, p := run(t, Config{}, evs...)
+	equalLines(t, "events", lines(rec), []string{
+		`exec pid=700 ppid=100 start=900 pstart=50 exe=/usr/bin/vim argv=["vim" "notes"] comm=vim root=100`,
+		`exit pid=700 ppid=100 start=900 pstart=50 exe=/usr/bin/vim argv=["vim" "notes"] comm=vim root=100 code=0 sig=0`,
+	})
+	equalLines(t, "lifetimes", ltLines(rec), []string{
+		`lifetime pid=700 ppid=100 exe=/usr/bin/vim root=100 start=900ms end=1100ms exited=true code=0 sig=0 seeded=true incomplete=false children=0 execs=[/usr/bin/vim:0@1000ms]`,
+	})
+	if got := p.Stats().Unmatched[semconv.KindExec]; got != 1 {
+		t.Errorf("Unmatched[exec] = %d, want 1", got)
+	}
+}

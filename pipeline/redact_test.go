@@ -1,0 +1,145 @@
+package pipeline
+
+import (
+	"reflect"
+	"strings"
+	"testing"
+)
+
+func TestRedactString(t *testing.T) {
+	r := DefaultRedactor()
+	cases := []struct {
+		rule, in, want string
+	}{
+		// Secret flag and variable assignments.
+		{"flag=value", "--password=hunter2", "--password=[REDACTED]"},
+		{"flag=value", "-db-passwd=x", "-db-passwd=[REDACTED]"},
+		{"flag=value", "--api-key=abc", "--api-key=[REDACTED]"},
+		{"flag=value", "--client_secret=abc", "--client_secret=[REDACTED]"},
+		{"flag=value", "--auth=u:p", "--auth=[REDACTED]"},
+		{"env var", "GITHUB_TOKEN=abc123", "GITHUB_TOKEN=[REDACTED]"},
+		{"env var", "AWS_SECRET_ACCESS_KEY=wJalr", "AWS_SECRET_ACCESS_KEY=[REDACTED]"},
+		{"env var", "PGPASSWORD=pw", "PGPASSWORD=[REDACTED]"},
+		{"flag=value neg", "--password-file=/run/secrets/pw", "--password-file=/run/secrets/pw"},
+		{"flag=value neg", "--token-url=https://idp/token", "--token-url=https://idp/token"},
+		{"flag=value neg", "--author=Jane", "--author=Jane"},
+		{"flag=value neg", "--no-password=1", "--no-password=1"},
+		{"flag=value neg", "--output=file", "--output=file"},
+		{"flag=value neg", "--password=", "--password="},
+		{"flag=value neg", "PATH=/usr/bin", "PATH=/usr/bin"},
+		// Headers.
+		{"authorization", "Authorization: Bearer abc.def", "Authorization: Bearer [REDACTED]"},
+		{"authorization", "authorization:Basic dXNlcjpwYXNz", "authorization:Basic [REDACTED]"},
+		{"authorization", "Proxy-Authorization: secret", "Proxy-Authorization: [REDACTED]"},
+		{"authorization neg", "Accept: application/json", "Accept: application/json"},
+		{"secret header", "X-Api-Key: 12345", "X-Api-Key: [REDACTED]"},
+		{"secret header", "Cookie: session=abc", "Cookie: [REDACTED]"},
+		{"secret header", "PRIVATE-TOKEN: glxyz", "PRIVATE-TOKEN: [REDACTED]"},
+		{"secret header neg", "X-Request-Id: 12345", "X-Request-Id: 12345"},
+		{"bearer", "bearer eyabc.def-ghi", "bearer [REDACTED]"},
+		{"bearer neg", "bearers are here", "bearers are here"},
+		// URLs.
+		{"url password", "https://bob:hunter2@example.com/x", "https://bob:[REDACTED]@example.com/x"},
+		{"url password", "redis://:pw@cache:6379/0", "redis://:[REDACTED]@cache:6379/0"},
+		{"url password", "postgres://app:s3cr%40t@db/app?sslmode=off", "postgres://app:[REDACTED]@db/app?sslmode=off"},
+		{"url password neg", "ssh://git@github.com/x.git", "ssh://git@github.com/x.git"},
+		{"url password neg", "https://example.com:8443/path", "https://example.com:8443/path"},
+		{"url query", "https://api/x?access_token=abc&page=2", "https://api/x?access_token=[REDACTED]&page=2"},
+		{"url query", "https://s3/obj?X-Amz-Signature=deadbeef", "https://s3/obj?X-Amz-Signature=[REDACTED]"},
+		{"url query neg", "https://api/x?page=2&sort=asc", "https://api/x?page=2&sort=asc"},
+		// Token formats.
+		{"aws key id", "AKIAIOSFODNN7EXAMPLE", "[REDACTED]"},
+		{"aws key id", "--id=ASIAIOSFODNN7EXAMPLE", "--id=[REDACTED]"},
+		{"aws key id neg", "AKIAshort", "AKIAshort"},
+		{"github", "ghp_" + strings.Repeat("a", 36), "[REDACTED]"},
+		{"github", "x=github_pat_" + strings.Repeat("B", 30), "x=[REDACTED]"},
+		{"github neg", "ghp_short", "ghp_short"},
+		{"gitlab", "glpat-" + strings.Repeat("c", 20), "[REDACTED]"},
+		{"gitlab neg", "glpat-short", "glpat-short"},
+		{"slack", "xoxb-1234567890-abcdef", "[REDACTED]"},
+		{"slack neg", "xoxo-hugs", "xoxo-hugs"},
+		{"stripe", "sk_live_" + strings.Repeat("d", 24), "[REDACTED]"},
+		{"stripe neg", "sk_live_", "sk_live_"},
+		{"google", "AIza" + strings.Repeat("e", 35), "[REDACTED]"},
+		{"google neg", "AIzaShort", "AIzaShort"},
+		{"jwt", "eyJhbGciOi.eyJzdWIiOi.sig_nature", "[REDACTED]"},
+		{"jwt neg", "eyJust-a-word", "eyJust-a-word"},
+		{"private key", "-----BEGIN RSA PRIVATE KEY-----\nMIIE\n-----END RSA PRIVATE KEY-----", "[REDACTED]"},
+		{"private key neg", "-----BEGIN PUBLIC KEY-----", "-----BEGIN PUBLIC KEY-----"},
+		{"openssl pass", "pass:hunter2", "pass:[REDACTED]"},
+		{"openssl pass neg", "file:/etc/pw", "file:/etc/pw"},
+		// Ordinary arguments.
+		{"plain", "/usr/bin/curl", "/usr/bin/curl"},
+		{"plain", "-l", "-l"},
+		{"plain", "", ""},
+	}
+	for _, c := range cases {
+		if got := r.String(c.in); got != c.want {
+			t.Errorf("%s: String(%q) = %q, want %q", c.rule, c.in, got, c.want)
+		}
+	}
+}
+
+func TestRedactArgv(t *testing.T) {
+	r := DefaultRedactor()
+	cases := []struct {
+		in, want []string
+	}{
+		{[]string{"mysql", "--password", "pw", "-h", "db"}, []string{"mysql", "--password", "[REDACTED]", "-h", "db"}},
+		{[]string{"vault", "-token", "s.abc"}, []string{"vault", "-token", "[REDACTED]"}},
+		{[]string{"app", "--api-key", "k", "--verbose"}, []string{"app", "--api-key", "[REDACTED]", "--verbose"}},
+		{[]string{"curl", "-u", "bob:pw", "https://x"}, []string{"curl", "-u", "bob:[REDACTED]", "https://x"}},
+		{[]string{"curl", "--user", "bob", "https://x"}, []string{"curl", "--user", "bob", "https://x"}},
+		{[]string{"psql", "--no-password", "-h", "db"}, []string{"psql", "--no-password", "-h", "db"}},
+		{[]string{"app", "--token", "--next"}, []string{"app", "--token", "--next"}},
+		{[]string{"app", "--password-file", "/run/pw"}, []string{"app", "--password-file", "/run/pw"}},
+		{[]string{"env", "TOKEN=x", "ls"}, []string{"env", "TOKEN=[REDACTED]", "ls"}},
+		{[]string{"openssl", "enc", "-pass", "pass:pw"}, []string{"openssl", "enc", "-pass", "[REDACTED]"}},
+	}
+	for _, c := range cases {
+		orig := append([]string(nil), c.in...)
+		got := r.Argv(c.in)
+		if !reflect.DeepEqual(got, c.want) {
+			t.Errorf("Argv(%q) = %q, want %q", c.in, got, c.want)
+		}
+		if !reflect.DeepEqual(c.in, orig) {
+			t.Errorf("Argv modified its input: %q", c.in)
+		}
+	}
+	clean := []string{"ls", "-l", "/tmp"}
+	if got := r.Argv(clean); &got[0] != &clean[0] {
+		t.Errorf("Argv copied an argv with nothing to redact")
+	}
+	if allocs := testing.AllocsPerRun(100, func() { r.Argv(clean) }); allocs != 0 {
+		t.Errorf("Argv on a clean argv allocates %v times", allocs)
+	}
+}
+
+func TestRedactorOptions(t *testing.T) {
+	off := &Redactor{Disabled: true}
+	in := []string{"x", "--password=pw"}
+	if got := off.Argv(in); !reflect.DeepEqual(got, in) {
+		t.Errorf("disabled redactor changed %q to %q", in, got)
+	}
+	var nilR *Redactor
+	if got := nilR.String("--password=pw"); got != "--password=pw" {
+		t.Errorf("nil redactor changed its input")
+	}
+
+	r, err := NewRedactor(`ticket-(\d+)`, `internal-[a-z]+`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := r.String("ticket-42 and internal-abc"); got != "ticket-[REDACTED] and [REDACTED]" {
+		t.Errorf("extra patterns: %q", got)
+	}
+	if got := r.String("--password=pw"); got != "--password=[REDACTED]" {
+		t.Errorf("defaults lost with extra patterns: %q", got)
+	}
+	if got := DefaultRedactor().String("ticket-42"); got != "ticket-42" {
+		t.Errorf("extra pattern leaked into the defaults: %q", got)
+	}
+	if _, err := NewRedactor(`(`); err == nil || !strings.Contains(err.Error(), "compile redaction pattern 1") {
+		t.Errorf("bad pattern: %v", err)
+	}
+}

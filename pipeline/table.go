@@ -1,0 +1,334 @@
+package pipeline
+
+import (
+	"time"
+
+	"github.com/procotel/procotel/semconv"
+)
+
+// maxDepth bounds every walk up a chain of parents, so a cycle built from
+// inconsistent kernel data ends instead of looping.
+const maxDepth = 4096
+
+// Entry states; each state has its own eviction list.
+const (
+	stateLive uint8 = iota
+	stateExited
+	stateReaped
+	stateEvicted
+)
+
+// entry is one process in the table.
+type entry struct {
+	proc        semconv.Process
+	traceParent string
+
+	// root is the trace root (the entry's own key when it is a root);
+	// valid when rootSet.
+	root    semconv.Key
+	rootSet bool
+	// execSeen is set by the first exec, when the root is looked at again.
+	execSeen bool
+
+	startNS   uint64    // creation, kernel clock
+	startWall time.Time // creation, wall clock, when an event said it
+	end       time.Time
+	seeded    bool
+	exited    bool // the process is gone (exit seen, or inferred)
+	exitSeen  bool // the exit event itself was seen
+	exit      semconv.ExitInfo
+	execs     []semconv.ExecRecord
+	forks     int
+
+	// creator is the process that forked this one (kept when the parent
+	// exits and the process is re-parented); it defines subtrees.
+	creator semconv.Key
+
+	// parent is the current parent in the table; the children list links
+	// the live and exited children whose current parent this is.
+	parent                       *entry
+	firstChild, prevSib, nextSib *entry
+
+	// Eviction list links; state names the list.
+	state        uint8
+	lprev, lnext *entry
+}
+
+func (en *entry) key() semconv.Key { return en.proc.Key() }
+
+// list is an intrusive doubly linked list of entries, oldest first.
+type list struct {
+	head, tail *entry
+	n          int
+}
+
+func (l *list) pushBack(en *entry) {
+	en.lprev, en.lnext = l.tail, nil
+	if l.tail != nil {
+		l.tail.lnext = en
+	} else {
+		l.head = en
+	}
+	l.tail = en
+	l.n++
+}
+
+func (l *list) remove(en *entry) {
+	if en.lprev != nil {
+		en.lprev.lnext = en.lnext
+	} else {
+		l.head = en.lnext
+	}
+	if en.lnext != nil {
+		en.lnext.lprev = en.lprev
+	} else {
+		l.tail = en.lprev
+	}
+	en.lprev, en.lnext = nil, nil
+	l.n--
+}
+
+// table is the process table: entries by identity, the current process of
+// each pid, lineage, and bounded memory. It is not safe for concurrent use;
+// the Pipeline guards it.
+type table struct {
+	byKey  map[semconv.Key]*entry
+	byPID  map[int32]*entry
+	lists  [3]list // live (least recently active first), exited, reaped
+	max    int
+	policy semconv.RootPolicy
+
+	// seeding is true until the first event after the KindExisting ones;
+	// meanwhile a child may arrive before its parent and waits in orphans.
+	seeding bool
+	orphans map[int32][]*entry
+
+	evicted, evictedLive uint64
+}
+
+func newTable(max int, policy semconv.RootPolicy) *table {
+	return &table{
+		byKey:   make(map[semconv.Key]*entry),
+		byPID:   make(map[int32]*entry),
+		max:     max,
+		policy:  policy,
+		seeding: true,
+		orphans: make(map[int32][]*entry),
+	}
+}
+
+func (t *table) size() int { return len(t.byKey) }
+
+// find returns the process with this pid and start time; with start 0,
+// the current process with this pid.
+func (t *table) find(pid int32, start uint64) *entry {
+	if start != 0 {
+		return t.byKey[semconv.KeyOf(pid, start)]
+	}
+	return t.byPID[pid]
+}
+
+// current returns the current process with this pid if it is alive.
+func (t *table) current(pid int32) *entry {
+	if en := t.byPID[pid]; en != nil && !en.exited {
+		return en
+	}
+	return nil
+}
+
+// add inserts a new live entry for p, evicting if the table is full.
+func (t *table) add(p *semconv.Process) *entry {
+	for t.max > 0 && len(t.byKey) >= t.max {
+		if !t.evictOne() {
+			break
+		}
+	}
+	en := &entry{proc: *p, startNS: p.Start}
+	t.byKey[en.key()] = en
+	t.byPID[p.PID] = en
+	en.state = stateLive
+	t.lists[stateLive].pushBack(en)
+	return en
+}
+
+// touch marks a live entry as recently active.
+func (t *table) touch(en *entry) {
+	if en.state == stateLive && t.lists[stateLive].tail != en {
+		t.lists[stateLive].remove(en)
+		t.lists[stateLive].pushBack(en)
+	}
+}
+
+// setState moves en to the eviction list of state s.
+func (t *table) setState(en *entry, s uint8) {
+	if en.state == s || en.state == stateEvicted {
+		return
+	}
+	t.lists[en.state].remove(en)
+	en.state = s
+	t.lists[s].pushBack(en)
+}
+
+// evictOne drops the reaped entry reaped longest ago, else the exited one
+// that exited longest ago, else the least recently active live one.
+func (t *table) evictOne() bool {
+	for s := stateReaped; ; s-- {
+		if en := t.lists[s].head; en != nil {
+			if s == stateLive {
+				t.evictedLive++
+			}
+			t.evict(en)
+			return true
+		}
+		if s == stateLive {
+			return false
+		}
+	}
+}
+
+func (t *table) evict(en *entry) {
+	t.evicted++
+	t.lists[en.state].remove(en)
+	en.state = stateEvicted
+	delete(t.byKey, en.key())
+	if t.byPID[en.proc.PID] == en {
+		delete(t.byPID, en.proc.PID)
+	}
+	t.unlink(en)
+	for c := en.firstChild; c != nil; {
+		next := c.nextSib
+		c.parent, c.prevSib, c.nextSib = nil, nil, nil
+		c = next
+	}
+	en.firstChild = nil
+	en.execs = nil
+}
+
+// link makes parent the current parent of en.
+func (t *table) link(en, parent *entry) {
+	if en.parent == parent {
+		return
+	}
+	t.unlink(en)
+	if parent == nil || parent == en {
+		return
+	}
+	en.parent = parent
+	en.nextSib = parent.firstChild
+	if parent.firstChild != nil {
+		parent.firstChild.prevSib = en
+	}
+	parent.firstChild = en
+}
+
+func (t *table) unlink(en *entry) {
+	p := en.parent
+	if p == nil {
+		return
+	}
+	if en.prevSib != nil {
+		en.prevSib.nextSib = en.nextSib
+	} else {
+		p.firstChild = en.nextSib
+	}
+	if en.nextSib != nil {
+		en.nextSib.prevSib = en.prevSib
+	}
+	en.parent, en.prevSib, en.nextSib = nil, nil, nil
+}
+
+// rootOf returns the trace root of en (its own key when it is a root),
+// deciding it by the policy the first time. While seeding, the decision
+// is not kept, since a parent may still arrive.
+func (t *table) rootOf(en *entry) semconv.Key {
+	if en.rootSet {
+		return en.root
+	}
+	// Walk up to the first ancestor that is a root or has its root set.
+	cur := en
+	for depth := 0; ; depth++ {
+		if cur.rootSet {
+			break
+		}
+		if depth >= maxDepth || t.isRoot(cur) {
+			cur.root = cur.key()
+			break
+		}
+		cur = cur.parent
+	}
+	root := cur.root
+	if !t.seeding {
+		for e := en; e != cur && e != nil; e = e.parent {
+			e.root, e.rootSet = root, true
+		}
+		cur.rootSet = true
+	}
+	return root
+}
+
+// isRoot applies the policy to en and its current parent.
+func (t *table) isRoot(en *entry) bool {
+	p := en.parent
+	if p == nil {
+		return true
+	}
+	switch t.policy {
+	case semconv.RootProcessGroup:
+		return en.proc.PGID != 0 && en.proc.PGID == en.proc.PID
+	case semconv.RootSession:
+		return en.proc.SID != 0 && en.proc.SID == en.proc.PID
+	case semconv.RootContainer:
+		return p.proc.ContainerID != en.proc.ContainerID || p.proc.JailID != en.proc.JailID
+	}
+	return true // RootNone and unknown policies
+}
+
+// rootField is the value of Event.Root and Lifetime.Root: zero when the
+// process is its own root.
+func (t *table) rootField(en *entry) semconv.Key {
+	r := t.rootOf(en)
+	if r == en.key() {
+		return semconv.Key{}
+	}
+	return r
+}
+
+// finishSeeding ends the seeding phase: every seeded entry's root is
+// decided with the parents now known.
+func (t *table) finishSeeding() {
+	if !t.seeding {
+		return
+	}
+	t.seeding = false
+	clear(t.orphans)
+	for _, en := range t.byKey {
+		t.rootOf(en)
+	}
+}
+
+// Descends reports whether the process p was created, directly or through
+// its descendants, by a process with pid ancestor. It follows creation, not
+// the current parent: a daemon that double-forked stays in the subtree of
+// the process that started it.
+func (t *table) Descends(p *semconv.Process, ancestor int32) bool {
+	en := t.find(p.PID, p.Start)
+	var k semconv.Key
+	if en != nil {
+		k = en.creator
+	} else if par := t.byPID[p.PPID]; par != nil && p.PPID != 0 {
+		k = par.key()
+	} else {
+		return p.PPID == ancestor && p.PPID != 0
+	}
+	for depth := 0; depth < maxDepth && !k.IsZero(); depth++ {
+		if k.PID == ancestor {
+			return true
+		}
+		next := t.byKey[k]
+		if next == nil {
+			return false
+		}
+		k = next.creator
+	}
+	return false
+}
