@@ -224,7 +224,7 @@ func checkLogs(t *testing.T, w Workload, logs []Log) {
 			t.Errorf("%s: observed %d before the event %d", what, r.ObservedTimeUnixNano, r.TimeUnixNano)
 		}
 		compareAttrs(t, what, r.Attributes, semconv.EventAttributes(e, nil))
-		ids := semconv.SpanContextIDs(w.Boot, &e.Process, e.Root, e.TraceParent, [16]byte{})
+		ids := semconv.SpanContextIDs(w.Boot, &e.Process, e.Lineage)
 		if hex.EncodeToString(r.TraceId) != hex.EncodeToString(ids.TraceID[:]) || hex.EncodeToString(r.SpanId) != hex.EncodeToString(ids.SpanID[:]) {
 			t.Errorf("%s: trace/span %x/%x, want the process span's %x/%x", what, r.TraceId, r.SpanId, ids.TraceID, ids.SpanID)
 		}
@@ -250,7 +250,7 @@ func checkSpans(t *testing.T, w Workload, spans []Span) map[semconv.Key]*tracepb
 	for i := range w.Lifetimes {
 		l := &w.Lifetimes[i]
 		what := fmt.Sprintf("lifetime %d (pid %d %s)", i, l.Process.PID, semconv.SpanName(l))
-		ids := semconv.SpanContextIDs(w.Boot, &l.Process, l.Root, l.TraceParent, [16]byte{})
+		ids := semconv.SpanContextIDs(w.Boot, &l.Process, l.Lineage)
 		got := bySpanID[hex.EncodeToString(ids.SpanID[:])]
 		if len(got) != 1 {
 			t.Errorf("%s: %d spans with span id %x, want 1", what, len(got), ids.SpanID)

@@ -79,7 +79,7 @@ func TestEventRecord(t *testing.T) {
 	child := proc(101, 100, 11, 10, "/usr/bin/false")
 	x.Event(&semconv.Event{Kind: semconv.KindExec, OS: semconv.OSLinux, Time: bootWall.Add(10 * time.Second), BootNS: 10e9, Process: root})
 	e := semconv.Event{Kind: semconv.KindExit, OS: semconv.OSLinux, Time: bootWall.Add(12 * time.Second), BootNS: 12e9,
-		Process: child, Root: root.Key(), Exit: semconv.ExitInfo{Code: 1}}
+		Process: child, Lineage: semconv.Lineage{Root: root.Key()}, Exit: semconv.ExitInfo{Code: 1}}
 	x.Event(&e)
 	x.Event(&semconv.Event{Kind: semconv.KindExisting, Process: root})
 	if err := x.Close(context.Background()); err != nil {
@@ -94,7 +94,7 @@ func TestEventRecord(t *testing.T) {
 		r.Severity() != otellog.SeverityWarn1 || r.SeverityText() != "WARN" || r.Body().AsString() != "exit 1 (pid 101 false)" {
 		t.Errorf("record = %s %v %v %v %s %q", r.EventName(), r.Timestamp(), r.ObservedTimestamp(), r.Severity(), r.SeverityText(), r.Body().AsString())
 	}
-	want := semconv.SpanContextIDs(testBoot, &child, root.Key(), "", [16]byte{})
+	want := semconv.SpanContextIDs(testBoot, &child, semconv.Lineage{Root: root.Key()})
 	if r.TraceID() != trace.TraceID(want.TraceID) || r.SpanID() != trace.SpanID(want.SpanID) || r.TraceFlags() != trace.FlagsSampled {
 		t.Errorf("record ids %s/%s, want %x/%x", r.TraceID(), r.SpanID(), want.TraceID, want.SpanID)
 	}
@@ -139,10 +139,10 @@ func TestLifetimeSpans(t *testing.T) {
 	child := proc(101, 100, 11, 10, "/usr/bin/make")
 	grand := proc(102, 101, 12, 11, "/usr/bin/cc")
 
-	// init was seen (so the root span can link to it).
-	x.Event(&semconv.Event{Kind: semconv.KindSignal, Process: initP, Time: bootWall})
+	// The root span links to its creator, init, from its lineage alone:
+	// the exporter keeps no table of what it has seen.
 	lt := func(p semconv.Process, start, end float64, exit semconv.ExitInfo) *semconv.Lifetime {
-		return &semconv.Lifetime{Process: p, Root: root.Key(), Exited: true, Exit: exit,
+		return &semconv.Lifetime{Process: p, Lineage: semconv.Lineage{Root: root.Key(), Creator: p.ParentKey()}, Exited: true, Exit: exit,
 			Start: bootWall.Add(time.Duration(start * 1e9)), End: bootWall.Add(time.Duration(end * 1e9))}
 	}
 	ls := []*semconv.Lifetime{
@@ -150,7 +150,7 @@ func TestLifetimeSpans(t *testing.T) {
 		lt(child, 11, 14, semconv.ExitInfo{Code: 2}),
 		lt(root, 10, 15, semconv.ExitInfo{}),
 	}
-	ls[2].Root = semconv.Key{}
+	ls[2].Root = semconv.Key{} // sh roots the trace; its creator init roots its own
 	for _, l := range ls {
 		x.Lifetime(l)
 	}
@@ -312,7 +312,7 @@ func BenchmarkEventToRecord(b *testing.B) {
 		Process: proc(4242, 100, 19, 10, "/usr/bin/ls")}
 	e.Process.Argv = []string{"ls", "-la", "/tmp"}
 	e.Process.Cwd = "/home/u"
-	e.Root = semconv.KeyOf(100, 10e9)
+	e.Lineage = semconv.Lineage{Root: semconv.KeyOf(100, 10e9)}
 	b.ReportAllocs()
 	for b.Loop() {
 		x.Event(&e)

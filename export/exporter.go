@@ -31,9 +31,6 @@ import (
 // scopeName is the instrumentation scope of every record and span.
 const scopeName = "github.com/procotel/procotel"
 
-// traceTableGeneration bounds the parent-trace table (see traceTable).
-const traceTableGeneration = 1 << 15
-
 // Exporter is a pipeline.Sink that exports events as OTLP log records and
 // lifetimes as OTLP spans. Event and Lifetime are called from one
 // goroutine and never block: records wait in bounded queues, exported in
@@ -87,13 +84,12 @@ func New(ctx context.Context, o Options) (*Exporter, error) {
 // disabled signal); o must have its defaults applied.
 func newExporter(o Options, logExp sdklog.Exporter, spanExp sdktrace.SpanExporter) *Exporter {
 	res := newResource(o)
-	traces := newTraceTable(traceTableGeneration)
 	x := &Exporter{}
 	if o.Logs && logExp != nil {
-		x.logs = newLogSink(logExp, o, res, traces)
+		x.logs = newLogSink(logExp, o, res)
 	}
 	if o.Traces && spanExp != nil {
-		x.spans = newSpanSink(spanExp, o, res, traces)
+		x.spans = newSpanSink(spanExp, o, res)
 	}
 	return x
 }
@@ -214,10 +210,6 @@ func newHTTP(ctx context.Context, o Options, t target, tlsCfg *tls.Config) (sdkl
 // snapshots of existing processes) are counted in Stats.Unmapped.
 func (x *Exporter) Event(e *semconv.Event) {
 	if x.logs == nil {
-		if x.spans != nil && semconv.EventName(e.Kind) != "" {
-			// Remember the process's trace so root spans can link to it.
-			x.spans.traces.ids(x.spans.boot, &e.Process, e.Root, e.TraceParent)
-		}
 		return
 	}
 	if x.closed.Load() {

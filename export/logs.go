@@ -19,7 +19,6 @@ type logSink struct {
 	provider *sdklog.LoggerProvider
 	logger   otellog.Logger
 	boot     semconv.BootID
-	traces   *traceTable
 	gate     *gate
 	counts   *[semconv.NumKinds]counters
 	now      func() time.Time
@@ -28,10 +27,9 @@ type logSink struct {
 }
 
 // newLogSink builds the sink over exp, an OTLP (or test) exporter.
-func newLogSink(exp sdklog.Exporter, o Options, res resourceOpt, traces *traceTable) *logSink {
+func newLogSink(exp sdklog.Exporter, o Options, res resourceOpt) *logSink {
 	s := &logSink{
 		boot:   o.Boot,
-		traces: traces,
 		gate:   &gate{limit: int64(o.LogQueueSize)},
 		counts: new([semconv.NumKinds]counters),
 		now:    time.Now,
@@ -64,7 +62,7 @@ func (s *logSink) Event(e *semconv.Event) (accepted bool) {
 		c.droppedQueueFull.Add(1)
 		return true
 	}
-	ids := s.traces.ids(s.boot, &e.Process, e.Root, e.TraceParent)
+	ids := semconv.SpanContextIDs(s.boot, &e.Process, e.Lineage)
 
 	var r otellog.Record
 	s.fill(&r, e, name)

@@ -19,19 +19,17 @@ type spanSink struct {
 	provider *sdktrace.TracerProvider
 	tracer   trace.Tracer
 	boot     semconv.BootID
-	traces   *traceTable
 	gate     *gate
 	counts   counters
 
 	attrs []attribute.KeyValue // reused per lifetime
 }
 
-func newSpanSink(exp sdktrace.SpanExporter, o Options, res resourceOpt, traces *traceTable) *spanSink {
+func newSpanSink(exp sdktrace.SpanExporter, o Options, res resourceOpt) *spanSink {
 	s := &spanSink{
-		boot:   o.Boot,
-		traces: traces,
-		gate:   &gate{limit: int64(o.SpanQueueSize)},
-		attrs:  make([]attribute.KeyValue, 0, 48),
+		boot:  o.Boot,
+		gate:  &gate{limit: int64(o.SpanQueueSize)},
+		attrs: make([]attribute.KeyValue, 0, 48),
 	}
 	counting := &countingSpanExporter{next: exp, sink: s, timeout: o.Timeout}
 	bsp := sdktrace.NewBatchSpanProcessor(counting,
@@ -62,7 +60,7 @@ func (s *spanSink) Lifetime(l *semconv.Lifetime) {
 		s.counts.droppedQueueFull.Add(1)
 		return
 	}
-	ids := s.traces.ids(s.boot, &l.Process, l.Root, l.TraceParent)
+	ids := semconv.SpanContextIDs(s.boot, &l.Process, l.Lineage)
 
 	ctx := context.WithValue(context.Background(), idsKey{}, &ids)
 	if ids.ParentSpanID != ([8]byte{}) {

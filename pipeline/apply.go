@@ -98,6 +98,7 @@ func (p *Pipeline) seed(e *semconv.Event) {
 func (p *Pipeline) adopt(en, parent *entry) {
 	p.t.link(en, parent)
 	en.creator = parent.key()
+	en.creatorRoot = p.t.rootField(parent)
 	if en.proc.ParentStart == 0 {
 		en.proc.ParentStart = parent.proc.Start
 	}
@@ -136,7 +137,7 @@ func (p *Pipeline) fork(e *semconv.Event) {
 		en.startWall = p.wall(e)
 		fillSelf(child, &en.proc, true, p.cfg.CredsComplete)
 		absorb(en, child)
-		e.Root = t.rootField(en)
+		e.Lineage = t.lineage(en, e.TraceParent)
 		return
 	}
 	if old := t.current(child.PID); old != nil {
@@ -148,7 +149,7 @@ func (p *Pipeline) fork(e *semconv.Event) {
 	if parent != nil && parent.state != stateEvicted {
 		p.adopt(en, parent)
 	}
-	e.Root = t.rootField(en)
+	e.Lineage = t.lineage(en, e.TraceParent)
 }
 
 // findSelf returns the table entry of the process an event is about.
@@ -333,8 +334,7 @@ func (p *Pipeline) exec(e *semconv.Event) {
 			en.root, en.rootSet = en.key(), true
 		}
 	}
-	e.Root = t.rootField(en)
-	e.TraceParent = pick(e.TraceParent, en.traceParent)
+	e.Lineage = t.lineage(en, pick(e.TraceParent, en.traceParent))
 }
 
 func (p *Pipeline) exit(e *semconv.Event) {
@@ -347,8 +347,7 @@ func (p *Pipeline) exit(e *semconv.Event) {
 		p.reparent(en, proc)
 	}
 	fillSelf(proc, &en.proc, true, p.cfg.CredsComplete)
-	e.Root = t.rootField(en)
-	e.TraceParent = pick(e.TraceParent, en.traceParent)
+	e.Lineage = t.lineage(en, pick(e.TraceParent, en.traceParent))
 	if en.exited {
 		// Seen already, or closed when found gone without it.
 		p.stats.Duplicates++
@@ -372,8 +371,7 @@ func (p *Pipeline) reap(e *semconv.Event) {
 		return
 	}
 	fillSelf(&e.Process, &en.proc, true, p.cfg.CredsComplete)
-	e.Root = t.rootField(en)
-	e.TraceParent = pick(e.TraceParent, en.traceParent)
+	e.Lineage = t.lineage(en, pick(e.TraceParent, en.traceParent))
 	if !en.exited {
 		p.lostExit(en, e)
 	}
@@ -393,8 +391,7 @@ func (p *Pipeline) signal(e *semconv.Event) {
 		return
 	}
 	fillSelf(&e.Process, &en.proc, true, p.cfg.CredsComplete)
-	e.Root = t.rootField(en)
-	e.TraceParent = pick(e.TraceParent, en.traceParent)
+	e.Lineage = t.lineage(en, pick(e.TraceParent, en.traceParent))
 }
 
 // other handles start and thread events: enrich, and learn what changed.
@@ -411,8 +408,7 @@ func (p *Pipeline) other(e *semconv.Event) {
 		absorb(en, &e.Process)
 		t.touch(en)
 	}
-	e.Root = t.rootField(en)
-	e.TraceParent = pick(e.TraceParent, en.traceParent)
+	e.Lineage = t.lineage(en, pick(e.TraceParent, en.traceParent))
 }
 
 // absorb makes the table's record of en what the (enriched) event says,

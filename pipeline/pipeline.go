@@ -383,17 +383,17 @@ func (p *Pipeline) wall(e *semconv.Event) time.Time {
 // filter). Incomplete marks a process whose exit was not seen.
 func (p *Pipeline) closeLifetime(en *entry, incomplete bool, end time.Time) {
 	lt := semconv.Lifetime{
-		Process:     en.proc,
-		Root:        p.t.rootField(en),
-		TraceParent: en.traceParent,
-		Start:       en.startWall,
-		End:         end,
-		Exited:      en.exitSeen,
-		Exit:        en.exit,
-		Incomplete:  incomplete,
-		Seeded:      en.seeded,
-		Execs:       en.execs,
-		Children:    en.forks,
+		Process:    en.proc,
+		Lineage:    p.t.lineage(en, en.traceParent),
+		OS:         p.os,
+		Start:      en.startWall,
+		End:        end,
+		Exited:     en.exitSeen,
+		Exit:       en.exit,
+		Incomplete: incomplete,
+		Seeded:     en.seeded,
+		Execs:      en.execs,
+		Children:   en.forks,
 	}
 	lt.Process.TID = lt.Process.PID
 	if lt.Start.IsZero() && en.startNS != 0 && !p.clock.BootWall.IsZero() {
@@ -416,7 +416,7 @@ func (p *Pipeline) closeLifetime(en *entry, incomplete bool, end time.Time) {
 // final image, passes the filter.
 func (p *Pipeline) matchLifetime(lt *semconv.Lifetime) bool {
 	s := &p.scratch
-	*s = semconv.Event{Kind: semconv.KindExit, OS: p.os, Process: lt.Process, Exit: lt.Exit, Root: lt.Root}
+	*s = semconv.Event{Kind: semconv.KindExit, OS: p.os, Process: lt.Process, Exit: lt.Exit, Lineage: lt.Lineage}
 	ok := p.cfg.Filter.Match(s, p.t)
 	if !ok {
 		s.Kind = semconv.KindExec

@@ -78,14 +78,14 @@ func TestEnrichmentExact(t *testing.T) {
 		Kind: semconv.KindFork, Time: at(1000 * ms), BootNS: 1000 * ms, OS: semconv.OSLinux,
 		Process: semconv.Process{PID: 101, TID: 101, PPID: 100, Start: 1000 * ms, ParentStart: 50 * ms, Creds: creds,
 			PGID: 100, SID: 100, TTY: "pts/0", Comm: "bash", Exe: "/bin/bash", Argv: []string{"bash"}, Cwd: "/home/u"},
-		Fork: semconv.ForkInfo{ParentTID: 100},
-		Root: shell,
+		Fork:    semconv.ForkInfo{ParentTID: 100},
+		Lineage: semconv.Lineage{Root: shell, Creator: shell},
 	}
 	wantExit := semconv.Event{
 		Kind: semconv.KindExit, Time: at(1005 * ms), BootNS: 1005 * ms, OS: semconv.OSLinux,
 		Process: semconv.Process{PID: 101, TID: 101, PPID: 100, Start: 1000 * ms, ParentStart: 50 * ms, Creds: creds,
 			PGID: 100, SID: 100, TTY: "pts/0", Comm: "curl", Exe: "/usr/bin/curl", Argv: []string{"curl", "x"}, Cwd: "/home/u"},
-		Root: shell,
+		Lineage: semconv.Lineage{Root: shell, Creator: shell},
 	}
 	if !reflect.DeepEqual(rec.events[0], wantFork) {
 		t.Errorf("fork:\n got %+v\nwant %+v", rec.events[0], wantFork)
@@ -95,7 +95,7 @@ func TestEnrichmentExact(t *testing.T) {
 	}
 	lt := rec.lifetimes[0]
 	wantLt := semconv.Lifetime{
-		Process: wantExit.Process, Root: shell, Start: at(1000 * ms), End: at(1005 * ms), Exited: true,
+		Process: wantExit.Process, Lineage: semconv.Lineage{Root: shell, Creator: shell}, OS: semconv.OSLinux, Start: at(1000 * ms), End: at(1005 * ms), Exited: true,
 		Execs: []semconv.ExecRecord{{Time: at(1002 * ms), Filename: "/usr/bin/curl", Exe: "/usr/bin/curl", Argv: []string{"curl", "x"}}},
 	}
 	if !reflect.DeepEqual(lt, wantLt) {
@@ -727,5 +727,41 @@ func TestExecOfUnknownProcess(t *testing.T) {
 	})
 	if got := p.Stats().Unmatched[semconv.KindExec]; got != 1 {
 		t.Errorf("Unmatched[exec] = %d, want 1", got)
+	}
+}
+
+// TestLineageFollowsCreator checks what exporters derive span parents and
+// links from: the creator (not the current parent) and the creator's root.
+func TestLineageFollowsCreator(t *testing.T) {
+	evs := append(seedInitAndShell(),
+		withGroup(fork(1000*ms, 101, 100), 100, 100), // in the shell's trace
+		withGroup(fork(1010*ms, 102, 101), 102, 100), // a new process group: its own root
+		withGroup(fork(1015*ms, 103, 101), 100, 100), // same trace as 101
+		exit(1020*ms, 101, 0, 0),
+	)
+	ex := execOK(1030*ms, 103, "/usr/bin/daemon", "daemon")
+	ex.Process.PPID = 1 // re-parented to init after 101 exited
+	evs = append(evs, ex, exit(1040*ms, 103, 0, 0), exit(1050*ms, 102, 0, 0))
+	rec, _ := run(t, Config{}, evs...)
+
+	shell, k101 := semconv.KeyOf(100, 50*ms), semconv.KeyOf(101, 1000*ms)
+	byPID := map[int32]semconv.Lineage{}
+	for _, lt := range rec.lifetimes {
+		byPID[lt.Process.PID] = lt.Lineage
+	}
+	want := map[int32]semconv.Lineage{
+		101: {Root: shell, Creator: shell},
+		102: {Creator: k101, CreatorRoot: shell}, // own root; links to 101 in the shell's trace
+		103: {Root: shell, Creator: k101, CreatorRoot: shell},
+	}
+	for pid, w := range want {
+		if got := byPID[pid]; got != w {
+			t.Errorf("lifetime %d lineage = %+v, want %+v", pid, got, w)
+		}
+	}
+	for _, e := range rec.events {
+		if e.Process.PID == 103 && e.Kind == semconv.KindExit && e.Process.PPID != 1 {
+			t.Errorf("exit of 103 reports ppid %d, want the new parent 1", e.Process.PPID)
+		}
 	}
 }

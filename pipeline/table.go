@@ -43,6 +43,10 @@ type entry struct {
 	// creator is the process that forked this one (kept when the parent
 	// exits and the process is re-parented); it defines subtrees.
 	creator semconv.Key
+	// creatorRoot is the creator's trace root when this one was created
+	// (zero when the creator was its own root); used when the creator is
+	// no longer in the table.
+	creatorRoot semconv.Key
 
 	// parent is the current parent in the table; the children list links
 	// the live and exited children whose current parent this is.
@@ -291,6 +295,17 @@ func (t *table) rootField(en *entry) semconv.Key {
 		return semconv.Key{}
 	}
 	return r
+}
+
+// lineage is the value of Event.Lineage and Lifetime.Lineage for en.
+func (t *table) lineage(en *entry, traceParent string) semconv.Lineage {
+	l := semconv.Lineage{Root: t.rootField(en), Creator: en.creator, CreatorRoot: en.creatorRoot, TraceParent: traceParent}
+	if !en.creator.IsZero() {
+		if c := t.byKey[en.creator]; c != nil {
+			l.CreatorRoot = t.rootField(c)
+		}
+	}
+	return l
 }
 
 // finishSeeding ends the seeding phase: every seeded entry's root is

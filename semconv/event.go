@@ -274,11 +274,6 @@ type Event struct {
 	Signal SignalInfo `json:"signal,omitzero"`
 	Reap   ReapInfo   `json:"reap,omitzero"`
 
-	// Root is the identity of the process whose span roots this process's
-	// trace, set by the pipeline from the trace-root policy. Zero when the
-	// process is its own root.
-	Root Key `json:"root,omitzero"`
-	// TraceParent holds a W3C trace context inherited from the process
-	// environment, when that policy is on and one was found.
-	TraceParent string `json:"trace_parent,omitempty"`
+	// Lineage places the process in the trace forest; set by the pipeline.
+	Lineage
 }

@@ -8,10 +8,10 @@ import "time"
 type Lifetime struct {
 	// Process is the last known state: final executable, argv, creds.
 	Process Process
-	// Root is the trace root's identity; zero when the process is its own root.
-	Root Key
-	// TraceParent is a W3C traceparent inherited from the environment, if any.
-	TraceParent string
+	// Lineage places the process in the trace forest.
+	Lineage
+	// OS the process ran on; it selects signal names.
+	OS OS
 	// Start and End are wall-clock creation and exit times. For a process
 	// alive at shutdown End is the shutdown time and Incomplete is true.
 	Start, End time.Time
@@ -27,6 +27,26 @@ type Lifetime struct {
 	Execs []ExecRecord
 	// Children counts the processes it forked while observed.
 	Children int
+}
+
+// Lineage places a process in the trace forest. The pipeline sets it from
+// its process table and the trace-root policy; exporters derive every
+// trace, span, parent and link id from it and the process key alone, so
+// any component computes the same ids for the same process.
+type Lineage struct {
+	// Root is the identity of the process whose span roots this process's
+	// trace. Zero when the process is its own root.
+	Root Key `json:"root,omitzero"`
+	// Creator is the process that forked this one (kept when the process
+	// is re-parented); its span is this span's parent, or, when this
+	// process roots its own trace, the target of a link. Zero when unknown.
+	Creator Key `json:"creator,omitzero"`
+	// CreatorRoot is the creator's trace root; zero when the creator is its
+	// own root.
+	CreatorRoot Key `json:"creator_root,omitzero"`
+	// TraceParent holds a W3C trace context inherited from the process
+	// environment, when that policy is on and one was found.
+	TraceParent string `json:"trace_parent,omitempty"`
 }
 
 // Key returns the process identity of the lifetime.

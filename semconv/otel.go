@@ -415,9 +415,12 @@ func LifetimeAttributes(l *Lifetime, dst []attribute.KeyValue) []attribute.KeyVa
 	return dst
 }
 
-// lifetimeOS guesses the OS of a lifetime, which does not record it: a
-// jail means FreeBSD; anything else is named as on Linux.
+// lifetimeOS is the OS a lifetime was observed on; a lifetime from an
+// older recording without one is taken as Linux unless it ran in a jail.
 func lifetimeOS(l *Lifetime) OS {
+	if l.OS != OSUnknown {
+		return l.OS
+	}
 	if l.Process.JailID != 0 || l.Process.JailName != "" {
 		return OSFreeBSD
 	}
@@ -503,48 +506,57 @@ type SpanIDs struct {
 	LinkSpanID  [8]byte
 }
 
-// SpanContextIDs computes the ids of process p's span.
+// SpanContextIDs computes the ids of process p's span from its lineage.
 //
-// root is the process's trace root (Event.Root, Lifetime.Root); zero, or
-// p's own key, means p roots its trace. traceparent is the inherited W3C
-// trace context ("00-<trace>-<span>-<flags>"), ignored when malformed.
-// parentTraceID is the trace id of p's parent's span when the caller knows
-// it (zero otherwise); it is used only to link a root span to its parent.
+// l.Root zero, or p's own key, means p roots its trace. l.TraceParent is
+// an inherited W3C trace context ("00-<trace>-<span>-<flags>"), ignored
+// when malformed. The creator is l.Creator, or, when the pipeline did not
+// know it, the current parent (p.ParentKey()).
 //
 // The trace id is the traceparent's when one is given (the pipeline passes
 // a traceparent only to the processes whose root carries it), otherwise
 // TraceID(boot, root). The span id is SpanID(boot, p.Key()). A non-root
-// process's parent span is its creator's, SpanID(boot, p.ParentKey()); a
-// root's parent span is the traceparent's span, and a root links to its
-// creator's span when parentTraceID is known.
-func SpanContextIDs(boot BootID, p *Process, root Key, traceparent string, parentTraceID [16]byte) SpanIDs {
+// process's parent span is its creator's. A root's parent span is the
+// traceparent's span, and a root links to its creator's span, in the
+// creator's trace TraceID(boot, l.CreatorRoot or the creator itself).
+func SpanContextIDs(boot BootID, p *Process, l Lineage) SpanIDs {
 	self := p.Key()
+	root := l.Root
 	isRoot := root.IsZero() || root == self
 	if isRoot {
 		root = self
 	}
 	ids := SpanIDs{SpanID: SpanID(boot, self), TraceFlags: 1}
-	tpTrace, tpSpan, tpFlags, tpOK := ParseTraceParent(traceparent)
+	tpTrace, tpSpan, tpFlags, tpOK := ParseTraceParent(l.TraceParent)
 	if tpOK {
 		ids.TraceID = tpTrace
 		ids.TraceFlags = tpFlags
 	} else {
 		ids.TraceID = TraceID(boot, root)
 	}
-	parent := p.ParentKey()
+	creator := l.Creator
+	if creator.IsZero() {
+		creator = p.ParentKey()
+	}
 	switch {
 	case !isRoot:
-		if !parent.IsZero() {
-			ids.ParentSpanID = SpanID(boot, parent)
+		if !creator.IsZero() {
+			ids.ParentSpanID = SpanID(boot, creator)
 		}
 	case tpOK:
 		ids.ParentSpanID = tpSpan
 		ids.ParentRemote = true
 	}
-	if isRoot && !parent.IsZero() && parentTraceID != ([16]byte{}) && parentTraceID != ids.TraceID {
-		ids.HasLink = true
-		ids.LinkTraceID = parentTraceID
-		ids.LinkSpanID = SpanID(boot, parent)
+	if isRoot && !creator.IsZero() {
+		creatorRoot := l.CreatorRoot
+		if creatorRoot.IsZero() {
+			creatorRoot = creator
+		}
+		if tid := TraceID(boot, creatorRoot); tid != ids.TraceID {
+			ids.HasLink = true
+			ids.LinkTraceID = tid
+			ids.LinkSpanID = SpanID(boot, creator)
+		}
 	}
 	return ids
 }

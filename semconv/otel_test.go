@@ -324,9 +324,9 @@ func TestSpanContextIDs(t *testing.T) {
 	grandchild := Process{PID: 12, Start: 3_000_000_000, PPID: 11, ParentStart: 2_000_000_000}
 
 	initTrace := TraceID(boot, KeyOf(1, 10_000_000))
-	r := SpanContextIDs(boot, &root, Key{}, "", initTrace)
-	c := SpanContextIDs(boot, &child, root.Key(), "", [16]byte{})
-	g := SpanContextIDs(boot, &grandchild, root.Key(), "", [16]byte{})
+	r := SpanContextIDs(boot, &root, Lineage{})
+	c := SpanContextIDs(boot, &child, Lineage{Root: root.Key()})
+	g := SpanContextIDs(boot, &grandchild, Lineage{Root: root.Key(), Creator: child.Key(), CreatorRoot: root.Key()})
 
 	if r.TraceID != TraceID(boot, root.Key()) || c.TraceID != r.TraceID || g.TraceID != r.TraceID {
 		t.Fatalf("trace ids differ: %x %x %x", r.TraceID, c.TraceID, g.TraceID)
@@ -347,19 +347,36 @@ func TestSpanContextIDs(t *testing.T) {
 		t.Error("non-root spans must not link")
 	}
 	// Root == own key is the same as a zero root.
-	if r2 := SpanContextIDs(boot, &root, root.Key(), "", initTrace); r2 != r {
+	if r2 := SpanContextIDs(boot, &root, Lineage{Root: root.Key()}); r2 != r {
 		t.Errorf("root given as own key: %+v != %+v", r2, r)
 	}
 
 	const tp = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
-	j := SpanContextIDs(boot, &root, Key{}, tp, [16]byte{})
+	j := SpanContextIDs(boot, &root, Lineage{TraceParent: tp})
 	if hex.EncodeToString(j.TraceID[:]) != "4bf92f3577b34da6a3ce929d0e0e4736" ||
 		hex.EncodeToString(j.ParentSpanID[:]) != "00f067aa0ba902b7" || !j.ParentRemote || j.TraceFlags != 1 {
 		t.Errorf("traceparent not joined: %+v", j)
 	}
-	jc := SpanContextIDs(boot, &child, root.Key(), tp, [16]byte{})
+	jc := SpanContextIDs(boot, &child, Lineage{Root: root.Key(), TraceParent: tp})
 	if jc.TraceID != j.TraceID || jc.ParentSpanID != j.SpanID || jc.ParentRemote {
 		t.Errorf("child of traceparent root: %+v", jc)
+	}
+
+	// Re-parented: the grandchild now has pid 1 as parent, but its span's
+	// parent stays its creator's.
+	orphan := grandchild
+	orphan.PPID, orphan.ParentStart = 1, 10_000_000
+	o := SpanContextIDs(boot, &orphan, Lineage{Root: root.Key(), Creator: child.Key(), CreatorRoot: root.Key()})
+	if o.ParentSpanID != c.SpanID || o.TraceID != r.TraceID {
+		t.Errorf("re-parented process lost its creator: parent %x want %x", o.ParentSpanID, c.SpanID)
+	}
+	// A root whose creator is in another trace links to the creator's span
+	// in the creator's trace (CreatorRoot), not in a trace of the creator
+	// alone.
+	shellJob := Process{PID: 20, Start: 5_000_000_000, PPID: 11, ParentStart: 2_000_000_000}
+	sj := SpanContextIDs(boot, &shellJob, Lineage{Creator: child.Key(), CreatorRoot: root.Key()})
+	if !sj.HasLink || sj.LinkTraceID != r.TraceID || sj.LinkSpanID != c.SpanID {
+		t.Errorf("job root link = %+v, want the creator's span in trace %x", sj, r.TraceID)
 	}
 }
 

@@ -107,8 +107,8 @@ func TestEventJSONRoundTrip(t *testing.T) {
 		BootNS: 99, CPU: 1, OS: OSLinux,
 		Process: Process{PID: 10, TID: 11, PPID: 1, Start: 5, Creds: Creds{UID: 1000, EUID: 1000},
 			Comm: "sleep", Argv: []string{"sleep", "5"}, ContainerID: "abc"},
-		Signal: SignalInfo{Signo: 15, SenderPID: 9, Outcome: SignalIgnored},
-		Root:   KeyOf(9, 3),
+		Signal:  SignalInfo{Signo: 15, SenderPID: 9, Outcome: SignalIgnored},
+		Lineage: Lineage{Root: KeyOf(9, 3), Creator: KeyOf(9, 3)},
 	}
 	b, err := json.Marshal(&in)
 	if err != nil {
