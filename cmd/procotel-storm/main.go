@@ -39,7 +39,7 @@ import (
 	"github.com/procotel/procotel/terminal"
 )
 
-//go:embed storm.c
+//go:embed workload/storm.c
 var stormSource []byte
 
 type truth struct {
@@ -84,7 +84,7 @@ type result struct {
 	kernelEvents     uint64
 	cpu              time.Duration
 	peakRSSKiB       int64
-	bpf              map[string][2]uint64 // program → (run ns, run count)
+	bpf              map[string][3]uint64 // program → (run ns, run count, recursion misses)
 	pipelineOut      uint64
 	outputDropped    uint64
 	decodeErrs       uint64
@@ -111,7 +111,7 @@ func main() {
 
 	var results []result
 	for _, mode := range strings.Split(*modes, ",") {
-		r := result{mode: mode, expected: map[semconv.Kind]int64{}, got: map[semconv.Kind]int64{}, bpf: map[string][2]uint64{}}
+		r := result{mode: mode, expected: map[semconv.Kind]int64{}, got: map[semconv.Kind]int64{}, bpf: map[string][3]uint64{}}
 		for i := 0; i < *rounds; i++ {
 			fmt.Fprintf(os.Stderr, "round %d/%d %s: baseline...", i+1, *rounds, mode)
 			r.base = append(r.base, runStorm(storm, mode, *workers, *seconds))
@@ -232,7 +232,7 @@ func attachedRound(r *result, storm, mode string, workers int, seconds float64) 
 	for name, a := range bpfAfter {
 		bf := bpfBefore[name]
 		cur := r.bpf[name]
-		r.bpf[name] = [2]uint64{cur[0] + a[0] - bf[0], cur[1] + a[1] - bf[1]}
+		r.bpf[name] = [3]uint64{cur[0] + a[0] - bf[0], cur[1] + a[1] - bf[1], cur[2] + a[2] - bf[2]}
 	}
 }
 
@@ -294,8 +294,8 @@ func enableBPFStats() func() {
 
 // bpfRuntime returns, for every loaded BPF program of this process, its
 // cumulative run time (ns) and run count, keyed by program name.
-func bpfRuntime() map[string][2]uint64 {
-	out := map[string][2]uint64{}
+func bpfRuntime() map[string][3]uint64 {
+	out := map[string][3]uint64{}
 	var id ebpf.ProgramID
 	for {
 		next, err := ebpf.ProgramGetNextID(id)
@@ -308,20 +308,17 @@ func bpfRuntime() map[string][2]uint64 {
 			continue
 		}
 		info, err := p.Info()
+		if err != nil || !isOurs(info.Name) {
+			p.Close()
+			continue
+		}
+		st, err := p.Stats()
 		p.Close()
 		if err != nil {
 			continue
 		}
-		rt, ok1 := info.Runtime()
-		rc, ok2 := info.RunCount()
-		if !ok1 || !ok2 {
-			continue
-		}
-		if !isOurs(info.Name) {
-			continue
-		}
 		cur := out[info.Name]
-		out[info.Name] = [2]uint64{cur[0] + uint64(rt), cur[1] + rc}
+		out[info.Name] = [3]uint64{cur[0] + uint64(st.Runtime), cur[1] + st.RunCount, cur[2] + st.RecursionMisses}
 	}
 }
 
@@ -384,6 +381,9 @@ func printReport(results []result, workers int, seconds float64, rounds int) {
 					fmt.Printf(", ")
 				}
 				fmt.Printf("%s %.0f ns × %d", n, float64(v[0])/float64(v[1]), v[1])
+				if v[2] > 0 {
+					fmt.Printf(" (%d runs MISSED by recursion)", v[2])
+				}
 			}
 			fmt.Println()
 		}

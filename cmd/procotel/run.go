@@ -45,12 +45,12 @@ func backendOptions(c config.Config) (backends.Options, error) {
 		SignalsAll:    c.Capture.SignalsAll,
 		BufferSize:    c.Capture.BufferSize,
 	}
-	for _, j := range c.Capture.Jails {
-		n, err := strconv.Atoi(j)
+	if len(c.Capture.Jails) > 0 {
+		ids, err := resolveJails(c.Capture.Jails)
 		if err != nil {
-			return o, fmt.Errorf("capture.jails: %q: jail names are resolved by the FreeBSD backend; give ids here", j)
+			return o, fmt.Errorf("capture.jails: %w", err)
 		}
-		o.Jails = append(o.Jails, int32(n))
+		o.Jails = ids
 	}
 	return o, nil
 }
