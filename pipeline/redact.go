@@ -181,6 +181,11 @@ func (r *Redactor) String(s string) string {
 	if key, value, ok := strings.Cut(s, "="); ok && value != "" && isName(key) && secretName(key) {
 		return key + "=" + Redacted
 	}
+	if strings.ContainsAny(s, " \t\n") {
+		// A command line in one argument (sh -c "…", ssh host "…"): its
+		// words get the flag and variable rules an argv gets.
+		s = r.words(s)
+	}
 	var buf [256]byte
 	lower, set := lowerASCII(buf[:0], s)
 	for i := range r.rules {
@@ -190,6 +195,61 @@ func (r *Redactor) String(s string) string {
 		}
 	}
 	return s
+}
+
+// words applies the flag and variable rules to each white-space separated
+// word of s: KEY=secret, --flag=secret and "--flag secret".
+func (r *Redactor) words(s string) string {
+	var b strings.Builder
+	changed, redactNext := false, false
+	i := 0
+	for i < len(s) {
+		j := i
+		for j < len(s) && (s[j] == ' ' || s[j] == '\t' || s[j] == '\n') {
+			j++
+		}
+		b.WriteString(s[i:j])
+		i = j
+		for j < len(s) && s[j] != ' ' && s[j] != '\t' && s[j] != '\n' {
+			j++
+		}
+		if i == j {
+			break
+		}
+		w := s[i:j]
+		if redactNext && (w[0] == '\'' || w[0] == '"') {
+			// A quoted value may hold spaces: it ends at its closing quote.
+			if k := strings.IndexByte(s[i+1:], w[0]); k >= 0 {
+				j = i + 1 + k + 1
+				for j < len(s) && s[j] != ' ' && s[j] != '\t' && s[j] != '\n' {
+					j++
+				}
+				w = s[i:j]
+			}
+		}
+		// Shell quotes around a word or its value do not hide it.
+		bare := strings.Trim(w, "'\"")
+		switch {
+		case redactNext:
+			b.WriteString(Redacted)
+			changed, redactNext = true, false
+		case isSecretFlag(bare):
+			b.WriteString(w)
+			redactNext = true
+		default:
+			if key, value, ok := strings.Cut(bare, "="); ok && value != "" && isName(key) && secretName(key) {
+				b.WriteString(key + "=" + Redacted)
+				changed = true
+			} else {
+				b.WriteString(w)
+			}
+		}
+		i = j
+	}
+	if !changed {
+		return s
+	}
+	return b.String()
 }
 
 // byteSet is a set of bytes.

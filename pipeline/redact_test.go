@@ -68,6 +68,14 @@ func TestRedactString(t *testing.T) {
 		{"private key neg", "-----BEGIN PUBLIC KEY-----", "-----BEGIN PUBLIC KEY-----"},
 		{"openssl pass", "pass:hunter2", "pass:[REDACTED]"},
 		{"openssl pass neg", "file:/etc/pw", "file:/etc/pw"},
+		// A command line inside one argument (sh -c "…").
+		{"words", "curl --password=hunter2 http://x/", "curl --password=[REDACTED] http://x/"},
+		{"words", "mysql -u root --password hunter2 db", "mysql -u root --password [REDACTED] db"},
+		{"words", "env GITHUB_TOKEN=abc make; echo ok", "env GITHUB_TOKEN=[REDACTED] make; echo ok"},
+		{"words", "run --token 'x y' --v", "run --token [REDACTED] --v"},
+		{"words", `psql --password "a b c"`, `psql --password [REDACTED]`},
+		{"words neg", "ls -l /tmp --color=auto", "ls -l /tmp --color=auto"},
+		{"words neg", "echo password is secret", "echo password is secret"},
 		// Ordinary arguments.
 		{"plain", "/usr/bin/curl", "/usr/bin/curl"},
 		{"plain", "-l", "-l"},
