@@ -1,0 +1,567 @@
+//go:build linux
+
+package linux
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"syscall"
+	"time"
+
+	"github.com/cilium/ebpf"
+	"github.com/cilium/ebpf/features"
+	"github.com/cilium/ebpf/link"
+	"github.com/cilium/ebpf/ringbuf"
+	"github.com/cilium/ebpf/rlimit"
+	"golang.org/x/sys/unix"
+
+	"github.com/procotel/procotel/backends"
+	"github.com/procotel/procotel/semconv"
+)
+
+// DefaultBufferSize is the ring buffer size when Options.BufferSize is 0.
+const DefaultBufferSize = 16 << 20
+
+const (
+	backendName = "ebpf"
+	autoSelect  = true
+	btfPath     = "/sys/kernel/btf/vmlinux"
+	cgroupRoot  = "/sys/fs/cgroup"
+	procRoot    = "/proc"
+	bootIDPath  = "/proc/sys/kernel/random/boot_id"
+)
+
+// Backend is the eBPF backend. Its methods follow the backends.Backend
+// contract: Start, then Run once, then Close; Stats and Capabilities may
+// be called at any time from any goroutine.
+type Backend struct {
+	opts backends.Options
+
+	mu     sync.Mutex // guards the fields below against Close racing Start
+	coll   *ebpf.Collection
+	links  []link.Link
+	reader *ringbuf.Reader
+	caps   backends.Capabilities
+	closed bool
+	// reaperKnown is set when reap events name the reaper (fentry on
+	// release_task attached).
+	reaperKnown bool
+
+	cgroups *cgroupResolver
+
+	received     [semconv.NumKinds]atomic.Uint64
+	decodeErrors atomic.Uint64
+	truncated    atomic.Uint64
+	existing     atomic.Uint64
+	lostAtClose  [semconv.NumKinds]uint64 // lost counters read at Close
+}
+
+var _ backends.Backend = (*Backend)(nil)
+
+// New returns an eBPF backend that has not attached yet. Source must be
+// empty: the backend reads the running kernel.
+func New(source string, opts backends.Options) (backends.Backend, error) {
+	if source != "" {
+		return nil, fmt.Errorf("ebpf backend: takes no source, got %q", source)
+	}
+	if opts.BufferSize < 0 {
+		return nil, fmt.Errorf("ebpf backend: negative buffer size %d", opts.BufferSize)
+	}
+	return &Backend{opts: opts, cgroups: newCgroupResolver(cgroupRoot, dirInode)}, nil
+}
+
+// Name returns "ebpf".
+func (b *Backend) Name() string { return backendName }
+
+// Capabilities returns what the backend observes; valid after Start.
+func (b *Backend) Capabilities() backends.Capabilities {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	return b.caps
+}
+
+func missing(feature, hint string) *backends.MissingFeatureError {
+	return &backends.MissingFeatureError{Backend: backendName, Feature: feature, Hint: hint}
+}
+
+// checkPrivileges reports a MissingFeatureError unless the process may
+// load tracing programs: CAP_BPF and CAP_PERFMON, or CAP_SYS_ADMIN.
+func checkPrivileges() error {
+	var hdr = unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}
+	var data [2]unix.CapUserData
+	if err := unix.Capget(&hdr, &data[0]); err != nil {
+		return fmt.Errorf("read capabilities: %w", err)
+	}
+	has := func(c uint) bool { return data[c/32].Effective&(1<<(c%32)) != 0 }
+	if has(unix.CAP_SYS_ADMIN) || (has(unix.CAP_BPF) && has(unix.CAP_PERFMON)) {
+		return nil
+	}
+	return missing("root (CAP_BPF and CAP_PERFMON, or CAP_SYS_ADMIN)",
+		"run as root or grant the capabilities (setcap cap_bpf,cap_perfmon+ep)")
+}
+
+// Start checks privileges and kernel features, loads the programs and
+// attaches them. Once it returns nil every event is delivered by Run or
+// counted as lost.
+func (b *Backend) Start(ctx context.Context) error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.closed {
+		return errors.New("start ebpf backend: closed")
+	}
+	if b.coll != nil {
+		return errors.New("start ebpf backend: already started")
+	}
+	if err := checkPrivileges(); err != nil {
+		return err
+	}
+	if _, err := os.Stat(btfPath); err != nil {
+		return missing("BTF ("+btfPath+")", "use a kernel built with CONFIG_DEBUG_INFO_BTF=y")
+	}
+	if err := rlimit.RemoveMemlock(); err != nil {
+		return fmt.Errorf("start ebpf backend: raise RLIMIT_MEMLOCK: %w", err)
+	}
+	if err := features.HaveMapType(ebpf.RingBuf); err != nil {
+		if errors.Is(err, ebpf.ErrNotSupported) {
+			return missing("BPF ring buffer maps (Linux 5.8)", err.Error())
+		}
+		return fmt.Errorf("start ebpf backend: probe ring buffer support: %w", err)
+	}
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if err := b.load(); err != nil {
+		b.closeLocked()
+		return err
+	}
+	return nil
+}
+
+// hook is one program and how to attach it.
+type hook struct {
+	prog     string
+	group    string // tracepoint group; empty for tp_btf and fentry
+	name     string // tracepoint name, or the kernel function / tp_btf event
+	optional string // when set, attach failure is tolerated and noted with this text
+}
+
+func (b *Backend) load() error {
+	spec, err := loadProcotel()
+	if err != nil {
+		return fmt.Errorf("start ebpf backend: %w", err)
+	}
+	size := b.opts.BufferSize
+	if size == 0 {
+		size = DefaultBufferSize
+	}
+	size, err = ringSize(size)
+	if err != nil {
+		return fmt.Errorf("start ebpf backend: %w", err)
+	}
+	spec.Maps[procotelMapEvents].MaxEntries = uint32(size)
+
+	argvMax := b.opts.ArgvLimit()
+	var notes []string
+	if argvMax > argvCap {
+		notes = append(notes, fmt.Sprintf("argv is captured up to %d bytes per exec, not the %d asked for", argvCap, argvMax))
+		argvMax = argvCap
+	}
+	set := map[string]any{
+		procotelVarArgvMax:     uint32(argvMax),
+		procotelVarSignalsAll:  boolByte(b.opts.SignalsAll),
+		procotelVarThreads:     boolByte(b.opts.Threads),
+		procotelVarWakeupBytes: uint64(size / 4),
+	}
+	for name, v := range set {
+		if err := spec.Variables[name].Set(v); err != nil {
+			return fmt.Errorf("start ebpf backend: set %s: %w", name, err)
+		}
+	}
+
+	hooks := []hook{
+		{prog: procotelProgOnFork, name: "sched_process_fork"},
+		{prog: procotelProgOnExec, name: "sched_process_exec"},
+		{prog: procotelProgOnExit, name: "sched_process_exit"},
+		{prog: procotelProgOnSignalGenerate, name: "signal_generate"},
+		{prog: procotelProgOnEnterExecve, group: "syscalls", name: "sys_enter_execve"},
+		{prog: procotelProgOnEnterExecveat, group: "syscalls", name: "sys_enter_execveat"},
+		{prog: procotelProgOnExitExecve, group: "syscalls", name: "sys_exit_execve"},
+		{prog: procotelProgOnExitExecveat, group: "syscalls", name: "sys_exit_execveat"},
+		{prog: procotelProgOnKernelClone, name: "kernel_clone", optional: "clone flags are derived from what parent and child share (fentry on kernel_clone unavailable): CLONE_VM, FS, FILES, SIGHAND, THREAD, NEW* namespaces and the exit signal; not CLONE_VFORK"},
+		{prog: procotelProgOnReleaseTask, name: "release_task", optional: "reap uses sched_process_free and cannot name the reaper (fentry on release_task unavailable)"},
+	}
+	if b.opts.SignalDeliver {
+		hooks = append(hooks, hook{prog: procotelProgOnSignalDeliver, name: "signal_deliver"})
+	} else {
+		delete(spec.Programs, procotelProgOnSignalDeliver)
+	}
+	// Optional programs are loaded on their own, after the rest, so that a
+	// kernel refusing one of them (fentry needs ftrace) costs only it.
+	optional := map[string]*ebpf.ProgramSpec{}
+	for _, name := range []string{procotelProgOnKernelClone, procotelProgOnReleaseTask, procotelProgOnProcessFree} {
+		optional[name] = spec.Programs[name]
+		delete(spec.Programs, name)
+	}
+	coll, err := ebpf.NewCollectionWithOptions(spec, ebpf.CollectionOptions{})
+	if err != nil {
+		return fmt.Errorf("start ebpf backend: load programs: %w", err)
+	}
+	b.coll = coll
+	for _, name := range []string{procotelProgOnKernelClone, procotelProgOnReleaseTask} {
+		if prog, err := loadOne(spec, optional[name], coll); err == nil {
+			coll.Programs[name] = prog
+		}
+	}
+
+	reaper := true
+	for _, h := range hooks {
+		prog := coll.Programs[h.prog]
+		var l link.Link
+		var err error
+		switch {
+		case prog == nil:
+			err = errors.New("program did not load")
+		case h.group != "":
+			l, err = link.Tracepoint(h.group, h.name, prog, nil)
+		default:
+			l, err = link.AttachTracing(link.TracingOptions{Program: prog})
+		}
+		if err != nil {
+			if h.optional != "" {
+				notes = append(notes, h.optional)
+				if h.prog == procotelProgOnReleaseTask {
+					reaper = false
+				}
+				continue
+			}
+			return fmt.Errorf("start ebpf backend: attach %s: %w: %w", h.name, err,
+				missing("tracing attach ("+h.name+")", "a kernel with BTF, tp_btf and tracepoints (Linux 5.8+)"))
+		}
+		b.links = append(b.links, l)
+	}
+	if !reaper {
+		prog, err := loadOne(spec, optional[procotelProgOnProcessFree], coll)
+		if err == nil {
+			coll.Programs[procotelProgOnProcessFree] = prog
+			var l link.Link
+			l, err = link.AttachTracing(link.TracingOptions{Program: prog})
+			b.links = append(b.links, l)
+		}
+		if err != nil {
+			return fmt.Errorf("start ebpf backend: attach sched_process_free: %w: %w", err,
+				missing("tracing attach (sched_process_free)", "a kernel with BTF and tp_btf"))
+		}
+	}
+
+	rd, err := ringbuf.NewReader(coll.Maps[procotelMapEvents])
+	if err != nil {
+		return fmt.Errorf("start ebpf backend: open ring buffer: %w", err)
+	}
+	b.reader = rd
+	b.reaperKnown = reaper
+	b.caps = b.capabilities(notes)
+	return nil
+}
+
+// loadOne loads one program of spec that was left out of coll, sharing
+// coll's maps. The program is owned by coll from then on.
+func loadOne(spec *ebpf.CollectionSpec, prog *ebpf.ProgramSpec, coll *ebpf.Collection) (*ebpf.Program, error) {
+	if prog == nil {
+		return nil, errors.New("load program: not in the object file")
+	}
+	one := spec.Copy()
+	one.Programs = map[string]*ebpf.ProgramSpec{prog.Name: prog}
+	repl := make(map[string]*ebpf.Map)
+	for name, m := range coll.Maps {
+		if !strings.HasPrefix(name, ".") {
+			repl[name] = m
+		}
+	}
+	c, err := ebpf.NewCollectionWithOptions(one, ebpf.CollectionOptions{MapReplacements: repl})
+	if err != nil {
+		return nil, fmt.Errorf("load program %s: %w", prog.Name, err)
+	}
+	p := c.Programs[prog.Name]
+	delete(c.Programs, prog.Name)
+	c.Close()
+	return p, nil
+}
+
+// pollInterval is how often Run looks at a ring buffer that did not wake it.
+const pollInterval = 10 * time.Millisecond
+
+// argvCap is ARGV_CAP in bpf/record.h.
+const argvCap = 16384
+
+func boolByte(v bool) uint8 {
+	if v {
+		return 1
+	}
+	return 0
+}
+
+// ringSize rounds n up to a power of two of at least a page, as the
+// kernel requires of a ring buffer.
+func ringSize(n int) (int, error) {
+	page := os.Getpagesize()
+	if n < page {
+		n = page
+	}
+	if n > 1<<30 {
+		return 0, fmt.Errorf("ring buffer size %d exceeds 1 GiB", n)
+	}
+	p := page
+	for p < n {
+		p <<= 1
+	}
+	return p, nil
+}
+
+func (b *Backend) capabilities(notes []string) backends.Capabilities {
+	kinds := []semconv.Kind{semconv.KindFork, semconv.KindExec, semconv.KindExecFailed,
+		semconv.KindExit, semconv.KindReap, semconv.KindSignal}
+	if b.opts.Threads {
+		kinds = append(kinds, semconv.KindThreadStart, semconv.KindThreadExit)
+	}
+	if b.opts.StartEvents {
+		notes = append(notes, "start events are not implemented")
+	}
+	notes = append(notes,
+		"exe and cwd are resolved up to the root of the process's mount namespace",
+		"the sender of a delivered signal is not known; signal events for SIGCHLD need SignalsAll")
+	boot, _ := os.ReadFile(bootIDPath)
+	return backends.Capabilities{
+		OS:            semconv.OSLinux,
+		Boot:          semconv.BootID(strings.TrimSpace(string(boot))),
+		Clock:         bootClock(),
+		Kinds:         kinds,
+		Argv:          true,
+		Exe:           true,
+		Cwd:           true,
+		Creds:         true,
+		TTY:           true,
+		NSPID:         true,
+		CloneFlags:    true,
+		ExitSignal:    true,
+		CoreDump:      true,
+		SignalOutcome: true,
+		SignalSender:  true,
+		Containers:    true,
+		Notes:         notes,
+	}
+}
+
+// bootClock computes the wall-clock time of boot from CLOCK_REALTIME and
+// CLOCK_BOOTTIME, taking the closest of a few paired readings.
+func bootClock() semconv.Clock {
+	var best time.Time
+	bestGap := time.Duration(1 << 62)
+	for i := 0; i < 5; i++ {
+		var b1, r, b2 unix.Timespec
+		_ = unix.ClockGettime(unix.CLOCK_BOOTTIME, &b1)
+		_ = unix.ClockGettime(unix.CLOCK_REALTIME, &r)
+		_ = unix.ClockGettime(unix.CLOCK_BOOTTIME, &b2)
+		gap := time.Duration(b2.Nano() - b1.Nano())
+		if gap < bestGap {
+			bestGap = gap
+			mid := (b1.Nano() + b2.Nano()) / 2
+			best = time.Unix(0, r.Nano()-mid)
+		}
+	}
+	return semconv.Clock{BootWall: best}
+}
+
+// Run sends one KindExisting event per process alive at Start, then the
+// events of the ring buffer, until ctx ends. It must be called once, after
+// Start.
+func (b *Backend) Run(ctx context.Context, out chan<- semconv.Event) error {
+	b.mu.Lock()
+	rd, clock := b.reader, b.caps.Clock
+	b.mu.Unlock()
+	if rd == nil {
+		return errors.New("run ebpf backend: not started")
+	}
+	stop := context.AfterFunc(ctx, func() { _ = rd.Flush() })
+	defer stop()
+
+	if err := b.seed(ctx, out, clock); err != nil {
+		return err
+	}
+
+	var rec ringbuf.Record
+	var ev semconv.Event
+	var dec decoder
+	// The programs submit without waking the reader (a wakeup costs the
+	// producing hook an interrupt); the reader polls every pollInterval,
+	// and the kernel wakes it early when the buffer fills past a quarter.
+	rd.SetDeadline(time.Now().Add(pollInterval))
+	for {
+		if err := rd.ReadInto(&rec); err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			if errors.Is(err, os.ErrDeadlineExceeded) {
+				rd.SetDeadline(time.Now().Add(pollInterval))
+				continue
+			}
+			if errors.Is(err, ringbuf.ErrFlushed) {
+				continue
+			}
+			if errors.Is(err, ringbuf.ErrClosed) {
+				return nil
+			}
+			return fmt.Errorf("run ebpf backend: read ring buffer: %w", err)
+		}
+		truncated, err := dec.decode(rec.RawSample, &ev)
+		if err != nil {
+			b.decodeErrors.Add(1)
+			continue
+		}
+		if truncated {
+			b.truncated.Add(1)
+		}
+		b.received[ev.Kind].Add(1)
+		ev.Time = clock.Wall(ev.BootNS)
+		b.addCgroup(&ev.Process)
+		select {
+		case out <- ev:
+		case <-ctx.Done():
+			return nil
+		}
+	}
+}
+
+// addCgroup fills the cgroup path and container from the cgroup id.
+func (b *Backend) addCgroup(p *semconv.Process) {
+	if p.CgroupID == 0 {
+		return
+	}
+	c, ok := b.cgroups.Lookup(p.CgroupID)
+	if !ok {
+		return
+	}
+	p.CgroupPath = c.path
+	p.ContainerID = c.container.ID
+	p.ContainerName = c.container.Name
+	p.ContainerRuntime = c.container.Runtime
+}
+
+// seed sends a KindExisting event for every process in /proc.
+func (b *Backend) seed(ctx context.Context, out chan<- semconv.Event, clock semconv.Clock) error {
+	procs, err := readProcesses(procRoot)
+	if err != nil {
+		return fmt.Errorf("run ebpf backend: seed: %w", err)
+	}
+	now := bootNow()
+	for i := range procs {
+		p := &procs[i]
+		if p.CgroupPath != "" {
+			c := ParseContainer(p.CgroupPath)
+			p.ContainerID, p.ContainerName, p.ContainerRuntime = c.ID, c.Name, c.Runtime
+			if st, err := os.Stat(cgroupRoot + p.CgroupPath); err == nil {
+				if sys, ok := st.Sys().(*syscall.Stat_t); ok {
+					p.CgroupID = sys.Ino
+				}
+			}
+		}
+		ev := semconv.Event{Kind: semconv.KindExisting, BootNS: now, Time: clock.Wall(now), CPU: -1,
+			OS: semconv.OSLinux, Process: *p}
+		select {
+		case out <- ev:
+			b.existing.Add(1)
+		case <-ctx.Done():
+			return nil
+		}
+	}
+	return nil
+}
+
+func bootNow() uint64 {
+	var ts unix.Timespec
+	_ = unix.ClockGettime(unix.CLOCK_BOOTTIME, &ts)
+	return uint64(ts.Nano())
+}
+
+// Stats returns the counters so far. It is safe for concurrent use.
+func (b *Backend) Stats() backends.Stats {
+	var s backends.Stats
+	for k := range s.Received {
+		s.Received[k] = b.received[k].Load()
+	}
+	s.DecodeErrors = b.decodeErrors.Load()
+	s.Truncated = b.truncated.Load()
+	s.Existing = b.existing.Load()
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	if b.coll == nil {
+		s.Lost = b.lostAtClose
+		return s
+	}
+	s.Lost = readLost(b.coll.Maps[procotelMapLost])
+	return s
+}
+
+// readLost sums the per-CPU lost counters of every kind.
+func readLost(m *ebpf.Map) [semconv.NumKinds]uint64 {
+	var lost [semconv.NumKinds]uint64
+	var perCPU []uint64
+	for k := range lost {
+		if err := m.Lookup(uint32(k), &perCPU); err != nil {
+			continue
+		}
+		for _, n := range perCPU {
+			lost[k] += n
+		}
+	}
+	return lost
+}
+
+// Close detaches the programs and frees the ring buffer. It interrupts a
+// running Run, is idempotent and may be called without Start.
+func (b *Backend) Close() error {
+	b.mu.Lock()
+	defer b.mu.Unlock()
+	b.closed = true
+	return b.closeLocked()
+}
+
+func (b *Backend) closeLocked() error {
+	var errs []error
+	for _, l := range b.links {
+		errs = append(errs, l.Close())
+	}
+	b.links = nil
+	if b.reader != nil {
+		errs = append(errs, b.reader.Close())
+		b.reader = nil
+	}
+	if b.coll != nil {
+		b.lostAtClose = readLost(b.coll.Maps[procotelMapLost])
+		b.coll.Close()
+		b.coll = nil
+	}
+	if err := errors.Join(errs...); err != nil {
+		return fmt.Errorf("close ebpf backend: %w", err)
+	}
+	return nil
+}
+
+// dirInode returns the inode number of a directory entry, which for a
+// cgroup2 directory is the cgroup id.
+func dirInode(d fs.DirEntry) (uint64, bool) {
+	info, err := d.Info()
+	if err != nil {
+		return 0, false
+	}
+	st, ok := info.Sys().(*syscall.Stat_t)
+	if !ok {
+		return 0, false
+	}
+	return st.Ino, true
+}

@@ -1,0 +1,201 @@
+/* SPDX-License-Identifier: (MIT OR GPL-2.0) */
+/*
+ * kernel.h declares the few kernel types and fields procotel reads. Every
+ * struct carries preserve_access_index, so the loader relocates each field
+ * against the running kernel's BTF (CO-RE); only the fields used are listed,
+ * in any order, and a field's offset here means nothing.
+ */
+#ifndef PROCOTEL_KERNEL_H
+#define PROCOTEL_KERNEL_H
+
+typedef unsigned char __u8;
+typedef signed char __s8;
+typedef unsigned short __u16;
+typedef short __s16;
+typedef unsigned int __u32;
+typedef int __s32;
+typedef unsigned long long __u64;
+typedef long long __s64;
+typedef __u16 __be16;
+typedef __u32 __be32;
+typedef __u32 __wsum;
+typedef _Bool bool;
+#define true 1
+#define false 0
+
+typedef __u8 u8;
+typedef __u16 u16;
+typedef __u32 u32;
+typedef __s32 s32;
+typedef __u64 u64;
+typedef __s64 s64;
+
+enum bpf_map_type {
+	BPF_MAP_TYPE_HASH = 1,
+	BPF_MAP_TYPE_ARRAY = 2,
+	BPF_MAP_TYPE_PERCPU_ARRAY = 6,
+	BPF_MAP_TYPE_RINGBUF = 27,
+	BPF_MAP_TYPE_TASK_STORAGE = 29,
+};
+
+enum {
+	BPF_ANY = 0,
+	BPF_F_NO_PREALLOC = 1,
+	BPF_LOCAL_STORAGE_GET_F_CREATE = 1,
+	BPF_RB_NO_WAKEUP = 1,
+	BPF_RB_FORCE_WAKEUP = 2,
+	BPF_RB_AVAIL_DATA = 0,
+};
+
+#define PIDTYPE_PGID 2
+#define PIDTYPE_SID 3
+#define SIGNAL_GROUP_EXIT 0x00000004
+#define SIGCHLD 17
+
+#define CLONE_VM 0x00000100
+#define CLONE_FS 0x00000200
+#define CLONE_FILES 0x00000400
+#define CLONE_SIGHAND 0x00000800
+#define CLONE_THREAD 0x00010000
+#define CLONE_NEWNS 0x00020000
+#define CLONE_NEWCGROUP 0x02000000
+#define CLONE_NEWUTS 0x04000000
+#define CLONE_NEWIPC 0x08000000
+#define CLONE_NEWPID 0x20000000
+#define CLONE_NEWNET 0x40000000
+
+#define __ctx __attribute__((preserve_access_index))
+
+typedef struct {
+	u32 val;
+} kuid_t;
+
+typedef struct {
+	u32 val;
+} kgid_t;
+
+struct cred {
+	kuid_t uid;
+	kgid_t gid;
+	kuid_t euid;
+	kgid_t egid;
+} __ctx;
+
+struct upid {
+	int nr;
+} __ctx;
+
+struct pid {
+	unsigned int level;
+	struct upid numbers[1];
+} __ctx;
+
+struct tty_struct {
+	char name[64];
+} __ctx;
+
+struct signal_struct {
+	unsigned int flags;
+	int group_exit_code;
+	struct pid *pids[4];
+	struct tty_struct *tty;
+} __ctx;
+
+struct qstr {
+	u32 len;
+	const unsigned char *name;
+} __ctx;
+
+struct dentry {
+	struct dentry *d_parent;
+	struct qstr d_name;
+} __ctx;
+
+struct vfsmount {
+	struct dentry *mnt_root;
+} __ctx;
+
+struct mount {
+	struct mount *mnt_parent;
+	struct dentry *mnt_mountpoint;
+	struct vfsmount mnt;
+} __ctx;
+
+struct path {
+	struct vfsmount *mnt;
+	struct dentry *dentry;
+} __ctx;
+
+struct file {
+	struct path f_path;
+} __ctx;
+
+struct fs_struct {
+	struct path pwd;
+} __ctx;
+
+struct mm_struct {
+	unsigned long arg_start;
+	unsigned long arg_end;
+} __ctx;
+
+struct kernfs_node {
+	u64 id;
+} __ctx;
+
+struct cgroup {
+	struct kernfs_node *kn;
+} __ctx;
+
+struct css_set {
+	struct cgroup *dfl_cgrp;
+} __ctx;
+
+struct nsproxy {
+	void *uts_ns;
+	void *ipc_ns;
+	void *mnt_ns;
+	void *pid_ns_for_children;
+	void *net_ns;
+	void *cgroup_ns;
+} __ctx;
+
+struct task_struct {
+	int pid;
+	int exit_signal;
+	void *files;
+	void *sighand;
+	struct nsproxy *nsproxy;
+	int tgid;
+	int exit_code;
+	u64 start_boottime;
+	struct task_struct *real_parent;
+	struct task_struct *group_leader;
+	struct pid *thread_pid;
+	const struct cred *real_cred;
+	struct signal_struct *signal;
+	struct fs_struct *fs;
+	struct mm_struct *mm;
+	struct css_set *cgroups;
+	char comm[16];
+} __ctx;
+
+struct linux_binprm {
+	struct file *file;
+	const char *filename;
+	const char *interp;
+} __ctx;
+
+struct kernel_siginfo {
+	int si_signo;
+	int si_errno;
+	int si_code;
+} __ctx;
+
+struct k_sigaction;
+
+struct kernel_clone_args {
+	u64 flags;
+} __ctx;
+
+#endif /* PROCOTEL_KERNEL_H */

@@ -1,0 +1,683 @@
+//go:build ignore
+
+/* SPDX-License-Identifier: (MIT OR GPL-2.0) */
+/*
+ * procotel.bpf.c watches the process lifecycle and writes one record per
+ * event into one ring buffer (record.h). Exec attempts are paired with
+ * their results here, in the kernel: sys_enter_execve(at) remembers the
+ * caller's filename and argv pointers in task storage, sched_process_exec
+ * reports a success, sys_exit_execve(at) with a negative return a failure.
+ * Every record the ring buffer cannot take is counted per kind in lost.
+ */
+#include "kernel.h"
+#include <bpf/bpf_helpers.h>
+#include <bpf/bpf_core_read.h>
+#include <bpf/bpf_tracing.h>
+#include "record.h"
+
+char __license[] SEC("license") = "Dual MIT/GPL";
+
+/* Configuration, set by the loader before load. */
+volatile const u32 argv_max = ARGV_CAP; /* argv capture limit, <= ARGV_CAP */
+volatile const u8 signals_all = 0;      /* report SIGCHLD too */
+volatile const u8 threads = 0;          /* report thread start and exit */
+volatile const u64 wakeup_bytes = 1 << 22; /* wake the reader past this backlog */
+
+struct {
+	__uint(type, BPF_MAP_TYPE_RINGBUF);
+	__uint(max_entries, 1 << 24); /* resized by the loader */
+} events SEC(".maps");
+
+/* lost counts records the ring buffer could not take, per kind. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, KIND_COUNT);
+	__type(key, u32);
+	__type(value, u64);
+} lost SEC(".maps");
+
+/* task_state is what procotel remembers of a thread between two hooks. */
+struct task_state {
+	u64 clone_flags;   /* flags of the thread's last clone */
+	u8 has_clone;      /* clone_flags was set by on_kernel_clone */
+	u64 exec_filename; /* user pointers saved at sys_enter_execve(at) */
+	u64 exec_argv;
+	u8 execing;        /* an exec attempt is in flight */
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_TASK_STORAGE);
+	__uint(map_flags, BPF_F_NO_PREALLOC);
+	__type(key, int);
+	__type(value, struct task_state);
+} task_states SEC(".maps");
+
+/* An exec record is built in a per-CPU scratch area and copied out. */
+#define TAIL_CAP (3 * PATH_CAP + INTERP_CAP + ARGV_CAP)
+
+struct exec_scratch {
+	struct record hdr;
+	char tail[TAIL_CAP];
+};
+_Static_assert(sizeof(struct exec_scratch) < 0x8000, "exec_scratch must stay below 32 KiB");
+
+/* path_scratch holds a path while it is assembled from its end. */
+struct path_scratch {
+	char b[PATH_CAP + NAME_CAP];
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, u32);
+	__type(value, struct exec_scratch);
+} exec_scratch SEC(".maps");
+
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, u32);
+	__type(value, struct path_scratch);
+} path_scratch SEC(".maps");
+
+/*
+ * wakeup chooses the notification of a submit. Waking the reader costs the
+ * producing hook an interrupt (microseconds in a VM), so records are
+ * submitted silently and the reader polls; only a backlog past
+ * wakeup_bytes wakes it at once.
+ */
+static __always_inline u64 wakeup(void)
+{
+	return bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) >= wakeup_bytes ? BPF_RB_FORCE_WAKEUP
+									       : BPF_RB_NO_WAKEUP;
+}
+
+static __always_inline void count_lost(u32 kind)
+{
+	u64 *n = bpf_map_lookup_elem(&lost, &kind);
+	if (n)
+		*n += 1;
+}
+
+static __always_inline s32 pid_nr(struct pid *pid, u32 level)
+{
+	s32 nr = 0;
+	if (!pid)
+		return 0;
+	u64 off = bpf_core_field_offset(struct pid, numbers) +
+		  (u64)(level & 63) * bpf_core_type_size(struct upid);
+	bpf_probe_read_kernel(&nr, sizeof(nr), (void *)pid + off);
+	return nr;
+}
+
+/* fill_task writes the identity of task into the record header. */
+static __always_inline void fill_task(struct record *r, struct task_struct *task)
+{
+	struct task_struct *leader = task->group_leader;
+	struct task_struct *parent = task->real_parent;
+	const struct cred *cred = task->real_cred;
+	struct signal_struct *sig = task->signal;
+
+	r->boot_ns = bpf_ktime_get_boot_ns();
+	r->cpu = bpf_get_smp_processor_id();
+	r->pid = task->tgid;
+	r->tid = task->pid;
+	r->ppid = parent->tgid;
+	r->start = leader->start_boottime;
+	r->parent_start = parent->group_leader->start_boottime;
+	r->uid = cred->uid.val;
+	r->euid = cred->euid.val;
+	r->gid = cred->gid.val;
+	r->egid = cred->egid.val;
+
+	struct pid *tp = leader->thread_pid;
+	r->nspid = tp ? pid_nr(tp, tp->level) : 0;
+	r->pgid = pid_nr(sig->pids[PIDTYPE_PGID], 0);
+	r->sid = pid_nr(sig->pids[PIDTYPE_SID], 0);
+
+	struct tty_struct *tty = sig->tty;
+	if (tty)
+		bpf_probe_read_kernel_str(r->tty, sizeof(r->tty), tty->name);
+	else
+		r->tty[0] = 0;
+	bpf_probe_read_kernel_str(r->comm, sizeof(r->comm), task->comm);
+	r->cgroup_id = task->cgroups->dfl_cgrp->kn->id;
+}
+
+/* RESERVE reserves a header-only record r of kind_, or counts it lost and returns. */
+#define RESERVE(kind_)                                                      \
+	struct record *r = bpf_ringbuf_reserve(&events, sizeof(*r), 0);     \
+	if (!r) {                                                           \
+		count_lost(kind_);                                          \
+		return 0;                                                   \
+	}                                                                   \
+	__builtin_memset(&r->u, 0, sizeof(r->u));                           \
+	r->kind = kind_;                                                    \
+	r->flags = 0;                                                       \
+	r->_pad0 = 0;                                                       \
+	r->_pad1 = 0;                                                       \
+	r->size = sizeof(*r);
+
+SEC("fentry/kernel_clone")
+int BPF_PROG(on_kernel_clone, struct kernel_clone_args *args)
+{
+	struct task_state *st = bpf_task_storage_get(&task_states, bpf_get_current_task_btf(), 0,
+						     BPF_LOCAL_STORAGE_GET_F_CREATE);
+	if (st) {
+		st->clone_flags = args->flags;
+		st->has_clone = 1;
+	}
+	return 0;
+}
+
+/*
+ * derive_clone_flags reconstructs the clone flags of a fork from what the
+ * parent and child share, for kernels where fentry on kernel_clone is not
+ * available. Flags that leave no trace in the child by the time the
+ * tracepoint fires (CLONE_VFORK among them) are not reported.
+ */
+static __always_inline u64 derive_clone_flags(struct task_struct *parent, struct task_struct *child)
+{
+	u64 f = 0;
+	int sig = child->exit_signal;
+	if (sig > 0)
+		f |= sig & 0xff;
+	if (child->mm == parent->mm)
+		f |= CLONE_VM;
+	if (child->fs == parent->fs)
+		f |= CLONE_FS;
+	if (child->files == parent->files)
+		f |= CLONE_FILES;
+	if (child->sighand == parent->sighand)
+		f |= CLONE_SIGHAND;
+	if (child->pid != child->tgid)
+		f |= CLONE_THREAD;
+	struct nsproxy *cn = child->nsproxy, *pn = parent->nsproxy;
+	if (cn != pn && cn && pn) {
+		if (cn->mnt_ns != pn->mnt_ns)
+			f |= CLONE_NEWNS;
+		if (cn->uts_ns != pn->uts_ns)
+			f |= CLONE_NEWUTS;
+		if (cn->ipc_ns != pn->ipc_ns)
+			f |= CLONE_NEWIPC;
+		if (cn->net_ns != pn->net_ns)
+			f |= CLONE_NEWNET;
+		if (cn->cgroup_ns != pn->cgroup_ns)
+			f |= CLONE_NEWCGROUP;
+		if (cn->pid_ns_for_children != pn->pid_ns_for_children)
+			f |= CLONE_NEWPID;
+	}
+	return f;
+}
+
+SEC("tp_btf/sched_process_fork")
+int BPF_PROG(on_fork, struct task_struct *parent, struct task_struct *child)
+{
+	u32 kind = KIND_FORK;
+	if (child->pid != child->tgid) {
+		if (!threads)
+			return 0;
+		kind = KIND_THREAD_START;
+	}
+	RESERVE(kind);
+	fill_task(r, child);
+	r->u.fork.parent_tid = parent->pid;
+	struct task_state *st = bpf_task_storage_get(&task_states, parent, 0, 0);
+	r->u.fork.clone_flags = st && st->has_clone ? st->clone_flags : derive_clone_flags(parent, child);
+	bpf_ringbuf_submit(r, wakeup());
+	return 0;
+}
+
+/* remember_exec saves the user pointers of an exec attempt. */
+static __always_inline void remember_exec(u64 filename, u64 argv)
+{
+	struct task_state *st = bpf_task_storage_get(&task_states, bpf_get_current_task_btf(), 0,
+						     BPF_LOCAL_STORAGE_GET_F_CREATE);
+	if (!st)
+		return;
+	st->exec_filename = filename;
+	st->exec_argv = argv;
+	st->execing = 1;
+}
+
+struct enter_execve_ctx {
+	u64 common;
+	s64 nr;
+	u64 filename;
+	u64 argv;
+	u64 envp;
+};
+
+struct enter_execveat_ctx {
+	u64 common;
+	s64 nr;
+	s64 fd;
+	u64 filename;
+	u64 argv;
+	u64 envp;
+	s64 flags;
+};
+
+struct exit_execve_ctx {
+	u64 common;
+	s64 nr;
+	s64 ret;
+};
+
+SEC("tracepoint/syscalls/sys_enter_execve")
+int on_enter_execve(struct enter_execve_ctx *ctx)
+{
+	remember_exec(ctx->filename, ctx->argv);
+	return 0;
+}
+
+SEC("tracepoint/syscalls/sys_enter_execveat")
+int on_enter_execveat(struct enter_execveat_ctx *ctx)
+{
+	remember_exec(ctx->filename, ctx->argv);
+	return 0;
+}
+
+static __always_inline struct exec_scratch *scratch(void)
+{
+	u32 zero = 0;
+	return bpf_map_lookup_elem(&exec_scratch, &zero);
+}
+
+/* walk_ctx is the state of a path walk between two bpf_loop steps. */
+struct walk_ctx {
+	struct dentry *d;
+	struct dentry *mnt_root;
+	struct mount *mnt;
+	u32 off;     /* the path so far starts at path_scratch.b[off] */
+	u8 done;     /* reached the root */
+	u8 cut;      /* a component did not fit */
+};
+
+/* walk_step prepends one path component, or crosses one mount point. */
+static long walk_step(u64 i, struct walk_ctx *c)
+{
+	u32 zero = 0;
+	struct path_scratch *ps = bpf_map_lookup_elem(&path_scratch, &zero);
+	struct dentry *d = c->d;
+	if (!ps || !d)
+		return 1;
+	struct dentry *parent = BPF_CORE_READ(d, d_parent);
+	if (d == c->mnt_root || d == parent) {
+		struct mount *mnt = c->mnt;
+		struct mount *mp = BPF_CORE_READ(mnt, mnt_parent);
+		if (mp == mnt || !mp) {
+			c->done = 1;
+			return 1;
+		}
+		c->d = BPF_CORE_READ(mnt, mnt_mountpoint);
+		c->mnt = mp;
+		c->mnt_root = BPF_CORE_READ(mp, mnt.mnt_root);
+		return 0;
+	}
+	u32 len = BPF_CORE_READ(d, d_name.len);
+	const unsigned char *name = BPF_CORE_READ(d, d_name.name);
+	u32 off = c->off;
+	if (len > NAME_CAP - 1 || off > PATH_CAP - 1 || len + 1 > off) {
+		c->cut = 1;
+		return 1;
+	}
+	off -= len + 1;
+	off &= PATH_CAP - 1;
+	len &= NAME_CAP - 1;
+	bpf_probe_read_kernel(&ps->b[off + 1], len, name);
+	ps->b[off] = '/';
+	c->off = off;
+	c->d = parent;
+	return 0;
+}
+
+/*
+ * walk_path writes the path of (mnt, dentry) into the record tail at pos and
+ * returns the bytes written, including the NUL. It follows dentry parents
+ * and mount points up to the root of the mount namespace.
+ */
+static __always_inline u32 walk_path(struct exec_scratch *s, u32 pos, struct vfsmount *vfsmnt,
+				     struct dentry *d, u8 *flags)
+{
+	u32 zero = 0;
+	struct path_scratch *ps = bpf_map_lookup_elem(&path_scratch, &zero);
+	if (!ps || !vfsmnt || !d)
+		return 0;
+	ps->b[PATH_CAP - 1] = 0;
+	struct walk_ctx c = {
+		.d = d,
+		.mnt_root = BPF_CORE_READ(vfsmnt, mnt_root),
+		.mnt = (void *)vfsmnt - bpf_core_field_offset(struct mount, mnt),
+		.off = PATH_CAP - 1,
+	};
+	bpf_loop(64, walk_step, &c, 0);
+	if (!c.done)
+		*flags |= FLAG_PATH_TRUNCATED;
+	u32 off = c.off;
+	if (off >= PATH_CAP - 1) {
+		off = PATH_CAP - 2;
+		ps->b[off] = '/';
+	}
+	off &= PATH_CAP - 1;
+	u32 n = PATH_CAP - off;
+	if (pos > 2 * PATH_CAP)
+		return 0;
+	barrier_var(pos);
+	n &= 2 * PATH_CAP - 1;
+	if (n < 1 || n > PATH_CAP)
+		return 0;
+	bpf_probe_read_kernel(&s->tail[pos], n, &ps->b[off]);
+	return n;
+}
+
+static __always_inline void output(struct exec_scratch *s, u32 kind, u32 tail)
+{
+	u64 flags = wakeup();
+	u64 size = sizeof(struct record) + (u64)tail;
+	if (size > sizeof(*s))
+		size = sizeof(*s);
+	s->hdr.size = size;
+	barrier_var(size);
+	size &= 0x7fff; /* sizeof(*s) < 32 KiB: a no-op the verifier can see */
+	if (size > sizeof(*s))
+		return;
+	if (bpf_ringbuf_output(&events, s, size, flags))
+		count_lost(kind);
+}
+
+static __always_inline void clear_record(struct record *r, u32 kind)
+{
+	__builtin_memset(&r->u, 0, sizeof(r->u));
+	r->kind = kind;
+	r->flags = 0;
+	r->_pad0 = 0;
+	r->_pad1 = 0;
+}
+
+SEC("tp_btf/sched_process_exec")
+int BPF_PROG(on_exec, struct task_struct *p, int old_pid, struct linux_binprm *bprm)
+{
+	struct task_struct *task = bpf_get_current_task_btf();
+	struct task_state *st = bpf_task_storage_get(&task_states, task, 0, 0);
+	if (st)
+		st->execing = 0;
+
+	struct exec_scratch *s = scratch();
+	if (!s)
+		return 0;
+	struct record *r = &s->hdr;
+	clear_record(r, KIND_EXEC);
+	fill_task(r, task);
+	if (old_pid != p->pid)
+		r->u.exec.old_tid = old_pid;
+
+	u32 pos = 0;
+	long n = bpf_probe_read_kernel_str(&s->tail[0], PATH_CAP, bprm->filename);
+	if (n < 0)
+		n = 0;
+	if (n > PATH_CAP)
+		n = PATH_CAP;
+	r->u.exec.filename_len = n;
+	pos = n;
+
+	struct file *file = bprm->file;
+	u32 m = walk_path(s, pos, BPF_CORE_READ(file, f_path.mnt), BPF_CORE_READ(file, f_path.dentry),
+			  &r->flags);
+	r->u.exec.exe_len = m;
+	pos += m;
+
+	struct fs_struct *fs = task->fs;
+	m = walk_path(s, pos, BPF_CORE_READ(fs, pwd.mnt), BPF_CORE_READ(fs, pwd.dentry), &r->flags);
+	r->u.exec.cwd_len = m;
+	pos += m;
+
+	const char *interp = bprm->interp;
+	if (interp && interp != bprm->filename) {
+		if (pos > 3 * PATH_CAP)
+			pos = 3 * PATH_CAP;
+		barrier_var(pos);
+		n = bpf_probe_read_kernel_str(&s->tail[pos], INTERP_CAP, interp);
+		if (n < 0)
+			n = 0;
+		if (n > INTERP_CAP)
+			n = INTERP_CAP;
+		r->u.exec.interp_len = n;
+		pos += n;
+	}
+
+	struct mm_struct *mm = task->mm;
+	u64 start = mm->arg_start, end = mm->arg_end;
+	u64 len = end > start ? end - start : 0;
+	u32 limit = argv_max;
+	if (limit > ARGV_CAP)
+		limit = ARGV_CAP;
+	if (len > limit) {
+		len = limit;
+		r->flags |= FLAG_ARGV_TRUNCATED;
+	}
+	if (pos > 3 * PATH_CAP + INTERP_CAP)
+		pos = 3 * PATH_CAP + INTERP_CAP;
+	barrier_var(pos);
+	barrier_var(len);
+	if (len > 0 && len <= ARGV_CAP) {
+		if (bpf_probe_read_user(&s->tail[pos], len, (void *)start)) {
+			r->flags |= FLAG_ARGV_UNREADABLE;
+			len = 0;
+		}
+		r->u.exec.argv_len = len;
+		pos += len;
+	}
+	output(s, KIND_EXEC, pos);
+	return 0;
+}
+
+/* argv_ctx is the state of copying a failed exec's argv. */
+struct argv_ctx {
+	u64 argv;  /* user pointer to the argument pointers */
+	u32 pos;   /* where the argv block starts in the tail */
+	u32 used;  /* bytes copied so far */
+	u32 limit; /* capture limit */
+	u8 flags;
+	u8 done;
+};
+
+/* argv_step copies argument i of a failed exec. */
+static long argv_step(u64 i, struct argv_ctx *c)
+{
+	struct exec_scratch *s = scratch();
+	if (!s)
+		return 1;
+	u64 arg = 0;
+	if (bpf_probe_read_user(&arg, sizeof(arg), (void *)(c->argv + i * 8)) || !arg) {
+		c->done = 1;
+		return 1;
+	}
+	u32 used = c->used;
+	if (used >= c->limit) {
+		c->flags |= FLAG_ARGV_TRUNCATED;
+		return 1;
+	}
+	u64 room = (u64)c->limit - used;
+	if (room > ARG_CAP - 1)
+		room = ARG_CAP - 1;
+	barrier_var(room);
+	room &= ARG_CAP - 1;
+	if (room == 0)
+		return 1;
+	u64 at = (c->pos & (2 * PATH_CAP - 1)) + (used & (ARGV_CAP - 1));
+	long n = bpf_probe_read_user_str(&s->tail[at], room, (void *)arg);
+	if (n <= 0) {
+		c->flags |= FLAG_ARGV_UNREADABLE;
+		return 1;
+	}
+	c->used = used + n;
+	if (n == room) {
+		/* Cut: the argument filled what was left. */
+		c->flags |= FLAG_ARGV_TRUNCATED;
+		return 1;
+	}
+	return 0;
+}
+
+/* read_user_argv copies the argv of a failed exec, one argument at a time. */
+static __always_inline u32 read_user_argv(u32 pos, u64 argv, u8 *flags)
+{
+	u32 limit = argv_max;
+	if (limit > ARGV_CAP)
+		limit = ARGV_CAP;
+	struct argv_ctx c = {.argv = argv, .pos = pos, .limit = limit};
+	if (!argv)
+		return 0;
+	bpf_loop(1024, argv_step, &c, 0);
+	if (!c.done)
+		c.flags |= FLAG_ARGV_TRUNCATED;
+	*flags |= c.flags;
+	return c.used;
+}
+
+static __always_inline int exit_exec(long ret)
+{
+	struct task_struct *task = bpf_get_current_task_btf();
+	struct task_state *st = bpf_task_storage_get(&task_states, task, 0, 0);
+	if (!st || !st->execing)
+		return 0;
+	st->execing = 0;
+	if (ret >= 0)
+		return 0;
+
+	struct exec_scratch *s = scratch();
+	if (!s)
+		return 0;
+	struct record *r = &s->hdr;
+	clear_record(r, KIND_EXEC_FAILED);
+	fill_task(r, task);
+	r->u.exec.err = -ret;
+
+	long n = bpf_probe_read_user_str(&s->tail[0], PATH_CAP, (void *)st->exec_filename);
+	if (n < 0)
+		n = 0;
+	if (n > PATH_CAP)
+		n = PATH_CAP;
+	r->u.exec.filename_len = n;
+	u32 pos = n;
+	u32 a = read_user_argv(pos, st->exec_argv, &r->flags);
+	r->u.exec.argv_len = a;
+	pos += a;
+	output(s, KIND_EXEC_FAILED, pos);
+	return 0;
+}
+
+SEC("tracepoint/syscalls/sys_exit_execve")
+int on_exit_execve(struct exit_execve_ctx *ctx)
+{
+	return exit_exec(ctx->ret);
+}
+
+SEC("tracepoint/syscalls/sys_exit_execveat")
+int on_exit_execveat(struct exit_execve_ctx *ctx)
+{
+	return exit_exec(ctx->ret);
+}
+
+SEC("tp_btf/sched_process_exit")
+int BPF_PROG(on_exit, struct task_struct *p, bool group_dead)
+{
+	u32 kind = KIND_EXIT;
+	if (!group_dead) {
+		if (!threads)
+			return 0;
+		kind = KIND_THREAD_EXIT;
+	}
+	RESERVE(kind);
+	fill_task(r, p);
+	struct signal_struct *sig = p->signal;
+	if (kind == KIND_EXIT && (sig->flags & SIGNAL_GROUP_EXIT)) {
+		r->u.exit.code = sig->group_exit_code;
+		r->flags |= FLAG_EXIT_GROUP;
+	} else {
+		r->u.exit.code = p->exit_code;
+	}
+	bpf_ringbuf_submit(r, wakeup());
+	return 0;
+}
+
+static __always_inline int reap(struct task_struct *p)
+{
+	if (p->pid != p->tgid)
+		return 0;
+	RESERVE(KIND_REAP);
+	fill_task(r, p);
+	struct task_struct *cur = bpf_get_current_task_btf();
+	r->u.reap.reaper_pid = cur->tgid == p->tgid ? 0 : cur->tgid;
+	bpf_ringbuf_submit(r, wakeup());
+	return 0;
+}
+
+SEC("fentry/release_task")
+int BPF_PROG(on_release_task, struct task_struct *p)
+{
+	return reap(p);
+}
+
+SEC("tp_btf/sched_process_free")
+int BPF_PROG(on_process_free, struct task_struct *p)
+{
+	if (p->pid != p->tgid)
+		return 0;
+	RESERVE(KIND_REAP);
+	fill_task(r, p);
+	r->u.reap.reaper_pid = -1; /* unknown */
+	bpf_ringbuf_submit(r, wakeup());
+	return 0;
+}
+
+static __always_inline void fill_sender(struct record *r, struct kernel_siginfo *info, int sig)
+{
+	struct task_struct *cur = bpf_get_current_task_btf();
+	r->u.signal.signo = sig;
+	r->u.signal.sender_pid = cur->tgid;
+	r->u.signal.sender_tid = cur->pid;
+	bpf_probe_read_kernel_str(r->u.signal.sender_comm, sizeof(r->u.signal.sender_comm), cur->comm);
+	/* SEND_SIG_NOINFO (0) is SI_USER, SEND_SIG_PRIV (1) is SI_KERNEL. */
+	if ((unsigned long)info == 0)
+		r->u.signal.code = 0;
+	else if ((unsigned long)info == 1)
+		r->u.signal.code = 0x80;
+	else
+		r->u.signal.code = BPF_CORE_READ(info, si_code);
+}
+
+SEC("tp_btf/signal_generate")
+int BPF_PROG(on_signal_generate, int sig, struct kernel_siginfo *info, struct task_struct *task,
+	     int group, int result)
+{
+	if (sig == SIGCHLD && !signals_all)
+		return 0;
+	RESERVE(KIND_SIGNAL);
+	fill_task(r, task);
+	fill_sender(r, info, sig);
+	r->u.signal.result = result;
+	if (group)
+		r->flags |= FLAG_SIGNAL_GROUP;
+	bpf_ringbuf_submit(r, wakeup());
+	return 0;
+}
+
+SEC("tp_btf/signal_deliver")
+int BPF_PROG(on_signal_deliver, int sig, struct kernel_siginfo *info, struct k_sigaction *ka)
+{
+	if (sig == SIGCHLD && !signals_all)
+		return 0;
+	RESERVE(KIND_SIGNAL);
+	struct task_struct *cur = bpf_get_current_task_btf();
+	fill_task(r, cur);
+	fill_sender(r, info, sig);
+	/* The sender of a delivered signal is not known here. */
+	r->u.signal.sender_pid = 0;
+	r->u.signal.sender_tid = 0;
+	r->u.signal.sender_comm[0] = 0;
+	r->flags |= FLAG_DELIVERED;
+	bpf_ringbuf_submit(r, wakeup());
+	return 0;
+}

@@ -1,0 +1,116 @@
+/* SPDX-License-Identifier: (MIT OR GPL-2.0) */
+/*
+ * record.h is the ring buffer record format shared with the Go decoder
+ * (linux/record.go). A record is a fixed 184-byte header, followed for exec
+ * kinds by a tail of strings whose lengths the header gives. All integers
+ * are in the host's byte order. Change this file and record.go together;
+ * TestRecordLayout checks the Go offsets against bpf2go's rendering of
+ * struct record.
+ */
+#ifndef PROCOTEL_RECORD_H
+#define PROCOTEL_RECORD_H
+
+/* Kinds, numbered as semconv.Kind. */
+enum kind {
+	KIND_FORK = 1,
+	KIND_EXEC = 4,
+	KIND_EXEC_FAILED = 5,
+	KIND_EXIT = 6,
+	KIND_REAP = 7,
+	KIND_SIGNAL = 8,
+	KIND_THREAD_START = 9,
+	KIND_THREAD_EXIT = 10,
+	KIND_COUNT = 12,
+};
+
+/* Record flags. */
+enum record_flag {
+	FLAG_ARGV_TRUNCATED = 1 << 0,     /* argv cut at the capture limit */
+	FLAG_PATH_TRUNCATED = 1 << 1,     /* a path cut at its limit or depth */
+	FLAG_ARGV_UNREADABLE = 1 << 2,    /* argv memory could not be read */
+	FLAG_SIGNAL_GROUP = 1 << 3,       /* signal sent to the whole group */
+	FLAG_EXIT_GROUP = 1 << 4,         /* exit code from signal->group_exit_code */
+	FLAG_DELIVERED = 1 << 5,          /* signal record is a delivery */
+};
+
+/* Capture limits of the tail. */
+#define PATH_CAP 4096   /* filename, exe, cwd: bytes including the NUL */
+#define INTERP_CAP 256  /* #! interpreter path */
+#define ARGV_CAP 16384  /* argv block; must be a power of two */
+#define ARG_CAP 4096    /* one argument of a failed exec */
+#define NAME_CAP 256    /* one path component */
+
+struct record {
+	u8 kind;
+	u8 flags;
+	u16 _pad0;
+	u32 size; /* header + tail */
+	u64 boot_ns;
+	u32 cpu;
+	s32 pid;  /* tgid */
+	s32 tid;
+	s32 ppid; /* real_parent->tgid */
+	s32 nspid;
+	u32 uid, euid, gid, egid;
+	s32 pgid, sid;
+	u32 _pad1;
+	u64 start;        /* group_leader->start_boottime */
+	u64 parent_start; /* real_parent->group_leader->start_boottime */
+	u64 cgroup_id;
+	char comm[16];
+	char tty[32];
+	/* Kind-specific part, 48 bytes. */
+	union {
+		struct {
+			s32 parent_tid;
+			u32 _pad;
+			u64 clone_flags;
+		} fork;
+		struct {
+			s32 err; /* errno of a failed exec, positive */
+			s32 old_tid;
+			/* Tail string lengths, each including its NUL; 0 when absent. */
+			u16 filename_len, exe_len, cwd_len, interp_len;
+			u32 argv_len; /* argv block: NUL-separated arguments */
+		} exec;
+		struct {
+			u32 code; /* raw wait status: (code<<8)|signal|0x80 core */
+		} exit;
+		struct {
+			s32 reaper_pid;
+		} reap;
+		struct {
+			s32 signo;
+			s32 code;
+			s32 sender_pid;
+			s32 sender_tid;
+			s32 result; /* signal_generate result, TRACE_SIGNAL_* */
+			u32 _pad;
+			char sender_comm[16];
+		} signal;
+		u8 _raw[48];
+	} u;
+};
+
+/* The offsets linux/record.go decodes; bpf2go renders only the first union member. */
+#define OFFSET_IS(field, off) _Static_assert(__builtin_offsetof(struct record, field) == (off), #field)
+OFFSET_IS(u, 136);
+OFFSET_IS(u.fork.clone_flags, 136 + 8);
+OFFSET_IS(u.exec.err, 136 + 0);
+OFFSET_IS(u.exec.old_tid, 136 + 4);
+OFFSET_IS(u.exec.filename_len, 136 + 8);
+OFFSET_IS(u.exec.exe_len, 136 + 10);
+OFFSET_IS(u.exec.cwd_len, 136 + 12);
+OFFSET_IS(u.exec.interp_len, 136 + 14);
+OFFSET_IS(u.exec.argv_len, 136 + 16);
+OFFSET_IS(u.exit.code, 136 + 0);
+OFFSET_IS(u.reap.reaper_pid, 136 + 0);
+OFFSET_IS(u.signal.signo, 136 + 0);
+OFFSET_IS(u.signal.code, 136 + 4);
+OFFSET_IS(u.signal.sender_pid, 136 + 8);
+OFFSET_IS(u.signal.sender_tid, 136 + 12);
+OFFSET_IS(u.signal.result, 136 + 16);
+OFFSET_IS(u.signal.sender_comm, 136 + 24);
+_Static_assert(sizeof(struct record) == 184, "record size");
+
+#endif /* PROCOTEL_RECORD_H */
