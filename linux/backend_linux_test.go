@@ -151,7 +151,7 @@ func TestBackendExitCode(t *testing.T) {
 		t.Errorf("exit %+v, want code 7", exit.Exit)
 	}
 	reap := c.wait(t, "reap", func(e *semconv.Event) bool { return e.Kind == semconv.KindReap && e.Process.PID == pid })
-	if b.reaperKnown && reap.Reap.ReaperPID != self {
+	if reap.Reap.ReaperPID != self {
 		t.Errorf("reap by %d, want %d", reap.Reap.ReaperPID, self)
 	}
 	if s := b.Stats(); s.TotalLost() != 0 || s.DecodeErrors != 0 || s.Existing == 0 {

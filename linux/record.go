@@ -192,6 +192,11 @@ func (d *decoder) decode(b []byte, ev *semconv.Event) (truncated bool, err error
 	case semconv.KindReap:
 		if r := i32(b, offReapReaperPID); r > 0 {
 			ev.Reap.ReaperPID = r
+		} else if r == -1 && p.PPID > 0 {
+			// Recorded at sched_process_free, where the current task is
+			// unrelated: the parent at release time is the process that
+			// waited (or, with SIGCHLD ignored, let the kernel reap).
+			ev.Reap.ReaperPID = p.PPID
 		}
 	case semconv.KindSignal:
 		s := &ev.Signal

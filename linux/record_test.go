@@ -160,8 +160,26 @@ func TestDecodeKinds(t *testing.T) {
 			}
 		},
 	}, {
-		name: "reap unknown reaper",
-		rec:  func() []byte { r := newRecord(semconv.KindReap); r.u32(offReapReaperPID, 0xffffffff); return r.bytes() }(),
+		name: "reap at free: the parent at release reaped",
+		rec: func() []byte {
+			r := newRecord(semconv.KindReap)
+			r.u32(offReapReaperPID, 0xffffffff)
+			r.u32(offPPID, 77)
+			return r.bytes()
+		}(),
+		check: func(t *testing.T, ev *semconv.Event) {
+			if ev.Reap.ReaperPID != 77 {
+				t.Errorf("reap %+v, want reaper 77 (the parent at release)", ev.Reap)
+			}
+		},
+	}, {
+		name: "reap without reaper or parent",
+		rec: func() []byte {
+			r := newRecord(semconv.KindReap)
+			r.u32(offReapReaperPID, 0xffffffff)
+			r.u32(offPPID, 0)
+			return r.bytes()
+		}(),
 		check: func(t *testing.T, ev *semconv.Event) {
 			if ev.Reap.ReaperPID != 0 {
 				t.Errorf("reap %+v", ev.Reap)

@@ -394,3 +394,35 @@ func TestCheckStats(t *testing.T) {
 		t.Errorf("CheckStats = %q, want lost exit=2 and 1 decode error", bad)
 	}
 }
+
+// TestCommDuringExecWindow: the kernel renames a task inside exec, before
+// the exec event is recorded, so a signal that lands in that window
+// carries the new image's name although its time precedes the exec event.
+// That is accepted; any other name is not.
+func TestCommDuringExecWindow(t *testing.T) {
+	rep := sampleReport()
+	rep.Signals = append(rep.Signals, truth.Signal{Sender: 100, Target: 101, Signo: 15})
+	base := synth(rep, backends.DefaultArgvMax)
+	execAt := base[find(t, base, semconv.KindExec, 101)].BootNS
+	sigIdx := -1
+	for i, e := range base {
+		if e.Kind == semconv.KindSignal && e.Process.PID == 101 {
+			sigIdx = i
+		}
+	}
+	if sigIdx < 0 {
+		t.Fatal("synth made no signal event for 101")
+	}
+	for _, c := range []struct {
+		comm string
+		ok   bool
+	}{{"true", true}, {"workload", true}, {"bogus", false}} {
+		evs := append([]semconv.Event(nil), base...)
+		evs[sigIdx].BootNS = execAt - 1
+		evs[sigIdx].Process.Comm = c.comm
+		f := Check(rep, fullCaps, backends.Options{}, evs)
+		if f.OK() != c.ok {
+			t.Errorf("signal just before exec with comm %q: ok=%v, want %v; failures:\n%s", c.comm, f.OK(), c.ok, strings.Join(f.Failures, "\n"))
+		}
+	}
+}

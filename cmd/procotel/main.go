@@ -25,6 +25,7 @@ them as OpenTelemetry logs (one record per event) and spans (one per process).
 Usage:
   procotel [run] [flags] [-- command [args...]]
   procotel record [flags] FILE [-- command [args...]]
+  procotel console [flags]
   procotel version
 
 Commands:
@@ -33,6 +34,8 @@ Commands:
            OTEL_EXPORTER_OTLP_ENDPOINT)
   record   write the backend's raw events to FILE as JSON lines; play them
            back with --backend replay:FILE
+  console  an interactive prompt over the live process table: tail, ps,
+           tree, show PID, top, stats, containers, jails (help lists them)
   version  print the version
 
 With a command after --, procotel starts it once attached, shows only it
@@ -59,6 +62,8 @@ func Main(args []string, stdout, stderr io.Writer) int {
 	cmd := "run"
 	if len(args) > 0 {
 		switch args[0] {
+		case "console":
+			return runConsole(args[1:], stdout, stderr)
 		case "run", "record", "version", "help":
 			cmd, args = args[0], args[1:]
 		case "-h", "-help", "--help":

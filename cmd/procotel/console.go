@@ -1,0 +1,204 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/procotel/procotel/backends"
+	"github.com/procotel/procotel/backends/replay"
+	"github.com/procotel/procotel/console"
+	"github.com/procotel/procotel/pipeline"
+	"github.com/procotel/procotel/semconv"
+)
+
+const consoleUsage = `Usage:
+  procotel console [flags]
+
+Runs the backend and the pipeline in-process and gives a prompt with live
+views: tail [filter], ps, tree [pid], show <pid>, top [seconds], stats,
+containers, jails, help, quit. History is kept in $XDG_STATE_HOME/procotel/history
+(or ~/.procotel_history; --history '' keeps none).
+
+Flags:
+`
+
+// runConsole runs `procotel console`: the backend, the pipeline feeding
+// the console's sink, and the interactive console on the terminal.
+func runConsole(args []string, stdout, stderr io.Writer) int {
+	fs, flags := newFlagSet(stderr)
+	history := fs.String("history", console.DefaultHistoryFile(), "file to keep command history in (empty: none)")
+	fs.Usage = func() {
+		out := fs.Output()
+		fmt.Fprint(out, consoleUsage)
+		fs.VisitAll(func(fl *flag.Flag) {
+			name, usage := flag.UnquoteUsage(fl)
+			if name != "" {
+				name = " " + name
+			}
+			fmt.Fprintf(out, "  --%s%s\n    \t%s\n", fl.Name, name, strings.ReplaceAll(usage, "\n", "\n    \t"))
+		})
+	}
+	fs.SetOutput(io.Discard)
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			fs.SetOutput(stdout)
+			fs.Usage()
+			return exitOK
+		}
+		fmt.Fprintf(stderr, "procotel console: %v (see procotel console --help)\n", err)
+		return exitUsage
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "procotel console: unexpected argument %q\n", fs.Arg(0))
+		return exitUsage
+	}
+	cfg, err := flags.Load(os.Getenv)
+	if err != nil {
+		fmt.Fprintf(stderr, "procotel console: %v\n", err)
+		return exitUsage
+	}
+	r := &runner{cfg: cfg, stdout: stdout, stderr: stderr}
+	opts, err := backendOptions(cfg)
+	if err != nil {
+		fmt.Fprintf(stderr, "procotel console: %v\n", err)
+		return exitUsage
+	}
+	filter, err := r.filter()
+	if err != nil {
+		fmt.Fprintf(stderr, "procotel console: %v\n", err)
+		return exitUsage
+	}
+	redactor, err := r.redactor()
+	if err != nil {
+		fmt.Fprintf(stderr, "procotel console: %v\n", err)
+		return exitUsage
+	}
+	policy, _ := semconv.ParseRootPolicy(cfg.Traces.RootPolicy) // validated by config
+
+	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGHUP)
+	defer stop()
+	b, err := backends.New(cfg.Backend, opts, append(platformBackends(), replay.Factory))
+	if err != nil {
+		fmt.Fprintf(stderr, "procotel console: %v\n", err)
+		return exitUsage
+	}
+	defer b.Close()
+	if err := b.Start(ctx); err != nil {
+		var mf *backends.MissingFeatureError
+		if !errors.As(err, &mf) {
+			err = fmt.Errorf("start %s backend: %w", b.Name(), err)
+		}
+		fmt.Fprintf(stderr, "procotel console: %v\n", err)
+		return exitError
+	}
+	caps := b.Capabilities()
+
+	sink := console.NewSink(console.SinkOptions{})
+	pipe := pipeline.New(pipeline.Config{
+		Window:        cfg.Pipeline.Window,
+		RootPolicy:    policy,
+		Filter:        filter,
+		Redact:        redactor,
+		MaxProcesses:  cfg.Pipeline.MaxProcesses,
+		Clock:         caps.Clock,
+		CredsComplete: caps.Creds,
+	}, sink)
+	events := make(chan semconv.Event, 8192)
+
+	con, err := console.New(console.Options{
+		Backend:     b,
+		Pipeline:    pipe,
+		Sink:        sink,
+		Stdin:       os.Stdin,
+		Stdout:      stdout,
+		HistoryFile: *history,
+		Color:       r.color(),
+		QueueDepth:  func() (int, int) { return len(events), cap(events) },
+	})
+	if err != nil {
+		fmt.Fprintf(stderr, "procotel console: %v\n", err)
+		return exitError
+	}
+	defer con.Close()
+
+	runCtx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	backendErr := make(chan error, 1)
+	go func() {
+		err := b.Run(runCtx, events)
+		close(events)
+		if err != nil {
+			con.Notify(fmt.Sprintf("procotel: %s backend stopped: %v", b.Name(), err))
+		} else if runCtx.Err() == nil {
+			con.Notify(fmt.Sprintf("procotel: %s backend has no more events; the table stays for you to look at", b.Name()))
+		}
+		backendErr <- err
+	}()
+	pipeDone := make(chan error, 1)
+	go func() { pipeDone <- pipe.Run(context.Background(), events) }()
+
+	// With a terminal, Ctrl-C is a key the console reads; without one
+	// (input from a pipe) it arrives as SIGINT and stops the view.
+	intr := make(chan os.Signal, 1)
+	signal.Notify(intr, os.Interrupt)
+	defer signal.Stop(intr)
+	go func() {
+		for range intr {
+			con.Interrupt()
+		}
+	}()
+
+	waitSeeded(ctx, b, pipe)
+	runErr := con.Run(ctx)
+	cancel()
+	if err := <-backendErr; err != nil && runErr == nil {
+		runErr = fmt.Errorf("%s backend: %w", b.Name(), err)
+	}
+	if err := <-pipeDone; err != nil && runErr == nil {
+		runErr = err
+	}
+	closeCtx, closeCancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer closeCancel()
+	if err := pipe.Close(closeCtx); err != nil && runErr == nil {
+		runErr = fmt.Errorf("close console sink: %w", err)
+	}
+	con.Close()
+	r.summary(b.Stats(), pipe.Stats(), nil)
+	if d := sink.Stats().ViewDropped; d > 0 {
+		fmt.Fprintf(stderr, "procotel: console views dropped %d events (terminal too slow)\n", d)
+	}
+	if runErr != nil {
+		fmt.Fprintf(stderr, "procotel console: %v\n", runErr)
+		return exitError
+	}
+	return exitOK
+}
+
+// waitSeeded waits (at most 3s) until the backend has sent the processes
+// that existed at start and the pipeline has taken them, so the first
+// command (from a script, say) sees the whole table. The backend sends
+// them first; the count stops growing when they are all sent.
+func waitSeeded(ctx context.Context, b backends.Backend, pipe *pipeline.Pipeline) {
+	const settle = 100 * time.Millisecond
+	deadline := time.Now().Add(3 * time.Second)
+	last, since := b.Stats().Existing, time.Now()
+	for time.Now().Before(deadline) && ctx.Err() == nil {
+		time.Sleep(10 * time.Millisecond)
+		n := b.Stats().Existing
+		if n != last {
+			last, since = n, time.Now()
+			continue
+		}
+		if time.Since(since) >= settle && pipe.Stats().In[semconv.KindExisting] >= n {
+			return
+		}
+	}
+}
