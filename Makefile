@@ -4,7 +4,7 @@ BIN     ?= bin/procotel
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X main.version=$(VERSION)
 
-.PHONY: all build test test-unpriv generate lint bench storm freebsd clean
+.PHONY: all build test test-unpriv generate lint bench storm freebsd otelcol console clean
 
 all: build
 
@@ -16,7 +16,9 @@ build:
 # root those tests skip and say why.
 test:
 	$(GO) vet ./...
-	$(GO) test -count=1 -timeout 15m ./...
+	$(GO) test -count=1 -timeout 20m ./...
+	$(GO) test -count=1 -tags dtracefake ./freebsd/...
+	sh freebsd/build.sh
 
 test-unpriv:
 	$(GO) test -count=1 ./semconv/... ./config/... ./pipeline/... ./terminal/... ./backends/replay/...
@@ -38,8 +40,15 @@ bench:
 storm:
 	$(GO) run ./cmd/procotel-storm
 
+# FreeBSD: build + vet without cgo, the libdtrace shim and a cgo binary
+# cross-compiled with zig (pip install ziglang); artifacts in bin/freebsd.
 freebsd:
-	GOOS=freebsd GOARCH=amd64 CGO_ENABLED=0 $(GO) build -o bin/procotel-freebsd-amd64-nocgo ./cmd/procotel
+	OUT=$(CURDIR)/bin/freebsd sh freebsd/build.sh
+
+# The otelcol-procotel Collector distribution (procotel receiver, otlp,
+# otlphttp and debug exporters, batch processor) into bin/otelcol-procotel.
+otelcol:
+	sh collector/build.sh
 
 clean:
 	rm -rf bin

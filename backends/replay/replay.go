@@ -233,8 +233,14 @@ func (b *Backend) applyTrailer(t *Trailer) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	for name, n := range t.Lost {
-		if k, err := semconv.ParseKind(name); err == nil {
+		if name == semconv.KindInvalid.String() {
+			// Losses whose kind the kernel did not say (DTrace drops).
+			b.stats.Lost[semconv.KindInvalid] += n
+		} else if k, err := semconv.ParseKind(name); err == nil {
 			b.stats.Lost[k] += n
+		} else {
+			// A kind this version does not know: still a loss, kind unknown.
+			b.stats.Lost[semconv.KindInvalid] += n
 		}
 	}
 	b.stats.DecodeErrors += t.DecodeErrors

@@ -38,6 +38,7 @@ func TestRoundTrip(t *testing.T) {
 	var st backends.Stats
 	st.Received[semconv.KindFork] = 1
 	st.Lost[semconv.KindExit] = 4
+	st.Lost[semconv.KindInvalid] = 2 // lost without a kind (DTrace drops)
 	if err := w.Close(st); err != nil {
 		t.Fatal(err)
 	}
@@ -80,8 +81,9 @@ func TestRoundTrip(t *testing.T) {
 	if s.Received[semconv.KindFork] != 1 || s.Received[semconv.KindExit] != 1 || s.Existing != 1 {
 		t.Errorf("received counts: %+v", s.Received)
 	}
-	if s.Lost[semconv.KindExit] != 4 {
-		t.Errorf("lost from trailer: got %d want 4", s.Lost[semconv.KindExit])
+	if s.Lost[semconv.KindExit] != 4 || s.Lost[semconv.KindInvalid] != 2 || s.TotalLost() != 6 {
+		t.Errorf("lost from trailer: exit %d (want 4), unknown kind %d (want 2), total %d (want 6)",
+			s.Lost[semconv.KindExit], s.Lost[semconv.KindInvalid], s.TotalLost())
 	}
 }
 

@@ -1,0 +1,192 @@
+package collector
+
+import (
+	"time"
+
+	"go.opentelemetry.io/collector/pdata/pcommon"
+	"go.opentelemetry.io/collector/pdata/plog"
+	"go.opentelemetry.io/collector/pdata/ptrace"
+	"go.opentelemetry.io/otel/attribute"
+
+	"github.com/procotel/procotel/semconv"
+)
+
+// This file maps events and lifetimes onto pdata with semconv's mapping,
+// the one the standalone exporter (export/) hands to the OpenTelemetry
+// SDK, so both emit the same names, attributes and ids. Where the SDK
+// adds something of its own to the OTLP it sends, this file does the same
+// and says so.
+
+// scopeName is the instrumentation scope of every record and span; the
+// standalone exporter uses the same.
+const scopeName = "github.com/procotel/procotel"
+
+// OTLP span flag bits (opentelemetry-proto SpanFlags).
+const (
+	flagHasIsRemote = 0x100
+	flagIsRemote    = 0x200
+)
+
+// mapper turns events and lifetimes into pdata. It is not safe for
+// concurrent use: it reuses one attribute buffer.
+type mapper struct {
+	boot  semconv.BootID
+	now   func() time.Time
+	attrs []attribute.KeyValue
+}
+
+func newMapper(boot semconv.BootID) *mapper {
+	return &mapper{boot: boot, now: time.Now, attrs: make([]attribute.KeyValue, 0, 48)}
+}
+
+// appendLogRecord appends e's log record to dst. It reports false, and
+// appends nothing, for kinds that are never exported (exec attempts and
+// existing-process snapshots).
+func (m *mapper) appendLogRecord(dst plog.LogRecordSlice, e *semconv.Event) bool {
+	name := semconv.EventName(e.Kind)
+	if name == "" {
+		return false
+	}
+	ids := semconv.SpanContextIDs(m.boot, &e.Process, e.Lineage)
+	r := dst.AppendEmpty()
+	r.SetEventName(name)
+	r.SetTimestamp(pcommon.NewTimestampFromTime(e.Time))
+	r.SetObservedTimestamp(pcommon.NewTimestampFromTime(m.now()))
+	num, text := semconv.EventSeverity(e)
+	r.SetSeverityNumber(plog.SeverityNumber(num))
+	r.SetSeverityText(text)
+	r.Body().SetStr(semconv.EventBody(e))
+	m.attrs = semconv.EventAttributes(e, m.attrs[:0])
+	putAttributes(r.Attributes(), m.attrs)
+	r.SetTraceID(pcommon.TraceID(ids.TraceID))
+	r.SetSpanID(pcommon.SpanID(ids.SpanID))
+	// The SDK's OTLP log exporter sends the record's W3C trace flags.
+	r.SetFlags(plog.LogRecordFlags(ids.TraceFlags))
+	return true
+}
+
+// appendSpan appends l's span to dst.
+func (m *mapper) appendSpan(dst ptrace.SpanSlice, l *semconv.Lifetime) {
+	ids := semconv.SpanContextIDs(m.boot, &l.Process, l.Lineage)
+	s := dst.AppendEmpty()
+	s.SetTraceID(pcommon.TraceID(ids.TraceID))
+	s.SetSpanID(pcommon.SpanID(ids.SpanID))
+	// The standalone exporter hands the SDK every parent as a remote span
+	// context (it was derived, not started in-process), so its OTLP flags
+	// say "parent is remote" whenever there is a parent; do the same.
+	flags := uint32(ids.TraceFlags) | flagHasIsRemote
+	if ids.ParentSpanID != ([8]byte{}) {
+		s.SetParentSpanID(pcommon.SpanID(ids.ParentSpanID))
+		flags |= flagIsRemote
+	}
+	s.SetFlags(flags)
+	s.SetName(semconv.SpanName(l))
+	s.SetKind(ptrace.SpanKindInternal)
+	end := l.End
+	if end.Before(l.Start) {
+		end = l.Start
+	}
+	s.SetStartTimestamp(pcommon.NewTimestampFromTime(l.Start))
+	s.SetEndTimestamp(pcommon.NewTimestampFromTime(end))
+	m.attrs = semconv.LifetimeAttributes(l, m.attrs[:0])
+	putAttributes(s.Attributes(), m.attrs)
+	if isErr, _, desc := semconv.SpanStatus(l); isErr {
+		s.Status().SetCode(ptrace.StatusCodeError)
+		s.Status().SetMessage(desc)
+	}
+	if ids.HasLink {
+		link := s.Links().AppendEmpty()
+		link.SetTraceID(pcommon.TraceID(ids.LinkTraceID))
+		link.SetSpanID(pcommon.SpanID(ids.LinkSpanID))
+		// Sampled, and remote as the exporter marks it.
+		link.SetFlags(1 | flagHasIsRemote | flagIsRemote)
+	}
+}
+
+// putAttributes puts kvs into m; a later key replaces an earlier one.
+func putAttributes(m pcommon.Map, kvs []attribute.KeyValue) {
+	m.EnsureCapacity(m.Len() + len(kvs))
+	for _, kv := range kvs {
+		v, ok := m.Get(string(kv.Key))
+		if !ok {
+			v = m.PutEmpty(string(kv.Key))
+		}
+		putValue(v, kv.Value)
+	}
+}
+
+// putValue sets dst to a, keeping its type: slices become pcommon slices
+// of the element type, maps become maps.
+func putValue(dst pcommon.Value, a attribute.Value) {
+	switch a.Type() {
+	case attribute.BOOL:
+		dst.SetBool(a.AsBool())
+	case attribute.INT64:
+		dst.SetInt(a.AsInt64())
+	case attribute.FLOAT64:
+		dst.SetDouble(a.AsFloat64())
+	case attribute.STRING:
+		dst.SetStr(a.AsString())
+	case attribute.BOOLSLICE:
+		s := dst.SetEmptySlice()
+		for _, x := range a.AsBoolSlice() {
+			s.AppendEmpty().SetBool(x)
+		}
+	case attribute.INT64SLICE:
+		s := dst.SetEmptySlice()
+		for _, x := range a.AsInt64Slice() {
+			s.AppendEmpty().SetInt(x)
+		}
+	case attribute.FLOAT64SLICE:
+		s := dst.SetEmptySlice()
+		for _, x := range a.AsFloat64Slice() {
+			s.AppendEmpty().SetDouble(x)
+		}
+	case attribute.STRINGSLICE:
+		s := dst.SetEmptySlice()
+		xs := a.AsStringSlice()
+		s.EnsureCapacity(len(xs))
+		for _, x := range xs {
+			s.AppendEmpty().SetStr(x)
+		}
+	case attribute.BYTESLICE:
+		dst.SetEmptyBytes().FromRaw(a.AsByteSlice())
+	case attribute.SLICE:
+		s := dst.SetEmptySlice()
+		for _, x := range a.AsSlice() {
+			putValue(s.AppendEmpty(), x)
+		}
+	case attribute.MAP:
+		putAttributes(dst.SetEmptyMap(), a.AsMap())
+	default:
+		// EMPTY: an attribute without a value stays an empty value.
+	}
+}
+
+// newResourceLogs starts a plog.Logs with one resource and one scope and
+// returns the slice its records go to.
+func newResourceLogs(res []attribute.KeyValue, version string) (plog.Logs, plog.LogRecordSlice) {
+	ld := plog.NewLogs()
+	rl := ld.ResourceLogs().AppendEmpty()
+	rl.SetSchemaUrl(semconv.SchemaURL)
+	putAttributes(rl.Resource().Attributes(), res)
+	sl := rl.ScopeLogs().AppendEmpty()
+	sl.SetSchemaUrl(semconv.SchemaURL)
+	sl.Scope().SetName(scopeName)
+	sl.Scope().SetVersion(version)
+	return ld, sl.LogRecords()
+}
+
+// newResourceSpans starts a ptrace.Traces with one resource and one scope
+// and returns the slice its spans go to.
+func newResourceSpans(res []attribute.KeyValue, version string) (ptrace.Traces, ptrace.SpanSlice) {
+	td := ptrace.NewTraces()
+	rs := td.ResourceSpans().AppendEmpty()
+	rs.SetSchemaUrl(semconv.SchemaURL)
+	putAttributes(rs.Resource().Attributes(), res)
+	ss := rs.ScopeSpans().AppendEmpty()
+	ss.SetSchemaUrl(semconv.SchemaURL)
+	ss.Scope().SetName(scopeName)
+	ss.Scope().SetVersion(version)
+	return td, ss.Spans()
+}

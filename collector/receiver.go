@@ -1,0 +1,316 @@
+package collector
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"sync"
+
+	"go.opentelemetry.io/collector/component"
+	"go.opentelemetry.io/collector/component/componentstatus"
+	"go.opentelemetry.io/collector/consumer"
+	"go.opentelemetry.io/collector/pdata/plog"
+	"go.opentelemetry.io/collector/pdata/ptrace"
+	"go.opentelemetry.io/collector/receiver"
+	"go.opentelemetry.io/collector/receiver/receiverhelper"
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/metric"
+	"go.uber.org/zap"
+
+	"github.com/procotel/procotel/backends"
+	"github.com/procotel/procotel/collector/internal/metadata"
+	"github.com/procotel/procotel/pipeline"
+	"github.com/procotel/procotel/semconv"
+)
+
+// obsFormat is the format attribute of the receiver's observability.
+const obsFormat = "procotel"
+
+// eventQueue is the channel between the backend and the pipeline; the
+// kernel buffer behind the backend absorbs what does not fit.
+const eventQueue = 8192
+
+// procotelReceiver is one receiver instance: one backend, one pipeline,
+// one sink, serving the logs and the traces pipeline that use its
+// configuration. Start and Shutdown run once each, whichever pipeline
+// calls them first; both are safe to call concurrently and repeatedly.
+type procotelReceiver struct {
+	cfg       *Config
+	set       receiver.Settings
+	factories []backends.Factory
+	registry  *registry
+
+	mu       sync.Mutex
+	logs     consumer.Logs
+	traces   consumer.Traces
+	started  bool
+	startErr error
+	stopped  bool
+	run      *run // nil until Start succeeded
+}
+
+// run is what a started receiver owns.
+type run struct {
+	backend     backends.Backend
+	pipe        *pipeline.Pipeline
+	sink        *pdataSink
+	logs        *deliverer[plog.Logs]
+	traces      *deliverer[ptrace.Traces]
+	telemetry   *metadata.TelemetryBuilder
+	cancel      context.CancelFunc
+	backendDone chan struct{}
+	pipeDone    chan struct{}
+}
+
+var (
+	_ receiver.Logs   = (*procotelReceiver)(nil)
+	_ receiver.Traces = (*procotelReceiver)(nil)
+)
+
+func newReceiver(cfg *Config, set receiver.Settings, factories []backends.Factory, g *registry) *procotelReceiver {
+	return &procotelReceiver{cfg: cfg, set: set, factories: factories, registry: g}
+}
+
+func (r *procotelReceiver) setLogs(next consumer.Logs) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.logs = next
+}
+
+func (r *procotelReceiver) setTraces(next consumer.Traces) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.traces = next
+}
+
+// Start attaches the backend and starts the pipeline. Only the first call
+// does so; later calls (from the receiver's other pipeline) return its
+// result.
+func (r *procotelReceiver) Start(ctx context.Context, host component.Host) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.stopped {
+		return errors.New("start procotel receiver: already shut down")
+	}
+	if !r.started {
+		r.started = true
+		r.startErr = r.start(ctx, host)
+	}
+	return r.startErr
+}
+
+func (r *procotelReceiver) start(ctx context.Context, host component.Host) error {
+	cfg := r.cfg
+	b, err := backends.New(cfg.Backend, cfg.backendOptions(), r.factories)
+	if err != nil {
+		return fmt.Errorf("start procotel receiver: %w", err)
+	}
+	if err := b.Start(ctx); err != nil {
+		_ = b.Close()
+		var mf *backends.MissingFeatureError
+		if errors.As(err, &mf) {
+			return fmt.Errorf("start procotel receiver: %w", err)
+		}
+		return fmt.Errorf("start procotel receiver: start %s backend: %w", b.Name(), err)
+	}
+	caps := b.Capabilities()
+	pcfg, err := r.pipelineConfig(caps)
+	if err != nil {
+		_ = b.Close()
+		return fmt.Errorf("start procotel receiver: %w", err)
+	}
+	obs, err := receiverhelper.NewObsReport(receiverhelper.ObsReportSettings{
+		ReceiverID: r.set.ID, Transport: b.Name(), ReceiverCreateSettings: r.set,
+	})
+	if err != nil {
+		_ = b.Close()
+		return fmt.Errorf("start procotel receiver: observability: %w", err)
+	}
+
+	run := &run{backend: b, backendDone: make(chan struct{}), pipeDone: make(chan struct{})}
+	d := cfg.Delivery
+	if r.logs != nil {
+		next := r.logs
+		run.logs = newDeliverer(d.QueueSize, d.RetryFor,
+			func(ld plog.Logs) int { return ld.LogRecordCount() },
+			func(ctx context.Context, ld plog.Logs) error { return next.ConsumeLogs(ctx, ld) })
+		run.logs.observe = func(ctx context.Context) (context.Context, func(int, error)) {
+			ctx = obs.StartLogsOp(ctx)
+			return ctx, func(n int, err error) { obs.EndLogsOp(ctx, obsFormat, n, err) }
+		}
+	}
+	if r.traces != nil {
+		next := r.traces
+		run.traces = newDeliverer(d.QueueSize, d.RetryFor,
+			func(td ptrace.Traces) int { return td.SpanCount() },
+			func(ctx context.Context, td ptrace.Traces) error { return next.ConsumeTraces(ctx, td) })
+		run.traces.observe = func(ctx context.Context) (context.Context, func(int, error)) {
+			ctx = obs.StartTracesOp(ctx)
+			return ctx, func(n int, err error) { obs.EndTracesOp(ctx, obsFormat, n, err) }
+		}
+	}
+	res := semconv.ResourceAttributes(observer(caps.OS), nil)
+	run.sink = newPdataSink(caps.Boot, res, procotelVersion(), d, run.logs, run.traces)
+	run.pipe = pipeline.New(pcfg, run.sink)
+
+	if run.telemetry, err = r.registerTelemetry(run); err != nil {
+		r.set.Logger.Warn("procotel receiver metrics are not available", zap.Error(err))
+	}
+
+	events := make(chan semconv.Event, eventQueue)
+	runCtx, cancel := context.WithCancel(context.Background())
+	run.cancel = cancel
+	go func() {
+		defer close(run.backendDone)
+		err := b.Run(runCtx, events)
+		close(events)
+		switch {
+		case runCtx.Err() != nil:
+		case err != nil:
+			err = fmt.Errorf("procotel receiver: %s backend: %w", b.Name(), err)
+			r.set.Logger.Error("procotel backend failed", zap.Error(err))
+			componentstatus.ReportStatus(host, componentstatus.NewFatalErrorEvent(err))
+		default:
+			r.set.Logger.Info("procotel backend has no more events", zap.String("backend", cfg.Backend))
+		}
+	}()
+	go func() {
+		defer close(run.pipeDone)
+		_ = run.pipe.Run(context.Background(), events)
+	}()
+	r.run = run
+	r.set.Logger.Info("procotel receiver started", zap.String("backend", b.Name()),
+		zap.Strings("notes", caps.Notes), zap.Bool("logs", run.logs != nil), zap.Bool("traces", run.traces != nil))
+	return nil
+}
+
+// pipelineConfig builds the pipeline's configuration; Validate has checked
+// the filter, patterns and policy already.
+func (r *procotelReceiver) pipelineConfig(caps backends.Capabilities) (pipeline.Config, error) {
+	cfg := r.cfg
+	var filter *pipeline.Filter
+	if cfg.Filter != "" {
+		f, err := pipeline.ParseFilter(cfg.Filter)
+		if err != nil {
+			return pipeline.Config{}, fmt.Errorf("filter: %w", err)
+		}
+		filter = f
+	}
+	red, err := pipeline.NewRedactor(cfg.Pipeline.RedactPatterns...)
+	if err != nil {
+		return pipeline.Config{}, fmt.Errorf("pipeline.redact_patterns: %w", err)
+	}
+	red.Disabled = !cfg.Pipeline.RedactEnabled()
+	policy, err := semconv.ParseRootPolicy(cfg.Traces.RootPolicy)
+	if err != nil {
+		return pipeline.Config{}, fmt.Errorf("traces.root_policy: %w", err)
+	}
+	return pipeline.Config{
+		Window:          cfg.Pipeline.Window,
+		RootPolicy:      policy,
+		Filter:          filter,
+		Redact:          red,
+		MaxProcesses:    cfg.Pipeline.MaxProcesses,
+		FlushIncomplete: cfg.Traces.FlushIncomplete,
+		Clock:           caps.Clock,
+		CredsComplete:   caps.Creds,
+	}, nil
+}
+
+// Shutdown stops the backend, lets the pipeline drain and the sink flush
+// within ctx, and detaches from the kernel. Only the first call does so;
+// it may be called without Start. What could not be delivered before ctx
+// ended is counted as dropped.
+func (r *procotelReceiver) Shutdown(ctx context.Context) error {
+	r.mu.Lock()
+	if r.stopped {
+		r.mu.Unlock()
+		return nil
+	}
+	r.stopped = true
+	run := r.run
+	r.mu.Unlock()
+	r.registry.remove(r.cfg, r)
+	if run == nil {
+		return nil
+	}
+	defer func() {
+		if run.telemetry != nil {
+			run.telemetry.Shutdown()
+		}
+	}()
+
+	run.cancel()
+	var errs []error
+	select {
+	case <-run.backendDone:
+	case <-ctx.Done():
+		// Close interrupts a backend stuck in the kernel.
+		errs = append(errs, run.backend.Close())
+		<-run.backendDone
+	}
+	// The backend closed the event channel: the pipeline drains it,
+	// releases its window and returns.
+	<-run.pipeDone
+	if err := run.pipe.Close(ctx); err != nil {
+		errs = append(errs, fmt.Errorf("flush procotel receiver: %w", err))
+	}
+	errs = append(errs, run.backend.Close())
+	return errors.Join(errs...)
+}
+
+// registerTelemetry creates the receiver's metrics, which read the
+// backend's, the pipeline's and the deliverers' counters when collected.
+func (r *procotelReceiver) registerTelemetry(run *run) (*metadata.TelemetryBuilder, error) {
+	tb, err := metadata.NewTelemetryBuilder(r.set.TelemetrySettings)
+	if err != nil {
+		return nil, err
+	}
+	kindAttrs := make([]metric.ObserveOption, semconv.NumKinds)
+	for k := range kindAttrs {
+		kindAttrs[k] = metric.WithAttributes(attribute.String("kind", semconv.Kind(k).String()))
+	}
+	err = tb.RegisterCallback(func(_ context.Context, o metric.Observer) error {
+		bs := run.backend.Stats()
+		for k, n := range bs.Lost {
+			if n > 0 {
+				o.ObserveInt64(tb.ReceiverProcotelBackendEventsLost, clampInt64(n), kindAttrs[k])
+			}
+		}
+		o.ObserveInt64(tb.ReceiverProcotelBackendDecodeErrors, clampInt64(bs.DecodeErrors))
+		ps := run.pipe.Stats()
+		for _, x := range []struct {
+			reason string
+			n      uint64
+		}{{"invalid_event", ps.Invalid}, {"lost_exit", ps.LostExits}, {"evicted_live", ps.EvictedLive}} {
+			o.ObserveInt64(tb.ReceiverProcotelPipelineDropped, clampInt64(x.n),
+				metric.WithAttributes(attribute.String("reason", x.reason)))
+		}
+		observeDrops := func(signal string, d *dropCounts) {
+			for _, reason := range dropReasons {
+				o.ObserveInt64(tb.ReceiverProcotelItemsDropped, clampInt64(d.get(reason)),
+					metric.WithAttributes(attribute.String("signal", signal), attribute.String("reason", reason)))
+			}
+		}
+		if run.logs != nil {
+			observeDrops("logs", &run.logs.drops)
+		}
+		if run.traces != nil {
+			observeDrops("traces", &run.traces.drops)
+		}
+		return nil
+	}, tb.ReceiverProcotelBackendEventsLost, tb.ReceiverProcotelBackendDecodeErrors,
+		tb.ReceiverProcotelPipelineDropped, tb.ReceiverProcotelItemsDropped)
+	if err != nil {
+		tb.Shutdown()
+		return nil, err
+	}
+	return tb, nil
+}
+
+func clampInt64(n uint64) int64 {
+	if n > 1<<63-1 {
+		return 1<<63 - 1
+	}
+	return int64(n)
+}
