@@ -170,6 +170,9 @@ service:
     traces:
       receivers: [otlp]
       exporters: [otlp_http, debug]
+    metrics:
+      receivers: [otlp]
+      exporters: [otlp_http, debug]
 `
 
 // Start runs the Collector (again, after Stop) on the same ports and

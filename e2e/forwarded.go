@@ -10,25 +10,28 @@ import (
 	"time"
 
 	collogpb "go.opentelemetry.io/proto/otlp/collector/logs/v1"
+	colmetricpb "go.opentelemetry.io/proto/otlp/collector/metrics/v1"
 	coltracepb "go.opentelemetry.io/proto/otlp/collector/trace/v1"
 	commonpb "go.opentelemetry.io/proto/otlp/common/v1"
 	logpb "go.opentelemetry.io/proto/otlp/logs/v1"
+	metricpb "go.opentelemetry.io/proto/otlp/metrics/v1"
 	tracepb "go.opentelemetry.io/proto/otlp/trace/v1"
 	"google.golang.org/protobuf/proto"
 )
 
 // Forwarded is an in-process OTLP/HTTP server that records what the
-// Collector forwarded to it: the decoded log records and spans, with the
-// resource attributes each came with. Its methods are safe for
+// Collector forwarded to it: the decoded log records, spans and metrics,
+// with the resource attributes each came with. Its methods are safe for
 // concurrent use.
 type Forwarded struct {
 	// URL is the base URL to give the Collector's otlp_http exporter.
 	URL string
 
-	mu    sync.Mutex
-	logs  []Log
-	spans []Span
-	srv   *http.Server
+	mu      sync.Mutex
+	logs    []Log
+	spans   []Span
+	metrics []Metric
+	srv     *http.Server
 }
 
 // Log is one forwarded log record.
@@ -43,6 +46,12 @@ type Span struct {
 	Span     *tracepb.Span
 }
 
+// Metric is one forwarded metric (with its data points).
+type Metric struct {
+	Resource map[string]*commonpb.AnyValue
+	Metric   *metricpb.Metric
+}
+
 // StartForwarded starts the server on a free loopback port; it stops at
 // test cleanup.
 func StartForwarded(t testing.TB) *Forwarded {
@@ -55,6 +64,7 @@ func StartForwarded(t testing.TB) *Forwarded {
 	mux := http.NewServeMux()
 	mux.HandleFunc("POST /v1/logs", f.handleLogs)
 	mux.HandleFunc("POST /v1/traces", f.handleTraces)
+	mux.HandleFunc("POST /v1/metrics", f.handleMetrics)
 	f.srv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	go func() { _ = f.srv.Serve(l) }()
 	t.Cleanup(func() { _ = f.srv.Close() })
@@ -129,6 +139,29 @@ func (f *Forwarded) handleTraces(w http.ResponseWriter, r *http.Request) {
 	writeProto(w, &coltracepb.ExportTraceServiceResponse{})
 }
 
+func (f *Forwarded) handleMetrics(w http.ResponseWriter, r *http.Request) {
+	b, ok := readBody(w, r)
+	if !ok {
+		return
+	}
+	var req colmetricpb.ExportMetricsServiceRequest
+	if err := proto.Unmarshal(b, &req); err != nil {
+		http.Error(w, "decode metrics: "+err.Error(), http.StatusBadRequest)
+		return
+	}
+	f.mu.Lock()
+	for _, rm := range req.ResourceMetrics {
+		res := attrMap(rm.GetResource().GetAttributes())
+		for _, sm := range rm.ScopeMetrics {
+			for _, m := range sm.Metrics {
+				f.metrics = append(f.metrics, Metric{Resource: res, Metric: m})
+			}
+		}
+	}
+	f.mu.Unlock()
+	writeProto(w, &colmetricpb.ExportMetricsServiceResponse{})
+}
+
 func writeProto(w http.ResponseWriter, m proto.Message) {
 	b, err := proto.Marshal(m)
 	if err != nil {
@@ -151,6 +184,14 @@ func (f *Forwarded) Spans() []Span {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	return append([]Span(nil), f.spans...)
+}
+
+// Metrics returns the metrics forwarded so far, in arrival order (a
+// metric appears once per export that carried it).
+func (f *Forwarded) Metrics() []Metric {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return append([]Metric(nil), f.metrics...)
 }
 
 // Counts returns how many log records and spans were forwarded so far.

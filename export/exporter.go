@@ -55,16 +55,9 @@ func New(ctx context.Context, o Options) (*Exporter, error) {
 	if !o.Logs && !o.Traces {
 		return nil, errors.New("export: neither logs nor traces are enabled")
 	}
-	t, err := o.resolveTarget()
+	t, tlsCfg, err := o.connection()
 	if err != nil {
 		return nil, fmt.Errorf("export: %w", err)
-	}
-	tlsCfg, err := o.TLS.tlsConfig()
-	if err != nil {
-		return nil, fmt.Errorf("export: %w", err)
-	}
-	if t.insecure && tlsCfg != nil {
-		return nil, errors.New("export: TLS files given for an insecure endpoint")
 	}
 	var logExp sdklog.Exporter
 	var spanExp sdktrace.SpanExporter

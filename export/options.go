@@ -29,6 +29,7 @@ const (
 	DefaultQueueSize      = 2048
 	DefaultBatchSize      = 512
 	DefaultExportInterval = time.Second
+	DefaultMetricInterval = time.Minute
 )
 
 // Options configure an Exporter. The zero value of every field means its
@@ -72,6 +73,9 @@ type Options struct {
 	BatchSize int
 	// ExportInterval is how long records wait for a batch to fill.
 	ExportInterval time.Duration
+	// MetricInterval is how often NewMetrics collects and exports
+	// procotel's own metrics.
+	MetricInterval time.Duration
 }
 
 // TLSOptions name PEM files for TLS.
@@ -115,6 +119,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.ExportInterval <= 0 {
 		o.ExportInterval = DefaultExportInterval
+	}
+	if o.MetricInterval <= 0 {
+		o.MetricInterval = DefaultMetricInterval
 	}
 	return o
 }
@@ -171,6 +178,22 @@ func (o Options) resolveTarget() (target, error) {
 	}
 	t.hostPort = ep
 	return t, nil
+}
+
+// connection resolves the endpoint and loads the TLS files.
+func (o Options) connection() (target, *tls.Config, error) {
+	t, err := o.resolveTarget()
+	if err != nil {
+		return target{}, nil, err
+	}
+	tlsCfg, err := o.TLS.tlsConfig()
+	if err != nil {
+		return target{}, nil, err
+	}
+	if t.insecure && tlsCfg != nil {
+		return target{}, nil, errors.New("TLS files given for an insecure endpoint")
+	}
+	return t, tlsCfg, nil
 }
 
 // tlsConfig loads the TLS files; nil when none are named.

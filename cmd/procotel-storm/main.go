@@ -1,105 +1,73 @@
 //go:build linux
 
-// Command procotel-storm measures what procotel costs and whether it loses
-// events at the fastest fork/exec storm this machine sustains. It runs a C
-// storm workload (one worker per core, each forking — and exec'ing — as
-// fast as it can) alternately without and with procotel attached
-// in-process (eBPF backend → pipeline → text output to /dev/null), and
-// prints, per mode: workload rate and slowdown, events expected (from the
-// workload's own counts) vs received per kind, lost per kind, procotel CPU
-// per 1,000 events, BPF run time per hook invocation, and peak RSS.
+// Command procotel-storm measures what procotel costs, and whether it
+// loses events, under process storms with a known ground truth, beside
+// the peers a Debian host offers: bpftrace, forkstat (proc connector) and
+// auditd. A C workload (one worker per core) runs fork, exec, failed-exec,
+// signal, thread and "build" (a compiler driver running three tools)
+// cycles, as fast as it can or at a fixed rate; each round runs it with no
+// monitor and then under every monitor, in rotating order. It prints one
+// table — workload slowdown, events seen vs expected, lost, monitor CPU per
+// 1,000 events, peak RSS, and for procotel the latency from kernel time to
+// its sink — with BPF run time per hook, and writes it as Markdown and as
+// an SVG chart.
 //
 // Run as root: go run ./cmd/procotel-storm [-rounds 3] [-seconds 5]
 package main
 
 import (
-	"bytes"
-	"context"
 	_ "embed"
-	"encoding/json"
 	"flag"
 	"fmt"
 	"os"
-	"os/exec"
-	"path/filepath"
 	"runtime"
-	"sort"
+	"runtime/debug"
 	"strconv"
 	"strings"
-	"sync/atomic"
-	"syscall"
 	"time"
 
 	"github.com/cilium/ebpf"
 
-	"github.com/procotel/procotel/backends"
 	"github.com/procotel/procotel/linux"
-	"github.com/procotel/procotel/pipeline"
 	"github.com/procotel/procotel/semconv"
-	"github.com/procotel/procotel/terminal"
 )
 
 //go:embed workload/storm.c
 var stormSource []byte
 
-type truth struct {
-	PID      int     `json:"pid"`
-	Workers  int     `json:"workers"`
-	Cycles   int64   `json:"cycles"`
-	Execs    int64   `json:"execs"`
-	BadExits int64   `json:"bad_exits"`
-	Elapsed  float64 `json:"elapsed"`
+// scenario is one workload at one rate; its runs are the rounds of every
+// monitor.
+type scenario struct {
+	mode string
+	rate float64 // cycles per second; 0 = as fast as possible
+	runs map[string][]run
 }
 
-func (t truth) rate() float64 { return float64(t.Cycles) / t.Elapsed }
-
-// expected returns the events the workload caused, per kind: the storm
-// process itself (forked and exec'd by the harness), its workers, and
-// every cycle's child.
-func (t truth) expected() map[semconv.Kind]int64 {
-	procs := 1 + int64(t.Workers) + t.Cycles
-	return map[semconv.Kind]int64{
-		semconv.KindFork: procs,
-		semconv.KindExec: 1 + t.Execs,
-		semconv.KindExit: procs,
-		semconv.KindReap: procs,
-	}
-}
-
-// counter is a sink counting, per kind, the events of the storm's subtree
-// (the pipeline filter keeps only those).
-type counter struct {
-	n [semconv.NumKinds]atomic.Int64
-}
-
-func (c *counter) Event(e *semconv.Event)          { c.n[e.Kind].Add(1) }
-func (c *counter) Lifetime(*semconv.Lifetime)      {}
-func (c *counter) Close(ctx context.Context) error { return nil }
-
-type result struct {
-	mode             string
-	base, attached   []truth
-	expected, got    map[semconv.Kind]int64
-	lost             [semconv.NumKinds]uint64
-	kernelEvents     uint64
-	cpu              time.Duration
-	peakRSSKiB       int64
-	bpf              map[string][3]uint64 // program → (run ns, run count, recursion misses)
-	pipelineOut      uint64
-	outputDropped    uint64
-	decodeErrs       uint64
-	attachedDuration time.Duration
+// run is one storm under one monitor.
+type run struct {
+	t truth
+	o observed
 }
 
 func main() {
-	rounds := flag.Int("rounds", 3, "interleaved rounds (baseline, attached) per mode")
+	rounds := flag.Int("rounds", 3, "interleaved rounds per scenario")
 	seconds := flag.Float64("seconds", 5, "length of one storm")
 	workers := flag.Int("workers", runtime.NumCPU(), "storm workers (default: one per core)")
-	modes := flag.String("modes", "exec,fork", "storm modes: exec (fork+exec+exit), fork (fork+exit)")
+	modes := flag.String("modes", "fork,exec,execfail,signal,thread,build", "workloads: fork, exec, execfail, signal, thread, build")
+	rates := flag.String("rates", "0,1000", "cycle rates per second; 0 = as fast as possible")
+	monitors := flag.String("monitors", "procotel,procotel+otlp,bpftrace,forkstat,auditd", "monitors beside the baseline")
+	collectorBin := flag.String("collector", "", "OpenTelemetry Collector binary for procotel+otlp (default: the one e2e.BuildCollector cached)")
+	md := flag.String("md", "", "also write the table as Markdown to this file")
+	svg := flag.String("svg", "", "also write an SVG chart to this file")
+	startup := flag.Int("startup", 10000, "start-up check: sleeping processes to seed (0 skips it)")
+	memLimit := flag.Int64("memlimit", 0, "GOMEMLIMIT for the in-process procotel, MiB (0: Go's default)")
 	flag.Parse()
 	if os.Geteuid() != 0 {
-		fmt.Fprintln(os.Stderr, "procotel-storm: needs root to load the eBPF programs")
+		fmt.Fprintln(os.Stderr, "procotel-storm: needs root (eBPF, auditd)")
 		os.Exit(2)
+	}
+	if *memLimit > 0 {
+		debug.SetMemoryLimit(*memLimit << 20)
 	}
 	dir, err := os.MkdirTemp("", "procotel-storm")
 	check(err)
@@ -109,19 +77,106 @@ func main() {
 	restore := enableBPFStats()
 	defer restore()
 
-	var results []result
-	for _, mode := range strings.Split(*modes, ",") {
-		r := result{mode: mode, expected: map[semconv.Kind]int64{}, got: map[semconv.Kind]int64{}, bpf: map[string][3]uint64{}}
-		for i := 0; i < *rounds; i++ {
-			fmt.Fprintf(os.Stderr, "round %d/%d %s: baseline...", i+1, *rounds, mode)
-			r.base = append(r.base, runStorm(storm, mode, *workers, *seconds))
-			fmt.Fprintf(os.Stderr, " %.0f/s; attached...", r.base[len(r.base)-1].rate())
-			attachedRound(&r, storm, mode, *workers, *seconds)
-			fmt.Fprintf(os.Stderr, " %.0f/s\n", r.attached[len(r.attached)-1].rate())
+	var mons []monitor
+	var cleanups []func()
+	defer func() {
+		for i := len(cleanups) - 1; i >= 0; i-- {
+			cleanups[i]()
 		}
-		results = append(results, r)
+	}()
+	for _, name := range strings.Split(*monitors, ",") {
+		switch strings.TrimSpace(name) {
+		case "":
+		case "procotel":
+			mons = append(mons, &procotel{})
+		case "procotel+otlp":
+			bin := *collectorBin
+			if bin == "" {
+				bin = findCollector()
+			}
+			if bin == "" {
+				fmt.Fprintln(os.Stderr, "procotel-storm: no Collector binary (run the e2e tests once or pass -collector); skipping procotel+otlp")
+				continue
+			}
+			c, err := startCollector(bin, dir)
+			check(err)
+			cleanups = append(cleanups, c.stop)
+			mons = append(mons, &procotel{otlp: c.addr, collector: c.cmd.Process.Pid})
+		case "bpftrace":
+			mons = append(mons, newBpftrace())
+		case "forkstat":
+			mons = append(mons, newForkstat())
+		case "auditd":
+			a := &auditd{storm: storm}
+			if err := a.setup(); err != nil {
+				a.teardown()
+				fmt.Fprintf(os.Stderr, "procotel-storm: auditd: %v; skipping it\n", err)
+				continue
+			}
+			cleanups = append(cleanups, a.teardown)
+			mons = append(mons, a)
+		default:
+			check(fmt.Errorf("unknown monitor %q", name))
+		}
 	}
-	printReport(results, *workers, *seconds, *rounds)
+
+	var scenarios []*scenario
+	for _, mode := range strings.Split(*modes, ",") {
+		for _, r := range strings.Split(*rates, ",") {
+			rate, err := strconv.ParseFloat(strings.TrimSpace(r), 64)
+			check(err)
+			scenarios = append(scenarios, &scenario{mode: strings.TrimSpace(mode), rate: rate, runs: map[string][]run{}})
+		}
+	}
+	for _, sc := range scenarios {
+		for i := 0; i < *rounds; i++ {
+			order := []monitor{none{}}
+			for j := range mons {
+				order = append(order, mons[(i+j)%len(mons)])
+			}
+			for _, m := range order {
+				fmt.Fprintf(os.Stderr, "%s@%s round %d/%d %s: ", sc.mode, rateName(sc.rate), i+1, *rounds, m.name())
+				check(m.start())
+				t := runStorm(storm, sc.mode, *workers, *seconds, sc.rate)
+				o, err := m.stop()
+				check(err)
+				sc.runs[m.name()] = append(sc.runs[m.name()], run{t: t, o: o})
+				fmt.Fprintf(os.Stderr, "%.0f cycles/s, %.2f ms CPU/cycle\n", t.rate(), t.cpuPerCycle()*1e3)
+			}
+		}
+	}
+	var st *startupResult
+	if *startup > 0 {
+		fmt.Fprintf(os.Stderr, "start-up check with %d sleeping processes...\n", *startup)
+		attach, seeded, seen, err := startupCheck(storm, *startup)
+		check(err)
+		st = &startupResult{n: *startup, attach: attach, seeded: seeded, seen: seen}
+	}
+	names := []string{"none"}
+	for _, m := range mons {
+		names = append(names, m.name())
+	}
+	kinds := map[string][]semconv.Kind{}
+	for _, m := range mons {
+		kinds[m.name()] = m.kinds()
+	}
+	rep := report{scenarios: scenarios, monitors: names, kinds: kinds, workers: *workers,
+		seconds: *seconds, rounds: *rounds, startup: st}
+	text := rep.markdown()
+	fmt.Print(text)
+	if *md != "" {
+		check(os.WriteFile(*md, []byte(text), 0o644))
+	}
+	if *svg != "" {
+		check(os.WriteFile(*svg, []byte(rep.svg()), 0o644))
+	}
+}
+
+func rateName(r float64) string {
+	if r == 0 {
+		return "max"
+	}
+	return fmt.Sprintf("%.0f/s", r)
 }
 
 func check(err error) {
@@ -131,153 +186,10 @@ func check(err error) {
 	}
 }
 
-func buildStorm(dir string) string {
-	src := filepath.Join(dir, "storm.c")
-	check(os.WriteFile(src, stormSource, 0o644))
-	bin := filepath.Join(dir, "storm")
-	out, err := exec.Command("cc", "-O2", "-static", "-o", bin, src).CombinedOutput()
-	if err != nil { // no static libc: a dynamic one still works, only slower to exec
-		out, err = exec.Command("cc", "-O2", "-o", bin, src).CombinedOutput()
-	}
-	if err != nil {
-		check(fmt.Errorf("compile storm workload: %v\n%s", err, out))
-	}
-	check(os.Symlink(bin, filepath.Join(dir, "storm-true")))
-	return bin
-}
-
-func runStorm(bin, mode string, workers int, seconds float64) truth {
-	var out bytes.Buffer
-	cmd := exec.Command(bin, mode, strconv.Itoa(workers), fmt.Sprint(seconds), filepath.Join(filepath.Dir(bin), "storm-true"))
-	cmd.Stdout, cmd.Stderr = &out, os.Stderr
-	check(cmd.Run())
-	var t truth
-	check(json.Unmarshal(out.Bytes(), &t))
-	if t.BadExits != 0 {
-		check(fmt.Errorf("storm: %d children did not exit 0", t.BadExits))
-	}
-	return t
-}
-
-func attachedRound(r *result, storm, mode string, workers int, seconds float64) {
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	b, err := linux.New("", backends.Options{})
-	check(err)
-	defer b.Close()
-	check(b.Start(ctx))
-	self := os.Getpid()
-	filter, err := pipeline.ParseFilter(fmt.Sprintf("pid=%d+ pid!=%d", self, self))
-	check(err)
-	devnull, err := os.OpenFile(os.DevNull, os.O_WRONLY, 0)
-	check(err)
-	defer devnull.Close()
-	text := terminal.NewText(devnull, terminal.Options{})
-	cnt := &counter{}
-	caps := b.Capabilities()
-	pipe := pipeline.New(pipeline.Config{Filter: filter, Clock: caps.Clock, CredsComplete: caps.Creds}, text, cnt)
-	events := make(chan semconv.Event, 8192)
-	done := make(chan error, 1)
-	go func() { done <- b.Run(ctx, events); close(events) }()
-	pipeDone := make(chan error, 1)
-	go func() { pipeDone <- pipe.Run(context.Background(), events) }()
-	// Let seeding pass before measuring.
-	waitQuiet(b)
-	bpfBefore := bpfRuntime()
-	cpu0 := cpuTime()
-	start := time.Now()
-
-	t := runStorm(storm, mode, workers, seconds)
-	exp := t.expected()
-	// Drain: wait until the counted events stop growing.
-	deadline := time.Now().Add(10 * time.Second)
-	last := int64(-1)
-	for time.Now().Before(deadline) {
-		time.Sleep(200 * time.Millisecond)
-		var total int64
-		for k := range cnt.n {
-			total += cnt.n[k].Load()
-		}
-		if total == last {
-			break
-		}
-		last = total
-	}
-	cpu := cpuTime() - cpu0
-	r.attachedDuration += time.Since(start)
-	bpfAfter := bpfRuntime()
-	cancel()
-	check(<-done)
-	check(<-pipeDone)
-	check(pipe.Close(context.Background()))
-
-	r.attached = append(r.attached, t)
-	for k, n := range exp {
-		r.expected[k] += n
-		r.got[k] += cnt.n[k].Load()
-	}
-	st := b.Stats()
-	for k := range st.Lost {
-		r.lost[k] += st.Lost[k]
-	}
-	r.kernelEvents += st.TotalReceived() - st.Received[semconv.KindExisting]
-	r.decodeErrs += st.DecodeErrors
-	r.cpu += cpu
-	ps := pipe.Stats()
-	r.pipelineOut += sumU(ps.Out[:])
-	r.outputDropped += text.Stats().Dropped
-	if rss := peakRSS(); rss > r.peakRSSKiB {
-		r.peakRSSKiB = rss
-	}
-	for name, a := range bpfAfter {
-		bf := bpfBefore[name]
-		cur := r.bpf[name]
-		r.bpf[name] = [3]uint64{cur[0] + a[0] - bf[0], cur[1] + a[1] - bf[1], cur[2] + a[2] - bf[2]}
-	}
-}
-
-// waitQuiet waits until the backend has delivered its seed snapshot.
-func waitQuiet(b backends.Backend) {
-	var last uint64
-	for i := 0; i < 50; i++ {
-		time.Sleep(100 * time.Millisecond)
-		n := b.Stats().TotalReceived()
-		if n == last && n > 0 {
-			return
-		}
-		last = n
-	}
-}
-
-func sumU(xs []uint64) uint64 {
-	var t uint64
-	for _, x := range xs {
-		t += x
-	}
-	return t
-}
-
-func cpuTime() time.Duration {
-	var ru syscall.Rusage
-	check(syscall.Getrusage(syscall.RUSAGE_SELF, &ru))
-	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
-}
-
-func peakRSS() int64 {
-	b, err := os.ReadFile("/proc/self/status")
-	if err != nil {
-		return 0
-	}
-	for _, line := range strings.Split(string(b), "\n") {
-		if strings.HasPrefix(line, "VmHWM:") {
-			f := strings.Fields(line)
-			if len(f) >= 2 {
-				n, _ := strconv.ParseInt(f[1], 10, 64)
-				return n
-			}
-		}
-	}
-	return 0
+type startupResult struct {
+	n              int
+	attach, seeded time.Duration
+	seen           uint64
 }
 
 func enableBPFStats() func() {
@@ -289,11 +201,12 @@ func enableBPFStats() func() {
 	if err := os.WriteFile(p, []byte("1"), 0o644); err != nil {
 		return func() {}
 	}
-	return func() { os.WriteFile(p, old, 0o644) }
+	return func() { _ = os.WriteFile(p, old, 0o644) }
 }
 
-// bpfRuntime returns, for every loaded BPF program of this process, its
-// cumulative run time (ns) and run count, keyed by program name.
+// bpfRuntime returns, for every loaded BPF program of the linux backend,
+// its cumulative run time (ns), run count and recursion misses, keyed by
+// program name.
 func bpfRuntime() map[string][3]uint64 {
 	out := map[string][3]uint64{}
 	var id ebpf.ProgramID
@@ -322,71 +235,15 @@ func bpfRuntime() map[string][3]uint64 {
 	}
 }
 
-// isOurs matches the program names of the linux backend (the kernel keeps
-// the first 15 bytes of the function name).
-func isOurs(name string) bool {
+var ourPrograms = func() map[string]bool {
+	m := map[string]bool{}
 	for _, n := range linux.ProgramNames() {
-		if len(n) > 15 {
+		if len(n) > 15 { // the kernel keeps the first 15 bytes
 			n = n[:15]
 		}
-		if n == name {
-			return true
-		}
+		m[n] = true
 	}
-	return false
-}
+	return m
+}()
 
-func printReport(results []result, workers int, seconds float64, rounds int) {
-	fmt.Printf("\nprocotel storm: %d workers, %d rounds × %.0fs per mode, %s, %d CPUs\n\n", workers, rounds, seconds, runtime.GOARCH, runtime.NumCPU())
-	for _, r := range results {
-		var baseRate, attRate float64
-		for _, t := range r.base {
-			baseRate += t.rate()
-		}
-		for _, t := range r.attached {
-			attRate += t.rate()
-		}
-		baseRate /= float64(len(r.base))
-		attRate /= float64(len(r.attached))
-		slow := (baseRate - attRate) / baseRate * 100
-		desc := map[string]string{"exec": "fork+exec+exit", "fork": "fork+exit"}[r.mode]
-		fmt.Printf("== %s storm (%s)\n", r.mode, desc)
-		fmt.Printf("workload rate:   %.0f cycles/s without procotel, %.0f with; slowdown %.1f%%\n", baseRate, attRate, slow)
-		fmt.Printf("%-10s %12s %12s %8s\n", "kind", "expected", "received", "lost")
-		var lostTotal uint64
-		for _, k := range []semconv.Kind{semconv.KindFork, semconv.KindExec, semconv.KindExit, semconv.KindReap} {
-			fmt.Printf("%-10s %12d %12d %8d\n", k, r.expected[k], r.got[k], r.lost[k])
-		}
-		for k := range r.lost {
-			lostTotal += r.lost[k]
-		}
-		perK := float64(r.cpu) / float64(time.Microsecond) / float64(r.kernelEvents) * 1000 / 1e6
-		fmt.Printf("kernel events:   %d total (all processes), lost %d, undecodable %d, output lines dropped %d\n", r.kernelEvents, lostTotal, r.decodeErrs, r.outputDropped)
-		fmt.Printf("procotel CPU:    %.3f s over %.1f s attached = %.3f CPU-s per 1,000 events (%.2f µs/event)\n",
-			r.cpu.Seconds(), r.attachedDuration.Seconds(), perK, float64(r.cpu)/float64(time.Microsecond)/float64(r.kernelEvents))
-		fmt.Printf("peak RSS:        %.1f MiB\n", float64(r.peakRSSKiB)/1024)
-		if len(r.bpf) > 0 {
-			names := make([]string, 0, len(r.bpf))
-			for n := range r.bpf {
-				names = append(names, n)
-			}
-			sort.Strings(names)
-			fmt.Printf("BPF per hook:    ")
-			for i, n := range names {
-				v := r.bpf[n]
-				if v[1] == 0 {
-					continue
-				}
-				if i > 0 {
-					fmt.Printf(", ")
-				}
-				fmt.Printf("%s %.0f ns × %d", n, float64(v[0])/float64(v[1]), v[1])
-				if v[2] > 0 {
-					fmt.Printf(" (%d runs MISSED by recursion)", v[2])
-				}
-			}
-			fmt.Println()
-		}
-		fmt.Println()
-	}
-}
+func isOurs(name string) bool { return ourPrograms[name] }

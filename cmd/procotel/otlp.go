@@ -7,7 +7,6 @@ import (
 	"os"
 	"strings"
 
-	"go.opentelemetry.io/otel/attribute"
 	"golang.org/x/sys/unix"
 
 	"github.com/procotel/procotel/backends"
@@ -22,28 +21,7 @@ var _ pipeline.Sink = (*export.Exporter)(nil)
 // otlpSinks builds the OTLP exporter from the configuration. The returned
 // closer prints what was exported and dropped.
 func otlpSinks(ctx context.Context, cfg config.Config, caps backends.Capabilities, stderr io.Writer) ([]pipeline.Sink, []func(), error) {
-	var res []attribute.KeyValue
-	if cfg.ServiceName != semconv.ServiceName {
-		res = append(res, attribute.String("service.name", cfg.ServiceName))
-	}
-	for k, v := range cfg.Resource {
-		res = append(res, attribute.String(k, v))
-	}
-	exp, err := export.New(ctx, export.Options{
-		Endpoint: cfg.OTLP.Endpoint,
-		Protocol: cfg.OTLP.Protocol,
-		Headers:  cfg.OTLP.Headers,
-		Insecure: cfg.OTLP.Insecure,
-		TLS: export.TLSOptions{
-			CAFile: cfg.OTLP.TLS.CAFile, CertFile: cfg.OTLP.TLS.CertFile, KeyFile: cfg.OTLP.TLS.KeyFile,
-		},
-		Timeout:            cfg.OTLP.Timeout,
-		Observer:           observer(caps.OS),
-		ResourceAttributes: res,
-		Boot:               caps.Boot,
-		Logs:               cfg.OTLP.LogsEnabled(),
-		Traces:             cfg.OTLP.TracesEnabled(),
-	})
+	exp, err := export.New(ctx, otlpOptions(cfg, caps))
 	if err != nil {
 		return nil, nil, err
 	}

@@ -16,6 +16,7 @@ import (
 	"github.com/procotel/procotel/backends"
 	"github.com/procotel/procotel/backends/replay"
 	"github.com/procotel/procotel/config"
+	"github.com/procotel/procotel/export"
 	"github.com/procotel/procotel/pipeline"
 	"github.com/procotel/procotel/semconv"
 	"github.com/procotel/procotel/terminal"
@@ -105,6 +106,14 @@ func (r *runner) run(ctx context.Context) (int, error) {
 		Clock:           caps.Clock,
 		CredsComplete:   caps.Creds,
 	}, sinks...)
+	var exp *export.Exporter
+	if len(sinks) > 0 {
+		exp, _ = sinks[0].(*export.Exporter) // nil unless exporting OTLP
+	}
+	stopMetrics, err := startSelfMetrics(ctx, r.cfg, caps, b, pipe, exp)
+	if err != nil {
+		return exitError, err
+	}
 
 	events := make(chan semconv.Event, 8192)
 	runCtx, cancel := context.WithCancel(ctx)
@@ -149,6 +158,9 @@ func (r *runner) run(ctx context.Context) (int, error) {
 	}
 	for _, c := range closers {
 		c()
+	}
+	if err := stopMetrics(closeCtx); err != nil && runErr == nil {
+		runErr = fmt.Errorf("self-metrics: %w", err)
 	}
 	r.summary(b.Stats(), pipe.Stats(), sinks)
 	if runErr != nil {

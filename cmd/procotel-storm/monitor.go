@@ -1,0 +1,285 @@
+//go:build linux
+
+package main
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"sort"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/procotel/procotel/backends"
+	"github.com/procotel/procotel/export"
+	"github.com/procotel/procotel/linux"
+	"github.com/procotel/procotel/pipeline"
+	"github.com/procotel/procotel/semconv"
+	"github.com/procotel/procotel/terminal"
+)
+
+// monitor is one process-event monitor under test. Start attaches it and
+// returns once it reports events; stop waits until it has seen what it is
+// going to see, detaches it and returns what it observed.
+type monitor interface {
+	name() string
+	kinds() []semconv.Kind // the kinds it reports
+	start() error
+	stop() (observed, error)
+}
+
+// observed is what a monitor saw and what it cost during one storm.
+type observed struct {
+	seen     map[semconv.Kind]int64
+	lost     uint64        // events the monitor itself counted as lost
+	cpu      time.Duration // the monitor's own CPU time
+	extraCPU time.Duration // helpers' CPU (the Collector, kauditd)
+	rssKiB   int64         // peak RSS of the monitor process
+	latency  []time.Duration
+	bpf      map[string][3]uint64 // program → run ns, runs, recursion misses
+	kernel   uint64               // events the backend received, all processes
+}
+
+// none is the baseline: no monitor.
+type none struct{}
+
+func (none) name() string            { return "none" }
+func (none) kinds() []semconv.Kind   { return nil }
+func (none) start() error            { return nil }
+func (none) stop() (observed, error) { return observed{}, nil }
+
+// stormSink counts, per kind, the storm's events and keeps the delay from
+// kernel time to the sink of each. It is called from the pipeline's one
+// goroutine; counts are read after Run returns or atomically.
+type stormSink struct {
+	n       [semconv.NumKinds]atomic.Int64
+	mu      sync.Mutex
+	latency []time.Duration
+}
+
+func (s *stormSink) Event(e *semconv.Event) {
+	if !isStorm(e.Process.Comm) {
+		return
+	}
+	d := time.Since(e.Time)
+	s.n[e.Kind].Add(1)
+	s.mu.Lock()
+	if len(s.latency) < 4<<20 {
+		s.latency = append(s.latency, d)
+	}
+	s.mu.Unlock()
+}
+func (s *stormSink) Lifetime(*semconv.Lifetime)  {}
+func (s *stormSink) Close(context.Context) error { return nil }
+
+func (s *stormSink) total() int64 {
+	var t int64
+	for k := range s.n {
+		t += s.n[k].Load()
+	}
+	return t
+}
+
+// procotel runs the eBPF backend and the pipeline in this process with
+// one output: text to /dev/null, or OTLP to a Collector when otlp is set.
+type procotel struct {
+	otlp      string // Collector's OTLP/gRPC host:port; "" for text output
+	collector int    // the Collector's pid, whose CPU is extra
+
+	b         backends.Backend
+	pipe      *pipeline.Pipeline
+	text      *terminal.Text
+	exp       *export.Exporter
+	sink      *stormSink
+	cancel    context.CancelFunc
+	runDone   chan error
+	pipeDone  chan error
+	devnull   *os.File
+	bpfBefore map[string][3]uint64
+	cpu0      time.Duration
+	coll0     time.Duration
+}
+
+func (p *procotel) name() string {
+	if p.otlp != "" {
+		return "procotel+otlp"
+	}
+	return "procotel"
+}
+
+func (p *procotel) kinds() []semconv.Kind { return countedKinds }
+
+func (p *procotel) start() error {
+	resetPeakRSS("self")
+	p.cpu0 = selfCPU()
+	if p.collector != 0 {
+		p.coll0 = pidCPU(p.collector)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	p.cancel = cancel
+	b, err := linux.New("", backends.Options{})
+	if err != nil {
+		return err
+	}
+	if err := b.Start(ctx); err != nil {
+		return err
+	}
+	p.b = b
+	caps := b.Capabilities()
+	p.sink = &stormSink{}
+	sinks := []pipeline.Sink{p.sink}
+	if p.otlp != "" {
+		exp, err := export.New(ctx, export.Options{
+			Endpoint: p.otlp, Insecure: true, Logs: true, Traces: true,
+			Observer: semconv.Observer{OS: caps.OS, HostName: "storm"}, Boot: caps.Boot,
+		})
+		if err != nil {
+			return err
+		}
+		p.exp = exp
+		sinks = append(sinks, exp)
+	} else {
+		p.devnull, err = os.OpenFile(os.DevNull, os.O_WRONLY, 0)
+		if err != nil {
+			return err
+		}
+		p.text = terminal.NewText(p.devnull, terminal.Options{})
+		sinks = append(sinks, p.text)
+	}
+	p.pipe = pipeline.New(pipeline.Config{Clock: caps.Clock, CredsComplete: caps.Creds}, sinks...)
+	events := make(chan semconv.Event, 8192)
+	p.runDone, p.pipeDone = make(chan error, 1), make(chan error, 1)
+	go func() { p.runDone <- b.Run(ctx, events); close(events) }()
+	go func() { p.pipeDone <- p.pipe.Run(context.Background(), events) }()
+	waitSeeded(b)
+	p.bpfBefore = bpfRuntime()
+	return nil
+}
+
+// waitSeeded waits until the backend has delivered its /proc snapshot.
+func waitSeeded(b backends.Backend) {
+	var last uint64
+	for i := 0; i < 100; i++ {
+		time.Sleep(50 * time.Millisecond)
+		n := b.Stats().Existing
+		if n == last && n > 0 {
+			return
+		}
+		last = n
+	}
+}
+
+func (p *procotel) stop() (observed, error) {
+	// Wait until the storm's events stop arriving.
+	last := int64(-1)
+	for deadline := time.Now().Add(15 * time.Second); time.Now().Before(deadline); {
+		time.Sleep(150 * time.Millisecond)
+		n := p.sink.total()
+		if n == last {
+			break
+		}
+		last = n
+	}
+	bpfAfter := bpfRuntime()
+	p.cancel()
+	errRun, errPipe := <-p.runDone, <-p.pipeDone
+	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+	defer cancel()
+	errClose := p.pipe.Close(ctx)
+	o := observed{seen: map[semconv.Kind]int64{}, bpf: map[string][3]uint64{}}
+	o.cpu = selfCPU() - p.cpu0
+	if p.collector != 0 {
+		o.extraCPU = pidCPU(p.collector) - p.coll0
+	}
+	o.rssKiB = peakRSS("self")
+	st := p.b.Stats()
+	for _, n := range st.Lost {
+		o.lost += n
+	}
+	o.kernel = st.TotalReceived() - st.Received[semconv.KindExisting]
+	if p.text != nil {
+		o.lost += p.text.Stats().Dropped
+		p.devnull.Close()
+	}
+	if p.exp != nil {
+		es := p.exp.Stats()
+		o.lost += es.LogTotals().Dropped() + es.Spans.Dropped()
+	}
+	for _, k := range countedKinds {
+		o.seen[k] = p.sink.n[k].Load()
+	}
+	o.latency = p.sink.latency
+	for name, a := range bpfAfter {
+		bf := p.bpfBefore[name]
+		o.bpf[name] = [3]uint64{a[0] - bf[0], a[1] - bf[1], a[2] - bf[2]}
+	}
+	errB := p.b.Close()
+	for _, err := range []error{errRun, errPipe, errClose, errB} {
+		if err != nil {
+			return o, err
+		}
+	}
+	return o, nil
+}
+
+// percentile returns the q-quantile of ds (sorted in place).
+func percentile(ds []time.Duration, q float64) time.Duration {
+	if len(ds) == 0 {
+		return 0
+	}
+	sort.Slice(ds, func(i, j int) bool { return ds[i] < ds[j] })
+	i := int(q * float64(len(ds)-1))
+	return ds[i]
+}
+
+// startupCheck spawns n sleeping processes and times procotel's start:
+// load and attach (Start), then the /proc seed delivered to the pipeline.
+func startupCheck(storm string, n int) (attach, seeded time.Duration, seen uint64, err error) {
+	h, err := hold(storm, n)
+	if err != nil {
+		return 0, 0, 0, err
+	}
+	defer h.stop()
+	ents, _ := os.ReadDir("/proc")
+	want := uint64(0)
+	for _, e := range ents {
+		if e.Name()[0] >= '0' && e.Name()[0] <= '9' {
+			want++
+		}
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	defer cancel()
+	t0 := time.Now()
+	b, err := linux.New("", backends.Options{})
+	if err != nil {
+		return 0, 0, 0, err
+	}
+	defer b.Close()
+	if err := b.Start(ctx); err != nil {
+		return 0, 0, 0, err
+	}
+	attach = time.Since(t0)
+	caps := b.Capabilities()
+	pipe := pipeline.New(pipeline.Config{Clock: caps.Clock, CredsComplete: caps.Creds})
+	events := make(chan semconv.Event, 8192)
+	go func() { _ = b.Run(ctx, events); close(events) }()
+	pipeDone := make(chan error, 1)
+	go func() { pipeDone <- pipe.Run(ctx, events) }()
+	// Seeded: the pipeline has taken (nearly) every process /proc listed;
+	// a few may exit in between.
+	for time.Since(t0) < 30*time.Second {
+		if got := pipe.Stats().In[semconv.KindExisting]; got+20 >= want {
+			seen = got
+			break
+		}
+		time.Sleep(time.Millisecond)
+	}
+	seeded = time.Since(t0)
+	cancel()
+	<-pipeDone
+	if seen == 0 {
+		return attach, seeded, 0, fmt.Errorf("startup: seed did not reach %d processes", want)
+	}
+	return attach, seeded, seen, nil
+}

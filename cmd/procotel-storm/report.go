@@ -1,0 +1,278 @@
+//go:build linux
+
+package main
+
+import (
+	"fmt"
+	"math"
+	"runtime"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/procotel/procotel/semconv"
+)
+
+// report renders the results of every scenario.
+type report struct {
+	scenarios []*scenario
+	monitors  []string
+	kinds     map[string][]semconv.Kind
+	workers   int
+	seconds   float64
+	rounds    int
+	startup   *startupResult
+}
+
+// row is one monitor in one scenario, over all its rounds.
+type row struct {
+	monitor            string
+	rate, slowdown     float64 // cycles/s; % (rate for max, CPU per cycle for fixed rates)
+	expected, seen     int64
+	perKind            string
+	lost               uint64
+	cpuPerK, extraPerK float64 // monitor CPU ms per 1,000 expected events
+	usPerKernelEvent   float64 // procotel only: µs per event of any process
+	rssMiB             float64
+	p50, p99           time.Duration
+}
+
+func mean(xs []float64) float64 {
+	if len(xs) == 0 {
+		return 0
+	}
+	var s float64
+	for _, x := range xs {
+		s += x
+	}
+	return s / float64(len(xs))
+}
+
+func (rep *report) rows(sc *scenario) []row {
+	var baseRate, baseCPU []float64
+	for _, r := range sc.runs["none"] {
+		baseRate = append(baseRate, r.t.rate())
+		baseCPU = append(baseCPU, r.t.cpuPerCycle())
+	}
+	br, bc := mean(baseRate), mean(baseCPU)
+	var rows []row
+	for _, name := range rep.monitors {
+		runs := sc.runs[name]
+		if len(runs) == 0 {
+			continue
+		}
+		w := row{monitor: name}
+		var rates, cpus []float64
+		exp := map[semconv.Kind]int64{}
+		seen := map[semconv.Kind]int64{}
+		var cpu, extra time.Duration
+		var kernel uint64
+		var lat []time.Duration
+		for _, r := range runs {
+			rates = append(rates, r.t.rate())
+			cpus = append(cpus, r.t.cpuPerCycle())
+			for _, k := range rep.kinds[name] {
+				exp[k] += r.t.expected()[k]
+				seen[k] += r.o.seen[k]
+			}
+			w.lost += r.o.lost
+			cpu += r.o.cpu
+			extra += r.o.extraCPU
+			kernel += r.o.kernel
+			lat = append(lat, r.o.latency...)
+			w.rssMiB = math.Max(w.rssMiB, float64(r.o.rssKiB)/1024)
+		}
+		w.rate = mean(rates)
+		if sc.rate == 0 {
+			w.slowdown = (br - w.rate) / br * 100
+		} else {
+			w.slowdown = (mean(cpus) - bc) / bc * 100
+		}
+		var parts []string
+		for _, k := range rep.kinds[name] {
+			w.expected += exp[k]
+			w.seen += seen[k]
+			if exp[k] > 0 {
+				parts = append(parts, fmt.Sprintf("%s %.1f", k, 100*float64(seen[k])/float64(exp[k])))
+			}
+		}
+		w.perKind = strings.Join(parts, ", ")
+		if w.expected > 0 {
+			w.cpuPerK = cpu.Seconds() * 1e3 / float64(w.expected) * 1000
+			w.extraPerK = extra.Seconds() * 1e3 / float64(w.expected) * 1000
+		}
+		if kernel > 0 {
+			w.usPerKernelEvent = float64(cpu.Microseconds()) / float64(kernel)
+		}
+		if len(lat) > 0 {
+			w.p50, w.p99 = percentile(lat, 0.5), percentile(lat, 0.99)
+		}
+		rows = append(rows, w)
+	}
+	return rows
+}
+
+var modeText = map[string]string{
+	"fork":     "fork+exit",
+	"exec":     "fork+exec+exit",
+	"execfail": "fork+failed exec+exit",
+	"signal":   "fork+kill+reap",
+	"thread":   "thread create+join",
+	"build":    "driver+3 tools (4 fork+exec)",
+}
+
+func (rep *report) markdown() string {
+	var b strings.Builder
+	fmt.Fprintf(&b, "# procotel storm benchmark\n\n")
+	fmt.Fprintf(&b, "%d workers, %d rounds × %.0f s per scenario and monitor, interleaved; %s, %d CPUs, %s.\n\n",
+		rep.workers, rep.rounds, rep.seconds, runtime.GOARCH, runtime.NumCPU(), time.Now().UTC().Format("2006-01-02"))
+	b.WriteString("Slowdown: at max rate, the drop in cycles/s against no monitor; at a fixed rate, the rise in the workload's CPU per cycle. ")
+	b.WriteString("Seen/expected counts only the event kinds the monitor reports, for processes named storm*. ")
+	b.WriteString("CPU is the monitor process's (procotel: in-process backend, pipeline and sink) per 1,000 expected events; ")
+	b.WriteString("helper CPU is the Collector's (procotel+otlp) or kauditd's (auditd). Latency: kernel timestamp to procotel's sink.\n\n")
+	b.WriteString("| workload | rate | monitor | cycles/s | slowdown % | seen / expected | seen % per kind | lost | CPU ms / 1k ev | helper CPU ms / 1k ev | peak RSS MiB | latency p50 / p99 ms |\n")
+	b.WriteString("|---|---|---|---:|---:|---:|---|---:|---:|---:|---:|---:|\n")
+	for _, sc := range rep.scenarios {
+		for _, w := range rep.rows(sc) {
+			slow, seen, cpu, extra, rss, lat := "", "", "", "", "", ""
+			if w.monitor != "none" {
+				slow = fmt.Sprintf("%.1f", w.slowdown)
+				seen = fmt.Sprintf("%d / %d", w.seen, w.expected)
+				cpu = fmt.Sprintf("%.1f", w.cpuPerK)
+				rss = fmt.Sprintf("%.1f", w.rssMiB)
+				if w.extraPerK > 0 {
+					extra = fmt.Sprintf("%.1f", w.extraPerK)
+				}
+			}
+			if w.p50 > 0 {
+				lat = fmt.Sprintf("%.1f / %.1f", ms(w.p50), ms(w.p99))
+			}
+			lost := ""
+			if w.monitor != "none" {
+				lost = fmt.Sprint(w.lost)
+			}
+			fmt.Fprintf(&b, "| %s | %s | %s | %.0f | %s | %s | %s | %s | %s | %s | %s | %s |\n",
+				sc.mode, rateName(sc.rate), w.monitor, w.rate, slow, seen, w.perKind, lost, cpu, extra, rss, lat)
+		}
+	}
+	b.WriteString("\n## procotel: CPU per kernel event and BPF cost per hook\n\n")
+	b.WriteString("CPU per event counts every event the backend received (all processes on the host). BPF: `kernel.bpf_stats_enabled` run time per invocation.\n\n")
+	b.WriteString("| workload | rate | monitor | µs / event | BPF ns per run (runs; recursion misses) |\n|---|---|---|---:|---|\n")
+	for _, sc := range rep.scenarios {
+		for _, w := range rep.rows(sc) {
+			if !strings.HasPrefix(w.monitor, "procotel") {
+				continue
+			}
+			fmt.Fprintf(&b, "| %s | %s | %s | %.2f | %s |\n", sc.mode, rateName(sc.rate), w.monitor, w.usPerKernelEvent, bpfLine(sc.runs[w.monitor]))
+		}
+	}
+	if st := rep.startup; st != nil {
+		fmt.Fprintf(&b, "\n## Start-up\n\nWith %d extra sleeping processes: load and attach %v, attached and /proc seeded into the pipeline (%d processes) %v.\n",
+			st.n, st.attach.Round(time.Millisecond), st.seen, st.seeded.Round(time.Millisecond))
+	}
+	return b.String()
+}
+
+func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+
+func bpfLine(runs []run) string {
+	sum := map[string][3]uint64{}
+	for _, r := range runs {
+		for n, v := range r.o.bpf {
+			c := sum[n]
+			sum[n] = [3]uint64{c[0] + v[0], c[1] + v[1], c[2] + v[2]}
+		}
+	}
+	names := make([]string, 0, len(sum))
+	for n, v := range sum {
+		if v[1] > 0 {
+			names = append(names, n)
+		}
+	}
+	sort.Strings(names)
+	var parts []string
+	for _, n := range names {
+		v := sum[n]
+		parts = append(parts, fmt.Sprintf("%s %.0f (%d; %d)", n, float64(v[0])/float64(v[1]), v[1], v[2]))
+	}
+	return strings.Join(parts, ", ")
+}
+
+// svg draws two bar charts: workload slowdown at max rate, and monitor
+// CPU per 1,000 events, one bar per monitor in every scenario.
+func (rep *report) svg() string {
+	colors := []string{"#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b"}
+	var mons []string
+	for _, m := range rep.monitors {
+		if m != "none" {
+			mons = append(mons, m)
+		}
+	}
+	color := map[string]string{}
+	for i, m := range mons {
+		color[m] = colors[i%len(colors)]
+	}
+	type group struct {
+		label string
+		rows  []row
+	}
+	var slow, cpu []group
+	for _, sc := range rep.scenarios {
+		var rs []row
+		for _, w := range rep.rows(sc) {
+			if w.monitor != "none" {
+				rs = append(rs, w)
+			}
+		}
+		g := group{label: sc.mode + " @ " + rateName(sc.rate), rows: rs}
+		if sc.rate == 0 {
+			slow = append(slow, g)
+		}
+		cpu = append(cpu, g)
+	}
+	const barH, gap, left, width = 12, 10, 150, 420
+	panelH := func(gs []group) int { return len(gs)*(len(mons)*barH+gap) + 40 }
+	h := panelH(slow) + panelH(cpu) + 30 + 20*len(mons)
+	var b strings.Builder
+	fmt.Fprintf(&b, `<svg xmlns="http://www.w3.org/2000/svg" width="%d" height="%d" font-family="sans-serif" font-size="11">`+"\n", left+width+80, h)
+	b.WriteString(`<rect width="100%" height="100%" fill="white"/>` + "\n")
+	y := 0
+	panel := func(title, unit string, gs []group, val func(row) float64) {
+		max := 0.0
+		for _, g := range gs {
+			for _, w := range g.rows {
+				max = math.Max(max, val(w))
+			}
+		}
+		if max <= 0 {
+			max = 1
+		}
+		fmt.Fprintf(&b, `<text x="4" y="%d" font-size="13" font-weight="bold">%s</text>`+"\n", y+16, escape(title))
+		y += 28
+		for _, g := range gs {
+			fmt.Fprintf(&b, `<text x="4" y="%d">%s</text>`+"\n", y+barH, escape(g.label))
+			for _, w := range g.rows {
+				v := val(w)
+				bw := int(math.Max(0, v) / max * width)
+				fmt.Fprintf(&b, `<rect x="%d" y="%d" width="%d" height="%d" fill="%s"><title>%s: %.2f %s</title></rect>`+"\n",
+					left, y, bw, barH-2, color[w.monitor], escape(w.monitor), v, unit)
+				fmt.Fprintf(&b, `<text x="%d" y="%d" font-size="9">%.1f</text>`+"\n", left+bw+3, y+barH-3, v)
+				y += barH
+			}
+			y += gap
+		}
+		y += 12
+	}
+	panel("Workload slowdown at max rate (%)", "%", slow, func(w row) float64 { return w.slowdown })
+	panel("Monitor CPU per 1,000 events (ms; helpers included)", "ms", cpu, func(w row) float64 { return w.cpuPerK + w.extraPerK })
+	for i, m := range mons {
+		fmt.Fprintf(&b, `<rect x="%d" y="%d" width="10" height="10" fill="%s"/><text x="%d" y="%d">%s</text>`+"\n",
+			left, y+i*18, color[m], left+14, y+i*18+9, escape(m))
+	}
+	b.WriteString("</svg>\n")
+	return b.String()
+}
+
+func escape(s string) string {
+	return strings.NewReplacer("&", "&amp;", "<", "&lt;", ">", "&gt;").Replace(s)
+}

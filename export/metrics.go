@@ -1,0 +1,333 @@
+package export
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"sync"
+	"sync/atomic"
+
+	"go.opentelemetry.io/otel/attribute"
+	"go.opentelemetry.io/otel/exporters/otlp/otlpmetric/otlpmetricgrpc"
+	"go.opentelemetry.io/otel/exporters/otlp/otlpmetric/otlpmetrichttp"
+	"go.opentelemetry.io/otel/metric"
+	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
+	"go.opentelemetry.io/otel/sdk/metric/metricdata"
+	"google.golang.org/grpc/credentials"
+
+	"github.com/procotel/procotel/semconv"
+)
+
+// The names of procotel's own metrics, exported by Metrics.
+const (
+	MetricEventsReceived = "procotel.events.received"
+	MetricEventsLost     = "procotel.events.lost"
+	MetricEventsExported = "procotel.events.exported"
+	MetricEventsDropped  = "procotel.events.dropped"
+	MetricTableSize      = "procotel.process_table.size"
+)
+
+// The attribute keys of procotel's own metrics and the values of the
+// signal and reason attributes.
+const (
+	MetricAttrKind   = "kind"
+	MetricAttrSignal = "signal"
+	MetricAttrReason = "reason"
+
+	SignalLogs  = "logs"
+	SignalSpans = "spans"
+
+	ReasonQueueFull    = "queue_full"
+	ReasonExportFailed = "export_failed"
+	ReasonClosed       = "closed"
+	ReasonFiltered     = "filtered"
+)
+
+// lostUnknownKind is the kind attribute of kernel losses whose kind the
+// backend could not tell (SelfStats.Lost[KindInvalid]).
+const lostUnknownKind = "unknown"
+
+// SelfStats is one snapshot of procotel's own counters, gathered by the
+// caller from the backend, the pipeline and the exporter. It is plain
+// data, so that this package imports neither backends nor pipeline.
+type SelfStats struct {
+	// Received counts events the backend read from the kernel, per kind.
+	Received [semconv.NumKinds]uint64
+	// Lost counts events the kernel could not hand over, per kind;
+	// Lost[KindInvalid] counts losses of unknown kind.
+	Lost [semconv.NumKinds]uint64
+	// Filtered counts events the pipeline's filter kept from the sinks,
+	// per kind; FilteredLifetimes counts the lifetimes it kept back.
+	Filtered          [semconv.NumKinds]uint64
+	FilteredLifetimes uint64
+	// TableSize is the number of processes in the pipeline's table.
+	TableSize int
+	// Export is the exporter's counters (Exporter.Stats); zero when
+	// nothing is exported over OTLP.
+	Export Stats
+}
+
+// Metrics exports procotel's own counters as OpenTelemetry metrics:
+// observable counters read from a SelfStats source at each collection,
+// sent periodically over OTLP. Shutdown sends a last collection and is
+// idempotent; it is safe to call from any goroutine.
+type Metrics struct {
+	provider *sdkmetric.MeterProvider
+	exp      *quietMetricExporter // nil in unit tests
+	once     sync.Once
+	err      error
+}
+
+// NewMetrics starts exporting the metrics read from source every
+// o.MetricInterval to o.Endpoint, with the same protocol, TLS, headers
+// and resource as New. Logs and Traces are ignored. Source is called from
+// the SDK's collection goroutine and must be safe for that. Like New, it
+// does not connect; a collection that cannot be sent is skipped (the
+// counters are cumulative, so the next one carries the totals).
+func NewMetrics(ctx context.Context, o Options, source func() SelfStats) (*Metrics, error) {
+	o = o.withDefaults()
+	if source == nil {
+		return nil, errors.New("export metrics: no source")
+	}
+	t, tlsCfg, err := o.connection()
+	if err != nil {
+		return nil, fmt.Errorf("export metrics: %w", err)
+	}
+	var exp sdkmetric.Exporter
+	switch o.Protocol {
+	case ProtocolGRPC:
+		exp, err = newMetricGRPC(ctx, o, t, tlsCfg)
+	case ProtocolHTTP:
+		exp, err = newMetricHTTP(ctx, o, t, tlsCfg)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("export metrics: %w", err)
+	}
+	quiet := &quietMetricExporter{Exporter: exp}
+	reader := sdkmetric.NewPeriodicReader(quiet,
+		sdkmetric.WithInterval(o.MetricInterval),
+		sdkmetric.WithTimeout(o.Timeout))
+	m, err := newMetrics(o, reader, source)
+	if err != nil {
+		_ = reader.Shutdown(ctx)
+		return nil, fmt.Errorf("export metrics: %w", err)
+	}
+	m.exp = quiet
+	return m, nil
+}
+
+// Failures returns how many periodic exports failed so far, and the last
+// error. A failed export is not retried: the counters are cumulative, so
+// the next one carries the totals.
+func (m *Metrics) Failures() (uint64, error) {
+	if m.exp == nil {
+		return 0, nil
+	}
+	return m.exp.failures.Load(), m.exp.lastErr()
+}
+
+// quietMetricExporter counts failed exports instead of passing the error
+// to the SDK, which would print each one through the global error
+// handler: during a Collector outage, one line per interval.
+type quietMetricExporter struct {
+	sdkmetric.Exporter
+	failures atomic.Uint64
+	mu       sync.Mutex
+	last     error
+}
+
+// Export sends rm and counts a failure.
+func (q *quietMetricExporter) Export(ctx context.Context, rm *metricdata.ResourceMetrics) error {
+	if err := q.Exporter.Export(ctx, rm); err != nil {
+		q.failures.Add(1)
+		q.mu.Lock()
+		q.last = err
+		q.mu.Unlock()
+	}
+	return nil
+}
+
+func (q *quietMetricExporter) lastErr() error {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return q.last
+}
+
+// newMetrics registers the instruments on a provider reading with reader.
+func newMetrics(o Options, reader sdkmetric.Reader, source func() SelfStats) (*Metrics, error) {
+	res := newResource(o)
+	provider := sdkmetric.NewMeterProvider(sdkmetric.WithResource(res.res), sdkmetric.WithReader(reader))
+	meter := provider.Meter(scopeName, metric.WithInstrumentationVersion(res.version), metric.WithSchemaURL(semconv.SchemaURL))
+	m := &Metrics{provider: provider}
+	if err := registerSelfMetrics(meter, source); err != nil {
+		_ = provider.Shutdown(context.Background())
+		return nil, err
+	}
+	return m, nil
+}
+
+// Shutdown exports a last collection within ctx and stops.
+func (m *Metrics) Shutdown(ctx context.Context) error {
+	m.once.Do(func() {
+		if err := m.provider.Shutdown(ctx); err != nil {
+			m.err = fmt.Errorf("shut down metric export: %w", err)
+		}
+	})
+	return m.err
+}
+
+// ForceFlush collects and exports now, within ctx.
+func (m *Metrics) ForceFlush(ctx context.Context) error {
+	if err := m.provider.ForceFlush(ctx); err != nil {
+		return fmt.Errorf("flush metrics: %w", err)
+	}
+	return nil
+}
+
+// selfInstruments are the registered instruments.
+type selfInstruments struct {
+	received, lost, exported, dropped metric.Int64ObservableCounter
+	table                             metric.Int64ObservableGauge
+}
+
+func registerSelfMetrics(meter metric.Meter, source func() SelfStats) error {
+	var in selfInstruments
+	var err error
+	counter := func(name, unit, desc string) metric.Int64ObservableCounter {
+		if err != nil {
+			return nil
+		}
+		var c metric.Int64ObservableCounter
+		c, err = meter.Int64ObservableCounter(name, metric.WithUnit(unit), metric.WithDescription(desc))
+		return c
+	}
+	in.received = counter(MetricEventsReceived, "{event}", "Events read from the kernel, by kind.")
+	in.lost = counter(MetricEventsLost, "{event}", "Events the kernel could not hand over (buffer full), by kind.")
+	in.exported = counter(MetricEventsExported, "{record}", "Log records and spans the OTLP endpoint accepted, by signal.")
+	in.dropped = counter(MetricEventsDropped, "{record}", "Log records and spans not exported, by signal and reason.")
+	if err != nil {
+		return fmt.Errorf("create instrument: %w", err)
+	}
+	in.table, err = meter.Int64ObservableGauge(MetricTableSize, metric.WithUnit("{process}"),
+		metric.WithDescription("Processes in the pipeline's table (live, exited and reaped)."))
+	if err != nil {
+		return fmt.Errorf("create instrument: %w", err)
+	}
+	kindAttrs := kindAttributeSets()
+	set := func(kvs ...attribute.KeyValue) metric.ObserveOption {
+		return metric.WithAttributeSet(attribute.NewSet(kvs...))
+	}
+	signals := [2]struct {
+		name string
+		opt  metric.ObserveOption
+	}{{SignalLogs, set(attribute.String(MetricAttrSignal, SignalLogs))}, {SignalSpans, set(attribute.String(MetricAttrSignal, SignalSpans))}}
+	type dropKey struct{ signal, reason string }
+	dropOpts := map[dropKey]metric.ObserveOption{}
+	for _, sig := range []string{SignalLogs, SignalSpans} {
+		for _, r := range []string{ReasonQueueFull, ReasonExportFailed, ReasonClosed, ReasonFiltered} {
+			dropOpts[dropKey{sig, r}] = set(attribute.String(MetricAttrSignal, sig), attribute.String(MetricAttrReason, r))
+		}
+	}
+
+	_, err = meter.RegisterCallback(func(_ context.Context, o metric.Observer) error {
+		s := source()
+		for k := range semconv.NumKinds {
+			if s.Received[k] > 0 && kindAttrs[k] != nil {
+				o.ObserveInt64(in.received, clampInt64(s.Received[k]), kindAttrs[k])
+			}
+			if s.Lost[k] > 0 && kindAttrs[k] != nil {
+				o.ObserveInt64(in.lost, clampInt64(s.Lost[k]), kindAttrs[k])
+			}
+		}
+		logs := s.Export.LogTotals()
+		var filtered uint64
+		for _, n := range s.Filtered {
+			filtered += n
+		}
+		for i, c := range []struct {
+			counts   Counts
+			filtered uint64
+		}{{logs, filtered}, {s.Export.Spans, s.FilteredLifetimes}} {
+			sig := signals[i].name
+			o.ObserveInt64(in.exported, clampInt64(c.counts.Exported), signals[i].opt)
+			o.ObserveInt64(in.dropped, clampInt64(c.counts.DroppedQueueFull), dropOpts[dropKey{sig, ReasonQueueFull}])
+			o.ObserveInt64(in.dropped, clampInt64(c.counts.DroppedExport), dropOpts[dropKey{sig, ReasonExportFailed}])
+			o.ObserveInt64(in.dropped, clampInt64(c.counts.DroppedClosed), dropOpts[dropKey{sig, ReasonClosed}])
+			o.ObserveInt64(in.dropped, clampInt64(c.filtered), dropOpts[dropKey{sig, ReasonFiltered}])
+		}
+		o.ObserveInt64(in.table, int64(s.TableSize))
+		return nil
+	}, in.received, in.lost, in.exported, in.dropped, in.table)
+	if err != nil {
+		return fmt.Errorf("register metrics callback: %w", err)
+	}
+	return nil
+}
+
+// kindAttributeSets returns the kind attribute of each kind, indexed by
+// kind; KindInvalid is "unknown" (losses of unknown kind).
+func kindAttributeSets() [semconv.NumKinds]metric.ObserveOption {
+	var out [semconv.NumKinds]metric.ObserveOption
+	for k := range semconv.NumKinds {
+		name := semconv.Kind(k).String()
+		if semconv.Kind(k) == semconv.KindInvalid {
+			name = lostUnknownKind
+		}
+		out[k] = metric.WithAttributeSet(attribute.NewSet(attribute.String(MetricAttrKind, name)))
+	}
+	return out
+}
+
+func clampInt64(n uint64) int64 {
+	if n > 1<<63-1 {
+		return 1<<63 - 1
+	}
+	return int64(n)
+}
+
+func newMetricGRPC(ctx context.Context, o Options, t target, tlsCfg *tls.Config) (sdkmetric.Exporter, error) {
+	opts := []otlpmetricgrpc.Option{
+		otlpmetricgrpc.WithEndpoint(t.hostPort),
+		otlpmetricgrpc.WithTimeout(o.Timeout),
+		otlpmetricgrpc.WithRetry(otlpmetricgrpc.RetryConfig{Enabled: false}),
+		otlpmetricgrpc.WithDialOption(grpcDialOptions()...),
+	}
+	switch {
+	case t.insecure:
+		opts = append(opts, otlpmetricgrpc.WithInsecure())
+	case tlsCfg != nil:
+		opts = append(opts, otlpmetricgrpc.WithTLSCredentials(credentials.NewTLS(tlsCfg)))
+	}
+	if len(o.Headers) > 0 {
+		opts = append(opts, otlpmetricgrpc.WithHeaders(o.Headers))
+	}
+	e, err := otlpmetricgrpc.New(ctx, opts...)
+	if err != nil {
+		return nil, fmt.Errorf("create OTLP/gRPC metric exporter: %w", err)
+	}
+	return e, nil
+}
+
+func newMetricHTTP(ctx context.Context, o Options, t target, tlsCfg *tls.Config) (sdkmetric.Exporter, error) {
+	opts := []otlpmetrichttp.Option{
+		otlpmetrichttp.WithEndpoint(t.hostPort),
+		otlpmetrichttp.WithURLPath(t.pathPrefix + "/v1/metrics"),
+		otlpmetrichttp.WithTimeout(o.Timeout),
+		otlpmetrichttp.WithRetry(otlpmetrichttp.RetryConfig{Enabled: false}),
+	}
+	switch {
+	case t.insecure:
+		opts = append(opts, otlpmetrichttp.WithInsecure())
+	case tlsCfg != nil:
+		opts = append(opts, otlpmetrichttp.WithTLSClientConfig(tlsCfg))
+	}
+	if len(o.Headers) > 0 {
+		opts = append(opts, otlpmetrichttp.WithHeaders(o.Headers))
+	}
+	e, err := otlpmetrichttp.New(ctx, opts...)
+	if err != nil {
+		return nil, fmt.Errorf("create OTLP/HTTP metric exporter: %w", err)
+	}
+	return e, nil
+}

@@ -1,0 +1,133 @@
+package export
+
+import (
+	"context"
+	"strings"
+	"testing"
+	"time"
+
+	"go.opentelemetry.io/otel/attribute"
+	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
+	"go.opentelemetry.io/otel/sdk/metric/metricdata"
+
+	"github.com/procotel/procotel/semconv"
+)
+
+// collectPoints reads every data point of rm as "name{k=v,...}" → value.
+func collectPoints(t *testing.T, rm metricdata.ResourceMetrics) map[string]int64 {
+	t.Helper()
+	out := map[string]int64{}
+	for _, sm := range rm.ScopeMetrics {
+		for _, m := range sm.Metrics {
+			var dps []metricdata.DataPoint[int64]
+			switch d := m.Data.(type) {
+			case metricdata.Sum[int64]:
+				if !d.IsMonotonic || d.Temporality != metricdata.CumulativeTemporality {
+					t.Errorf("%s: monotonic %v temporality %v, want a cumulative counter", m.Name, d.IsMonotonic, d.Temporality)
+				}
+				dps = d.DataPoints
+			case metricdata.Gauge[int64]:
+				dps = d.DataPoints
+			default:
+				t.Fatalf("%s: unexpected data %T", m.Name, m.Data)
+			}
+			for _, dp := range dps {
+				var kvs []string
+				for _, kv := range dp.Attributes.ToSlice() {
+					kvs = append(kvs, string(kv.Key)+"="+kv.Value.Emit())
+				}
+				out[m.Name+"{"+strings.Join(kvs, ",")+"}"] = dp.Value
+			}
+		}
+	}
+	return out
+}
+
+func TestSelfMetrics(t *testing.T) {
+	var s SelfStats
+	s.Received[semconv.KindFork] = 10
+	s.Received[semconv.KindExit] = 9
+	s.Lost[semconv.KindExec] = 3
+	s.Lost[semconv.KindInvalid] = 2
+	s.Filtered[semconv.KindFork] = 4
+	s.Filtered[semconv.KindExit] = 1
+	s.FilteredLifetimes = 1
+	s.TableSize = 42
+	s.Export.Logs[semconv.KindFork] = Counts{Exported: 5, DroppedQueueFull: 1}
+	s.Export.Logs[semconv.KindExit] = Counts{Exported: 7, DroppedExport: 2, DroppedClosed: 1}
+	s.Export.Spans = Counts{Exported: 6, DroppedQueueFull: 3}
+
+	reader := sdkmetric.NewManualReader()
+	o := testOptions()
+	o.ResourceAttributes = []attribute.KeyValue{attribute.String("deployment.environment.name", "unit")}
+	m, err := newMetrics(o, reader, func() SelfStats { return s })
+	if err != nil {
+		t.Fatal(err)
+	}
+	var rm metricdata.ResourceMetrics
+	if err := reader.Collect(context.Background(), &rm); err != nil {
+		t.Fatal(err)
+	}
+	got := collectPoints(t, rm)
+	want := map[string]int64{
+		"procotel.events.received{kind=fork}":                        10,
+		"procotel.events.received{kind=exit}":                        9,
+		"procotel.events.lost{kind=exec}":                            3,
+		"procotel.events.lost{kind=unknown}":                         2,
+		"procotel.events.exported{signal=logs}":                      12,
+		"procotel.events.exported{signal=spans}":                     6,
+		"procotel.events.dropped{reason=queue_full,signal=logs}":     1,
+		"procotel.events.dropped{reason=export_failed,signal=logs}":  2,
+		"procotel.events.dropped{reason=closed,signal=logs}":         1,
+		"procotel.events.dropped{reason=filtered,signal=logs}":       5,
+		"procotel.events.dropped{reason=queue_full,signal=spans}":    3,
+		"procotel.events.dropped{reason=export_failed,signal=spans}": 0,
+		"procotel.events.dropped{reason=closed,signal=spans}":        0,
+		"procotel.events.dropped{reason=filtered,signal=spans}":      1,
+		"procotel.process_table.size{}":                              42,
+	}
+	for k, v := range want {
+		if g, ok := got[k]; !ok || g != v {
+			t.Errorf("%s = %d (present %v), want %d", k, g, ok, v)
+		}
+	}
+	for k := range got {
+		if _, ok := want[k]; !ok {
+			t.Errorf("unexpected point %s = %d", k, got[k])
+		}
+	}
+	if v, _ := rm.Resource.Set().Value("deployment.environment.name"); v.AsString() != "unit" {
+		t.Errorf("resource = %v", rm.Resource)
+	}
+	if err := m.Shutdown(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if err := m.Shutdown(context.Background()); err != nil {
+		t.Errorf("second Shutdown: %v", err)
+	}
+}
+
+func TestNewMetricsErrors(t *testing.T) {
+	src := func() SelfStats { return SelfStats{} }
+	if _, err := NewMetrics(context.Background(), Options{}, nil); err == nil || !strings.Contains(err.Error(), "no source") {
+		t.Errorf("nil source: %v", err)
+	}
+	if _, err := NewMetrics(context.Background(), Options{Protocol: "thrift"}, src); err == nil || !strings.Contains(err.Error(), "unknown OTLP protocol") {
+		t.Errorf("bad protocol: %v", err)
+	}
+	for _, p := range []string{ProtocolGRPC, ProtocolHTTP} {
+		m, err := NewMetrics(context.Background(), Options{Protocol: p, Insecure: true, Endpoint: "127.0.0.1:1"}, src)
+		if err != nil {
+			t.Errorf("%s: %v", p, err)
+			continue
+		}
+		ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+		if err := m.Shutdown(ctx); err != nil { // nothing listens: the last export fails, counted
+			t.Errorf("%s: Shutdown: %v", p, err)
+		}
+		cancel()
+		if n, err := m.Failures(); n != 1 || err == nil {
+			t.Errorf("%s: failures %d (%v), want 1", p, n, err)
+		}
+	}
+}
