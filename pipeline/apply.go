@@ -148,6 +148,11 @@ func (p *Pipeline) fork(e *semconv.Event) {
 	en.traceParent = e.TraceParent
 	if parent != nil && parent.state != stateEvicted {
 		p.adopt(en, parent)
+	} else if pk := child.ParentKey(); !pk.IsZero() {
+		// The parent is not in the table (it exited between attach and
+		// the /proc scan, or was evicted), but the fork names it: keep it
+		// as the creator so subtrees and span parents stay whole.
+		en.creator = pk
 	}
 	e.Lineage = t.lineage(en, e.TraceParent)
 }

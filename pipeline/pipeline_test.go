@@ -765,3 +765,37 @@ func TestLineageFollowsCreator(t *testing.T) {
 		}
 	}
 }
+
+// TestUnseenParentKeepsSubtree: a process that was alive when the backend
+// attached but gone before the /proc scan is in no table; the forks of its
+// children still name it (PPID + ParentStart), so a pid subtree filter on
+// it keeps them and their spans keep it as creator.
+func TestUnseenParentKeepsSubtree(t *testing.T) {
+	unseen := semconv.KeyOf(500, 400*ms)
+	child := fork(1000*ms, 501, 500)
+	child.Process.ParentStart = 400 * ms
+	grand := fork(1010*ms, 502, 501)
+	other := fork(1020*ms, 600, 100)
+	evs := append(seedInitAndShell(), child, grand, other,
+		exit(1030*ms, 502, 0, 0), exit(1040*ms, 501, 5, 0), exit(1050*ms, 600, 0, 0))
+	f, err := ParseFilter("pid=500+")
+	if err != nil {
+		t.Fatal(err)
+	}
+	rec, p := run(t, Config{Filter: f}, evs...)
+	var pids []int32
+	for _, e := range rec.events {
+		pids = append(pids, e.Process.PID)
+	}
+	if want := []int32{501, 502, 502, 501}; !reflect.DeepEqual(pids, want) {
+		t.Errorf("subtree of the unseen parent: events of pids %v, want %v", pids, want)
+	}
+	for _, lt := range rec.lifetimes {
+		if lt.Process.PID == 501 && lt.Creator != unseen {
+			t.Errorf("lifetime of 501: creator %v, want the unseen parent %v", lt.Creator, unseen)
+		}
+	}
+	if st := p.Stats(); st.Unmatched[semconv.KindFork] != 1 {
+		t.Errorf("unmatched forks = %d, want 1 (the fork whose parent was not in the table)", st.Unmatched[semconv.KindFork])
+	}
+}

@@ -329,7 +329,7 @@ func (t *table) Descends(p *semconv.Process, ancestor int32) bool {
 	en := t.find(p.PID, p.Start)
 	var k semconv.Key
 	if en != nil {
-		k = en.creator
+		k = creatorOf(en)
 	} else if par := t.byPID[p.PPID]; par != nil && p.PPID != 0 {
 		k = par.key()
 	} else {
@@ -343,7 +343,20 @@ func (t *table) Descends(p *semconv.Process, ancestor int32) bool {
 		if next == nil {
 			return false
 		}
-		k = next.creator
+		k = creatorOf(next)
 	}
 	return false
+}
+
+// creatorOf is the process that created en: the creator recorded at its
+// fork, or, for a process whose creation was not seen, the parent it
+// reported (the best knowledge there is).
+func creatorOf(en *entry) semconv.Key {
+	if !en.creator.IsZero() {
+		return en.creator
+	}
+	if en.proc.PPID != 0 && en.proc.PPID != en.proc.PID {
+		return semconv.Key{PID: en.proc.PPID, Start: en.proc.ParentKey().Start}
+	}
+	return semconv.Key{}
 }
