@@ -17,13 +17,18 @@ package main
 
 import (
 	_ "embed"
+	"errors"
 	"flag"
 	"fmt"
 	"os"
+	"os/signal"
+	"path/filepath"
 	"runtime"
 	"runtime/debug"
 	"strconv"
 	"strings"
+	"sync"
+	"syscall"
 	"time"
 
 	"github.com/cilium/ebpf"
@@ -71,18 +76,18 @@ func main() {
 	}
 	dir, err := os.MkdirTemp("", "procotel-storm")
 	check(err)
-	defer os.RemoveAll(dir)
+	addCleanup(func() { os.RemoveAll(dir) })
 	storm := buildStorm(dir)
 
-	restore := enableBPFStats()
-	defer restore()
+	addCleanup(enableBPFStats())
 
 	var mons []monitor
-	var cleanups []func()
-	defer func() {
-		for i := len(cleanups) - 1; i >= 0; i-- {
-			cleanups[i]()
-		}
+	defer runCleanups()
+	sigs := make(chan os.Signal, 1)
+	signal.Notify(sigs, os.Interrupt, syscall.SIGTERM)
+	go func() {
+		<-sigs
+		check(errors.New("interrupted"))
 	}()
 	for _, name := range strings.Split(*monitors, ",") {
 		switch strings.TrimSpace(name) {
@@ -100,20 +105,21 @@ func main() {
 			}
 			c, err := startCollector(bin, dir)
 			check(err)
-			cleanups = append(cleanups, c.stop)
+			addCleanup(c.stop)
 			mons = append(mons, &procotel{otlp: c.addr, collector: c.cmd.Process.Pid})
 		case "bpftrace":
 			mons = append(mons, newBpftrace())
 		case "forkstat":
 			mons = append(mons, newForkstat())
 		case "auditd":
-			a := &auditd{storm: storm}
+			a := &auditd{storm: storm, dir: filepath.Join(dir, "audit")}
+			check(os.MkdirAll(a.dir, 0o700))
 			if err := a.setup(); err != nil {
 				a.teardown()
 				fmt.Fprintf(os.Stderr, "procotel-storm: auditd: %v; skipping it\n", err)
 				continue
 			}
-			cleanups = append(cleanups, a.teardown)
+			addCleanup(a.teardown)
 			mons = append(mons, a)
 		default:
 			check(fmt.Errorf("unknown monitor %q", name))
@@ -179,9 +185,32 @@ func rateName(r float64) string {
 	return fmt.Sprintf("%.0f/s", r)
 }
 
+// cleanups undo what the harness changed on the host (auditd, rules,
+// the Collector); check runs them before it exits.
+var (
+	cleanupMu sync.Mutex
+	cleanups  []func()
+)
+
+func runCleanups() {
+	cleanupMu.Lock()
+	defer cleanupMu.Unlock()
+	for i := len(cleanups) - 1; i >= 0; i-- {
+		cleanups[i]()
+	}
+	cleanups = nil
+}
+
+func addCleanup(f func()) {
+	cleanupMu.Lock()
+	cleanups = append(cleanups, f)
+	cleanupMu.Unlock()
+}
+
 func check(err error) {
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "procotel-storm: %v\n", err)
+		runCleanups()
 		os.Exit(1)
 	}
 }

@@ -5,9 +5,9 @@ package main
 import (
 	"context"
 	"fmt"
+	"math"
 	"os"
-	"sort"
-	"sync"
+	"runtime"
 	"sync/atomic"
 	"time"
 
@@ -36,7 +36,7 @@ type observed struct {
 	cpu      time.Duration // the monitor's own CPU time
 	extraCPU time.Duration // helpers' CPU (the Collector, kauditd)
 	rssKiB   int64         // peak RSS of the monitor process
-	latency  []time.Duration
+	latency  *histogram
 	bpf      map[string][3]uint64 // program → run ns, runs, recursion misses
 	kernel   uint64               // events the backend received, all processes
 }
@@ -54,21 +54,15 @@ func (none) stop() (observed, error) { return observed{}, nil }
 // goroutine; counts are read after Run returns or atomically.
 type stormSink struct {
 	n       [semconv.NumKinds]atomic.Int64
-	mu      sync.Mutex
-	latency []time.Duration
+	latency histogram
 }
 
 func (s *stormSink) Event(e *semconv.Event) {
 	if !isStorm(e.Process.Comm) {
 		return
 	}
-	d := time.Since(e.Time)
+	s.latency.add(time.Since(e.Time))
 	s.n[e.Kind].Add(1)
-	s.mu.Lock()
-	if len(s.latency) < 4<<20 {
-		s.latency = append(s.latency, d)
-	}
-	s.mu.Unlock()
 }
 func (s *stormSink) Lifetime(*semconv.Lifetime)  {}
 func (s *stormSink) Close(context.Context) error { return nil }
@@ -111,11 +105,6 @@ func (p *procotel) name() string {
 func (p *procotel) kinds() []semconv.Kind { return countedKinds }
 
 func (p *procotel) start() error {
-	resetPeakRSS("self")
-	p.cpu0 = selfCPU()
-	if p.collector != 0 {
-		p.coll0 = pidCPU(p.collector)
-	}
 	ctx, cancel := context.WithCancel(context.Background())
 	p.cancel = cancel
 	b, err := linux.New("", backends.Options{})
@@ -153,6 +142,13 @@ func (p *procotel) start() error {
 	go func() { p.runDone <- b.Run(ctx, events); close(events) }()
 	go func() { p.pipeDone <- p.pipe.Run(context.Background(), events) }()
 	waitSeeded(b)
+	// Measure from here: attached, seeded, steady.
+	runtime.GC()
+	resetPeakRSS("self")
+	p.cpu0 = selfCPU()
+	if p.collector != 0 {
+		p.coll0 = pidCPU(p.collector)
+	}
 	p.bpfBefore = bpfRuntime()
 	return nil
 }
@@ -209,7 +205,7 @@ func (p *procotel) stop() (observed, error) {
 	for _, k := range countedKinds {
 		o.seen[k] = p.sink.n[k].Load()
 	}
-	o.latency = p.sink.latency
+	o.latency = &p.sink.latency
 	for name, a := range bpfAfter {
 		bf := p.bpfBefore[name]
 		o.bpf[name] = [3]uint64{a[0] - bf[0], a[1] - bf[1], a[2] - bf[2]}
@@ -223,14 +219,49 @@ func (p *procotel) stop() (observed, error) {
 	return o, nil
 }
 
-// percentile returns the q-quantile of ds (sorted in place).
-func percentile(ds []time.Duration, q float64) time.Duration {
-	if len(ds) == 0 {
+// histogram counts durations in buckets 5 % wide (from 1 µs), so that
+// measuring latency costs no memory per event. It is not safe for
+// concurrent use.
+type histogram struct {
+	n       uint64
+	buckets [400]uint64
+}
+
+const histBase = 1.05
+
+func (h *histogram) add(d time.Duration) {
+	i := 0
+	if us := float64(d) / float64(time.Microsecond); us > 1 {
+		i = int(math.Log(us) / math.Log(histBase))
+	}
+	if i >= len(h.buckets) {
+		i = len(h.buckets) - 1
+	}
+	h.buckets[i]++
+	h.n++
+}
+
+func (h *histogram) merge(o *histogram) {
+	for i, c := range o.buckets {
+		h.buckets[i] += c
+	}
+	h.n += o.n
+}
+
+// quantile returns the upper bound of the bucket holding the q-quantile.
+func (h *histogram) quantile(q float64) time.Duration {
+	if h.n == 0 {
 		return 0
 	}
-	sort.Slice(ds, func(i, j int) bool { return ds[i] < ds[j] })
-	i := int(q * float64(len(ds)-1))
-	return ds[i]
+	want := uint64(q * float64(h.n))
+	var seen uint64
+	for i, c := range h.buckets {
+		seen += c
+		if seen > want {
+			return time.Duration(math.Pow(histBase, float64(i+1)) * float64(time.Microsecond))
+		}
+	}
+	return 0
 }
 
 // startupCheck spawns n sleeping processes and times procotel's start:

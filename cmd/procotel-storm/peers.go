@@ -5,6 +5,8 @@ package main
 import (
 	"bufio"
 	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
 	"io"
 	"net"
@@ -130,11 +132,11 @@ func (m *lineMonitor) stop() (observed, error) {
 // process (for fork: of the parent, which the child shares).
 const bpftraceProgram = `
 BEGIN { printf("ready\n"); }
-tracepoint:sched:sched_process_fork { printf("fork %s %d\n", comm, args.child_pid); }
-tracepoint:sched:sched_process_exec { printf("exec %s %d %s\n", comm, pid, str(args.filename)); }
-tracepoint:syscalls:sys_exit_execve /args.ret < 0/ { printf("exec_failed %s %d %d\n", comm, pid, -args.ret); }
+tracepoint:sched:sched_process_fork { printf("fork %s %d\n", comm, args->child_pid); }
+tracepoint:sched:sched_process_exec { printf("exec %s %d %s\n", comm, pid, str(args->filename)); }
+tracepoint:syscalls:sys_exit_execve /args->ret < 0/ { printf("exec_failed %s %d %d\n", comm, pid, -args->ret); }
 tracepoint:sched:sched_process_exit /pid == tid/ { printf("exit %s %d\n", comm, pid); }
-tracepoint:signal:signal_generate /args.sig != 17/ { printf("signal %s %d %d\n", comm, args.sig, args.pid); }
+tracepoint:signal:signal_generate /args->sig != 17/ { printf("signal %s %d %d\n", comm, args->sig, args->pid); }
 `
 
 func newBpftrace() monitor {
@@ -186,6 +188,7 @@ func newForkstat() monitor {
 // syscall rules for the storm's executable and count the records it logs.
 type auditd struct {
 	storm   string
+	dir     string // holds auditd.conf and the log
 	cmd     *exec.Cmd
 	log     string
 	off     int64
@@ -197,6 +200,32 @@ type auditd struct {
 }
 
 const auditKey = "procotel_storm"
+
+// auditdConf is Debian's auditd.conf with the log file replaced and
+// rotation and space checks off.
+const auditdConf = `local_events = yes
+write_logs = yes
+log_file = %s
+log_format = ENRICHED
+flush = INCREMENTAL_ASYNC
+freq = 50
+max_log_file = 0
+num_logs = 0
+priority_boost = 4
+name_format = NONE
+max_log_file_action = IGNORE
+space_left = 2
+space_left_action = IGNORE
+admin_space_left = 1
+admin_space_left_action = IGNORE
+disk_full_action = IGNORE
+disk_error_action = SYSLOG
+q_depth = 2000
+overflow_action = SYSLOG
+max_restarts = 10
+plugin_dir = /etc/audit/plugins.d
+end_of_event_timeout = 2
+`
 
 func (a *auditd) name() string { return "auditd" }
 func (a *auditd) kinds() []semconv.Kind {
@@ -219,12 +248,18 @@ func (a *auditd) setup() error {
 	if findPID("auditd") != 0 {
 		return fmt.Errorf("auditd already runs; stop it first")
 	}
+	_ = auditctl("-d", "never,task") // it may be left from an earlier run
 	if err := auditctl("-a", "never,task"); err != nil {
 		return err
 	}
-	a.log = "/var/log/audit/audit.log"
-	_ = os.MkdirAll(filepath.Dir(a.log), 0o700)
-	a.cmd = exec.Command("auditd", "-n")
+	// Debian's configuration, but logging into the harness's directory
+	// without rotation (a rotated log would hide records from the count).
+	a.log = filepath.Join(a.dir, "audit.log")
+	conf := fmt.Sprintf(auditdConf, a.log)
+	if err := os.WriteFile(filepath.Join(a.dir, "auditd.conf"), []byte(conf), 0o600); err != nil {
+		return err
+	}
+	a.cmd = exec.Command("auditd", "-n", "-c", a.dir)
 	a.cmd.Stdout, a.cmd.Stderr = io.Discard, io.Discard
 	if err := a.cmd.Start(); err != nil {
 		return fmt.Errorf("start auditd: %w", err)
@@ -240,15 +275,16 @@ func (a *auditd) setup() error {
 	return fmt.Errorf("auditd did not register with the kernel")
 }
 
+// teardown stops auditd and disables audit. It leaves the "never,task"
+// rule: once audit has been enabled the kernel gives every new task an
+// audit context unless a task rule says never, so removing it would slow
+// every process on the host until reboot.
 func (a *auditd) teardown() {
-	if !a.started {
-		_ = auditctl("-d", "never,task")
-		return
+	if a.started {
+		_ = a.cmd.Process.Signal(syscall.SIGTERM)
+		_ = a.cmd.Wait()
 	}
-	_ = a.cmd.Process.Signal(syscall.SIGTERM)
-	_ = a.cmd.Wait()
 	_ = auditctl("-e", "0")
-	_ = auditctl("-d", "never,task")
 }
 
 func auditStatus() map[string]uint64 {
@@ -401,11 +437,21 @@ service:
       exporters: [debug]
 `
 
-// findCollector returns the Collector binary e2e.BuildCollector caches.
+// findCollector returns the Collector binary e2e.BuildCollector caches:
+// the one for the current e2e/otelcol/manifest.yaml when run from the
+// repository, else any cached one.
 func findCollector() string {
 	cache, err := os.UserCacheDir()
 	if err != nil {
 		return ""
+	}
+	if manifest, err := os.ReadFile(filepath.Join("e2e", "otelcol", "manifest.yaml")); err == nil {
+		const builderModule = "go.opentelemetry.io/collector/cmd/builder@v0.160.0" // as in e2e/collector.go
+		sum := sha256.Sum256(append([]byte(builderModule+"\n"), manifest...))
+		bin := filepath.Join(cache, "procotel-e2e", hex.EncodeToString(sum[:8]), "otelcol-procotel-e2e")
+		if _, err := os.Stat(bin); err == nil {
+			return bin
+		}
 	}
 	m, _ := filepath.Glob(filepath.Join(cache, "procotel-e2e", "*", "otelcol-procotel-e2e"))
 	if len(m) == 0 {

@@ -67,7 +67,7 @@ func (rep *report) rows(sc *scenario) []row {
 		seen := map[semconv.Kind]int64{}
 		var cpu, extra time.Duration
 		var kernel uint64
-		var lat []time.Duration
+		var lat histogram
 		for _, r := range runs {
 			rates = append(rates, r.t.rate())
 			cpus = append(cpus, r.t.cpuPerCycle())
@@ -79,7 +79,9 @@ func (rep *report) rows(sc *scenario) []row {
 			cpu += r.o.cpu
 			extra += r.o.extraCPU
 			kernel += r.o.kernel
-			lat = append(lat, r.o.latency...)
+			if r.o.latency != nil {
+				lat.merge(r.o.latency)
+			}
 			w.rssMiB = math.Max(w.rssMiB, float64(r.o.rssKiB)/1024)
 		}
 		w.rate = mean(rates)
@@ -104,9 +106,7 @@ func (rep *report) rows(sc *scenario) []row {
 		if kernel > 0 {
 			w.usPerKernelEvent = float64(cpu.Microseconds()) / float64(kernel)
 		}
-		if len(lat) > 0 {
-			w.p50, w.p99 = percentile(lat, 0.5), percentile(lat, 0.99)
-		}
+		w.p50, w.p99 = lat.quantile(0.5), lat.quantile(0.99)
 		rows = append(rows, w)
 	}
 	return rows

@@ -64,6 +64,15 @@ func (r *runner) run(ctx context.Context) (int, error) {
 	if err != nil {
 		return exitUsage, err
 	}
+	// Everything the user typed is checked before the kernel is touched.
+	filter, err := r.filter()
+	if err != nil {
+		return exitUsage, err
+	}
+	redactor, err := r.redactor()
+	if err != nil {
+		return exitUsage, err
+	}
 	factories := append(platformBackends(), replay.Factory)
 	b, err := backends.New(r.cfg.Backend, opts, factories)
 	if err != nil {
@@ -83,15 +92,7 @@ func (r *runner) run(ctx context.Context) (int, error) {
 		return r.record(ctx, b, caps)
 	}
 
-	filter, err := r.filter()
-	if err != nil {
-		return exitUsage, err
-	}
 	policy, _ := semconv.ParseRootPolicy(r.cfg.Traces.RootPolicy) // validated by config
-	redactor, err := r.redactor()
-	if err != nil {
-		return exitUsage, err
-	}
 	sinks, closers, err := r.sinks(ctx, caps)
 	if err != nil {
 		return exitError, err
