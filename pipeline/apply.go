@@ -339,6 +339,14 @@ func (p *Pipeline) exec(e *semconv.Event) {
 			en.root, en.rootSet = en.key(), true
 		}
 	}
+	if !failed && e.TraceParent != "" && e.TraceParent != en.traceParent {
+		// The new image was started inside someone else's trace (its
+		// environment has a TRACEPARENT it did not inherit from its
+		// parent here): it roots its part of that trace, and its
+		// descendants follow it.
+		en.traceParent = e.TraceParent
+		en.root, en.rootSet = en.key(), true
+	}
 	e.Lineage = t.lineage(en, pick(e.TraceParent, en.traceParent))
 }
 

@@ -2,6 +2,7 @@ package pipeline
 
 import (
 	"context"
+	"encoding/hex"
 	"reflect"
 	"strconv"
 	"sync"
@@ -797,5 +798,48 @@ func TestUnseenParentKeepsSubtree(t *testing.T) {
 	}
 	if st := p.Stats(); st.Unmatched[semconv.KindFork] != 1 {
 		t.Errorf("unmatched forks = %d, want 1 (the fork whose parent was not in the table)", st.Unmatched[semconv.KindFork])
+	}
+}
+
+// TestTraceParentFromEnvironment: a CI step's process execs with a
+// TRACEPARENT the backend read from its environment; it roots its part of
+// that trace (under the remote span) and its descendants follow it.
+func TestTraceParentFromEnvironment(t *testing.T) {
+	const tp = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+	step := withGroup(fork(1000*ms, 101, 100), 100, 100) // in the shell's process group
+	ex := execOK(1001*ms, 101, "/usr/bin/make", "make")
+	ex.TraceParent = tp
+	child := withGroup(fork(1002*ms, 102, 101), 100, 100)
+	evs := append(seedInitAndShell(), step, ex, child, exit(1003*ms, 102, 0, 0), exit(1004*ms, 101, 0, 0))
+	rec, _ := run(t, Config{}, evs...)
+
+	k101 := semconv.KeyOf(101, 1000*ms)
+	lin := map[int32]semconv.Lineage{}
+	procs := map[int32]semconv.Process{}
+	for _, lt := range rec.lifetimes {
+		lin[lt.Process.PID], procs[lt.Process.PID] = lt.Lineage, lt.Process
+	}
+	if l := lin[101]; !l.Root.IsZero() || l.TraceParent != tp {
+		t.Errorf("make: lineage %+v, want its own root with the traceparent", l)
+	}
+	if l := lin[102]; l.Root != k101 || l.TraceParent != tp || l.Creator != k101 {
+		t.Errorf("make's child: lineage %+v, want root and creator make, the traceparent inherited", l)
+	}
+	// What the exporters derive: one external trace; make under the remote
+	// span, its child under make.
+	p101, p102 := procs[101], procs[102]
+	m := semconv.SpanContextIDs("b", &p101, lin[101])
+	c := semconv.SpanContextIDs("b", &p102, lin[102])
+	if hex.EncodeToString(m.TraceID[:]) != "4bf92f3577b34da6a3ce929d0e0e4736" || c.TraceID != m.TraceID {
+		t.Errorf("trace ids %x %x, want the traceparent's", m.TraceID, c.TraceID)
+	}
+	if hex.EncodeToString(m.ParentSpanID[:]) != "00f067aa0ba902b7" || !m.ParentRemote || c.ParentSpanID != m.SpanID {
+		t.Errorf("parents: make %x (remote %v), child %x; want the remote span, then make's", m.ParentSpanID, m.ParentRemote, c.ParentSpanID)
+	}
+	// The shell that started the step is untouched.
+	for _, e := range rec.events {
+		if e.Process.PID == 100 && e.TraceParent != "" {
+			t.Errorf("the shell got the step's traceparent: %+v", e)
+		}
 	}
 }
