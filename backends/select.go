@@ -24,6 +24,10 @@ type Options struct {
 	BufferSize int
 	// Jails restricts a jail-aware backend to these jail ids in the kernel.
 	Jails []int32
+	// TraceParent makes the backend look for TRACEPARENT in the
+	// environment of every successful exec and put it in
+	// Event.TraceParent, so the process joins that trace.
+	TraceParent bool
 }
 
 // DefaultArgvMax is the default argv capture limit: 16 KiB.

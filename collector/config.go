@@ -100,6 +100,7 @@ func (c *Config) backendOptions() backends.Options {
 		StartEvents:   c.Capture.StartEvents,
 		SignalDeliver: c.Capture.SignalDeliver,
 		SignalsAll:    c.Capture.SignalsAll,
+		TraceParent:   c.Traces.Traceparent,
 		BufferSize:    c.Capture.BufferSize,
 	}
 	for _, j := range c.Capture.Jails {

@@ -44,6 +44,7 @@ func backendOptions(c config.Config) (backends.Options, error) {
 		StartEvents:   c.Capture.StartEvents,
 		SignalDeliver: c.Capture.SignalDeliver,
 		SignalsAll:    c.Capture.SignalsAll,
+		TraceParent:   c.Traces.Traceparent,
 		BufferSize:    c.Capture.BufferSize,
 	}
 	if len(c.Capture.Jails) > 0 {
