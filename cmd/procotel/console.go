@@ -8,7 +8,6 @@ import (
 	"io"
 	"os"
 	"os/signal"
-	"strings"
 	"syscall"
 	"time"
 
@@ -38,13 +37,7 @@ func runConsole(args []string, stdout, stderr io.Writer) int {
 	fs.Usage = func() {
 		out := fs.Output()
 		fmt.Fprint(out, consoleUsage)
-		fs.VisitAll(func(fl *flag.Flag) {
-			name, usage := flag.UnquoteUsage(fl)
-			if name != "" {
-				name = " " + name
-			}
-			fmt.Fprintf(out, "  --%s%s\n    \t%s\n", fl.Name, name, strings.ReplaceAll(usage, "\n", "\n    \t"))
-		})
+		printFlags(out, fs)
 	}
 	fs.SetOutput(io.Discard)
 	if err := fs.Parse(args); err != nil {
@@ -111,7 +104,7 @@ func runConsole(args []string, stdout, stderr io.Writer) int {
 		Clock:         caps.Clock,
 		CredsComplete: caps.Creds,
 	}, sink)
-	events := make(chan semconv.Event, 8192)
+	events := make(chan semconv.Event, eventQueue)
 
 	con, err := console.New(console.Options{
 		Backend:     b,
@@ -131,17 +124,13 @@ func runConsole(args []string, stdout, stderr io.Writer) int {
 
 	runCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	backendErr := make(chan error, 1)
-	go func() {
-		err := b.Run(runCtx, events)
-		close(events)
+	backendErr := runBackend(runCtx, b, events, func(err error) {
 		if err != nil {
 			con.Notify(fmt.Sprintf("procotel: %s backend stopped: %v", b.Name(), err))
 		} else if runCtx.Err() == nil {
 			con.Notify(fmt.Sprintf("procotel: %s backend has no more events; the table stays for you to look at", b.Name()))
 		}
-		backendErr <- err
-	}()
+	})
 	pipeDone := make(chan error, 1)
 	go func() { pipeDone <- pipe.Run(context.Background(), events) }()
 

@@ -129,6 +129,17 @@ func Main(args []string, stdout, stderr io.Writer) int {
 	return code
 }
 
+// printFlags lists fs's flags, GNU style, with their help.
+func printFlags(out io.Writer, fs *flag.FlagSet) {
+	fs.VisitAll(func(fl *flag.Flag) {
+		name, usage := flag.UnquoteUsage(fl)
+		if name != "" {
+			name = " " + name
+		}
+		fmt.Fprintf(out, "  --%s%s\n    \t%s\n", fl.Name, name, strings.ReplaceAll(usage, "\n", "\n    \t"))
+	})
+}
+
 func newFlagSet(stderr io.Writer) (*flag.FlagSet, *config.Flags) {
 	fs := flag.NewFlagSet("procotel", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -136,13 +147,7 @@ func newFlagSet(stderr io.Writer) (*flag.FlagSet, *config.Flags) {
 	fs.Usage = func() {
 		out := fs.Output()
 		fmt.Fprint(out, usageText)
-		fs.VisitAll(func(fl *flag.Flag) {
-			name, usage := flag.UnquoteUsage(fl)
-			if name != "" {
-				name = " " + name
-			}
-			fmt.Fprintf(out, "  --%s%s\n    \t%s\n", fl.Name, name, strings.ReplaceAll(usage, "\n", "\n    \t"))
-		})
+		printFlags(out, fs)
 		fmt.Fprint(out, "\nEnvironment: OTEL_EXPORTER_OTLP_ENDPOINT, _PROTOCOL, _HEADERS, _INSECURE, _TIMEOUT,\n"+
 			"OTEL_SERVICE_NAME, OTEL_RESOURCE_ATTRIBUTES. Precedence: flag > environment > file > default.\n")
 	}

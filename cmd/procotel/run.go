@@ -117,15 +117,10 @@ func (r *runner) run(ctx context.Context) (int, error) {
 		return exitError, err
 	}
 
-	events := make(chan semconv.Event, 8192)
+	events := make(chan semconv.Event, eventQueue)
 	runCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	backendErr := make(chan error, 1)
-	go func() {
-		err := b.Run(runCtx, events)
-		close(events)
-		backendErr <- err
-	}()
+	backendErr := runBackend(runCtx, b, events, nil)
 	pipeDone := make(chan error, 1)
 	go func() { pipeDone <- pipe.Run(context.Background(), events) }()
 
@@ -169,6 +164,26 @@ func (r *runner) run(ctx context.Context) (int, error) {
 		return exitError, runErr
 	}
 	return code, nil
+}
+
+// eventQueue is how many events wait between the backend and the
+// pipeline (or the recorder); beyond it the kernel buffer absorbs bursts.
+const eventQueue = 8192
+
+// runBackend runs b into events until ctx ends, then closes events, calls
+// after (if any) with Run's result, and sends that result on the returned
+// channel.
+func runBackend(ctx context.Context, b backends.Backend, events chan<- semconv.Event, after func(error)) chan error {
+	errc := make(chan error, 1)
+	go func() {
+		err := b.Run(ctx, events)
+		close(events)
+		if after != nil {
+			after(err)
+		}
+		errc <- err
+	}()
+	return errc
 }
 
 // filter combines --filter with, when a command is given, the subtree of
@@ -277,15 +292,10 @@ func (r *runner) record(ctx context.Context, b backends.Backend, caps backends.C
 	if err != nil {
 		return exitError, err
 	}
-	events := make(chan semconv.Event, 8192)
+	events := make(chan semconv.Event, eventQueue)
 	runCtx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	backendErr := make(chan error, 1)
-	go func() {
-		err := b.Run(runCtx, events)
-		close(events)
-		backendErr <- err
-	}()
+	backendErr := runBackend(runCtx, b, events, nil)
 	code := exitOK
 	cmdDone := r.startCommand(runCtx, &code)
 	var timeout <-chan time.Time
