@@ -4,7 +4,7 @@ BIN     ?= bin/procotel
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X main.version=$(VERSION)
 
-.PHONY: all build test test-unpriv generate lint bench storm freebsd otelcol console clean
+.PHONY: all build test test-unpriv generate lint bench storm freebsd otelcol bench-storm clean
 
 all: build
 
@@ -36,9 +36,16 @@ lint:
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./semconv/... ./pipeline/... ./terminal/... ./linux/... ./export/...
 
+# Storm benchmark against bpftrace, forkstat and auditd (root; about 30 min):
+# writes docs/storm.md and docs/storm.svg.
+bench-storm:
+	$(GO) run ./cmd/procotel-storm -rounds 3 -seconds 5 \
+	  -scenarios fork@0,exec@0,execfail@0,signal@0,thread@0,build@0,exec@1000 \
+	  -md docs/storm.md -svg docs/storm.svg
+
 # Fork/exec/exit storm with procotel attached vs not (root).
 storm:
-	$(GO) run ./cmd/procotel-storm
+	$(GO) run ./cmd/procotel-storm -scenarios fork@0,exec@0 -monitors none,procotel
 
 # FreeBSD: build + vet without cgo, the libdtrace shim and a cgo binary
 # cross-compiled with zig (pip install ziglang); artifacts in bin/freebsd.

@@ -26,7 +26,7 @@ import (
 )
 
 // DefaultBufferSize is the ring buffer size when Options.BufferSize is 0.
-const DefaultBufferSize = 16 << 20
+const DefaultBufferSize = 4 << 20
 
 const (
 	backendName = "ebpf"
@@ -459,16 +459,27 @@ func (b *Backend) seed(ctx context.Context, out chan<- semconv.Event, clock semc
 		return fmt.Errorf("run ebpf backend: seed: %w", err)
 	}
 	now := bootNow()
+	// Most processes share a few cgroups: look each up once.
+	type cgroupInfo struct {
+		c  Container
+		id uint64
+	}
+	cgroups := map[string]cgroupInfo{}
 	for i := range procs {
 		p := &procs[i]
 		if p.CgroupPath != "" {
-			c := ParseContainer(p.CgroupPath)
-			p.ContainerID, p.ContainerName, p.ContainerRuntime = c.ID, c.Name, c.Runtime
-			if st, err := os.Stat(cgroupRoot + p.CgroupPath); err == nil {
-				if sys, ok := st.Sys().(*syscall.Stat_t); ok {
-					p.CgroupID = sys.Ino
+			ci, ok := cgroups[p.CgroupPath]
+			if !ok {
+				ci.c = ParseContainer(p.CgroupPath)
+				if st, err := os.Stat(cgroupRoot + p.CgroupPath); err == nil {
+					if sys, ok := st.Sys().(*syscall.Stat_t); ok {
+						ci.id = sys.Ino
+					}
 				}
+				cgroups[p.CgroupPath] = ci
 			}
+			p.ContainerID, p.ContainerName, p.ContainerRuntime = ci.c.ID, ci.c.Name, ci.c.Runtime
+			p.CgroupID = ci.id
 		}
 		ev := semconv.Event{Kind: semconv.KindExisting, BootNS: now, Time: clock.Wall(now), CPU: -1,
 			OS: semconv.OSLinux, Process: *p}

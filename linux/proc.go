@@ -5,10 +5,14 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"path/filepath"
+	"runtime"
 	"sort"
 	"strconv"
 	"strings"
+	"sync"
+	"sync/atomic"
+
+	"golang.org/x/sys/unix"
 
 	"github.com/procotel/procotel/semconv"
 )
@@ -135,24 +139,54 @@ func splitCmdline(b []byte) []string { return splitArgv(b) }
 // readProcesses reads every process under procRoot ("/proc") and returns
 // them sorted by start time, parents before children. Processes that exit
 // while being read are skipped. Fields /proc does not show to the caller
-// (exe, cwd of other users' processes without privilege) stay empty.
+// (exe, cwd of other users' processes without privilege) stay empty. The
+// processes are read by a few goroutines at once: most of the time goes
+// to the kernel formatting /proc files, which runs on every core.
 func readProcesses(procRoot string) ([]semconv.Process, error) {
 	ents, err := os.ReadDir(procRoot)
 	if err != nil {
 		return nil, fmt.Errorf("read processes: %w", err)
 	}
-	procs := make([]semconv.Process, 0, len(ents))
+	pids := make([]int32, 0, len(ents))
 	for _, e := range ents {
 		pid, err := strconv.ParseInt(e.Name(), 10, 32)
 		if err != nil || pid <= 0 {
 			continue
 		}
-		p, err := readProcess(filepath.Join(procRoot, e.Name()), int32(pid))
-		if err != nil {
-			continue // gone, or not readable: it is not alive to us
-		}
-		procs = append(procs, p)
+		pids = append(pids, int32(pid))
 	}
+	procs := make([]semconv.Process, len(pids))
+	alive := make([]bool, len(pids))
+	workers := min(2*runtime.GOMAXPROCS(0), len(pids)/64+1)
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for w := 0; w < workers; w++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			r := procReader{root: procRoot}
+			for {
+				i := int(next.Add(1) - 1)
+				if i >= len(pids) {
+					return
+				}
+				p, err := r.readProcess(pids[i])
+				if err != nil {
+					continue // gone, or not readable: it is not alive to us
+				}
+				procs[i], alive[i] = p, true
+			}
+		}()
+	}
+	wg.Wait()
+	n := 0
+	for i := range procs {
+		if alive[i] {
+			procs[n] = procs[i]
+			n++
+		}
+	}
+	procs = procs[:n]
 	start := make(map[int32]uint64, len(procs))
 	for i := range procs {
 		start[procs[i].PID] = procs[i].Start
@@ -169,10 +203,61 @@ func readProcesses(procRoot string) ([]semconv.Process, error) {
 	return procs, nil
 }
 
+// procReader reads /proc files into one reused buffer. It is not safe for
+// concurrent use; the parsers copy what they keep.
+type procReader struct {
+	root string
+	buf  []byte
+	path []byte
+}
+
+// file returns the contents of root/pid/name, valid until the next call.
+func (r *procReader) file(pid int32, name string) ([]byte, error) {
+	r.path = r.pidPath(pid, name)
+	fd, err := unix.Open(string(r.path), unix.O_RDONLY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, err
+	}
+	defer unix.Close(fd)
+	if r.buf == nil {
+		r.buf = make([]byte, 4096)
+	}
+	n := 0
+	for {
+		if n == len(r.buf) {
+			r.buf = append(r.buf, make([]byte, len(r.buf))...)
+		}
+		m, err := unix.Read(fd, r.buf[n:])
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return nil, err
+		}
+		if m == 0 {
+			return r.buf[:n], nil
+		}
+		n += m
+	}
+}
+
+func (r *procReader) pidPath(pid int32, name string) []byte {
+	b := append(r.path[:0], r.root...)
+	b = append(b, '/')
+	b = strconv.AppendInt(b, int64(pid), 10)
+	b = append(b, '/')
+	return append(b, name...)
+}
+
+func (r *procReader) link(pid int32, name string) string {
+	s, _ := os.Readlink(string(r.pidPath(pid, name)))
+	return s
+}
+
 // readProcess reads one process from its /proc directory.
-func readProcess(dir string, pid int32) (semconv.Process, error) {
+func (r *procReader) readProcess(pid int32) (semconv.Process, error) {
 	p := semconv.Process{PID: pid, TID: pid}
-	b, err := os.ReadFile(filepath.Join(dir, "stat"))
+	b, err := r.file(pid, "stat")
 	if err != nil {
 		return p, err
 	}
@@ -186,15 +271,15 @@ func readProcess(dir string, pid int32) (semconv.Process, error) {
 	p.SID = st.session
 	p.TTY = ttyFromDev(st.ttyNr)
 	p.Start = st.startTick * tickNS
-	if b, err := os.ReadFile(filepath.Join(dir, "status")); err == nil {
+	if b, err := r.file(pid, "status"); err == nil {
 		parseStatus(b, &p)
 	}
-	if b, err := os.ReadFile(filepath.Join(dir, "cmdline")); err == nil {
+	if b, err := r.file(pid, "cmdline"); err == nil {
 		p.Argv = splitCmdline(b)
 	}
-	p.Exe, _ = os.Readlink(filepath.Join(dir, "exe"))
-	p.Cwd, _ = os.Readlink(filepath.Join(dir, "cwd"))
-	if b, err := os.ReadFile(filepath.Join(dir, "cgroup")); err == nil {
+	p.Exe = r.link(pid, "exe")
+	p.Cwd = r.link(pid, "cwd")
+	if b, err := r.file(pid, "cgroup"); err == nil {
 		p.CgroupPath = parseCgroup(b)
 	}
 	return p, nil

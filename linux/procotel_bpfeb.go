@@ -13,6 +13,12 @@ import (
 	"github.com/cilium/ebpf"
 )
 
+type procotelExecAttempt struct {
+	_        structs.HostLayout
+	Filename uint64
+	Argv     uint64
+}
+
 type procotelExecScratch struct {
 	_    structs.HostLayout
 	Hdr  procotelRecord
@@ -61,14 +67,10 @@ type procotelRecord struct {
 }
 
 type procotelTaskState struct {
-	_            structs.HostLayout
-	CloneFlags   uint64
-	HasClone     uint8
-	_            [7]byte
-	ExecFilename uint64
-	ExecArgv     uint64
-	Execing      uint8
-	_            [7]byte
+	_          structs.HostLayout
+	CloneFlags uint64
+	HasClone   uint8
+	_          [7]byte
 }
 
 // Names of all BPF objects in the ELF.
@@ -76,6 +78,7 @@ type procotelTaskState struct {
 // Used for safe lookups in a Collection or CollectionSpec.
 const (
 	procotelMapEvents            = "events"
+	procotelMapExecAttempts      = "exec_attempts"
 	procotelMapExecScratch       = "exec_scratch"
 	procotelMapLost              = "lost"
 	procotelMapPathScratch       = "path_scratch"
@@ -158,11 +161,12 @@ type procotelProgramSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type procotelMapSpecs struct {
-	Events      *ebpf.MapSpec `ebpf:"events"`
-	ExecScratch *ebpf.MapSpec `ebpf:"exec_scratch"`
-	Lost        *ebpf.MapSpec `ebpf:"lost"`
-	PathScratch *ebpf.MapSpec `ebpf:"path_scratch"`
-	TaskStates  *ebpf.MapSpec `ebpf:"task_states"`
+	Events       *ebpf.MapSpec `ebpf:"events"`
+	ExecAttempts *ebpf.MapSpec `ebpf:"exec_attempts"`
+	ExecScratch  *ebpf.MapSpec `ebpf:"exec_scratch"`
+	Lost         *ebpf.MapSpec `ebpf:"lost"`
+	PathScratch  *ebpf.MapSpec `ebpf:"path_scratch"`
+	TaskStates   *ebpf.MapSpec `ebpf:"task_states"`
 }
 
 // procotelVariableSpecs contains global variables before they are loaded into the kernel.
@@ -195,16 +199,18 @@ func (o *procotelObjects) Close() error {
 //
 // It can be passed to loadProcotelObjects or ebpf.CollectionSpec.LoadAndAssign.
 type procotelMaps struct {
-	Events      *ebpf.Map `ebpf:"events"`
-	ExecScratch *ebpf.Map `ebpf:"exec_scratch"`
-	Lost        *ebpf.Map `ebpf:"lost"`
-	PathScratch *ebpf.Map `ebpf:"path_scratch"`
-	TaskStates  *ebpf.Map `ebpf:"task_states"`
+	Events       *ebpf.Map `ebpf:"events"`
+	ExecAttempts *ebpf.Map `ebpf:"exec_attempts"`
+	ExecScratch  *ebpf.Map `ebpf:"exec_scratch"`
+	Lost         *ebpf.Map `ebpf:"lost"`
+	PathScratch  *ebpf.Map `ebpf:"path_scratch"`
+	TaskStates   *ebpf.Map `ebpf:"task_states"`
 }
 
 func (m *procotelMaps) Close() error {
 	return _ProcotelClose(
 		m.Events,
+		m.ExecAttempts,
 		m.ExecScratch,
 		m.Lost,
 		m.PathScratch,

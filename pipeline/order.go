@@ -6,29 +6,38 @@ import (
 	"github.com/procotel/procotel/semconv"
 )
 
-// pending is one event waiting in the ordering window.
+// pending is one event waiting in the ordering window, in its slot.
 type pending struct {
 	ev      semconv.Event
-	order   uint64    // BootNS used for ordering (BootNS, or the newest seen when the event has none)
-	seq     uint64    // arrival sequence, breaks ties so equal times keep arrival order
 	arrived time.Time // when the pipeline received it (monotonic)
+}
+
+// heapEntry orders one slot: events are large, so the heap moves these
+// small entries and each event is copied only into its slot and out.
+type heapEntry struct {
+	order uint64 // BootNS used for ordering (BootNS, or the newest seen when the event has none)
+	seq   uint64 // arrival sequence, breaks ties so equal times keep arrival order
+	slot  int32  // index in window.slots
 }
 
 // window is a min-heap of events ordered by kernel time. Events are
 // released once they are older than the newest event seen minus the window
 // length, or once they have waited the window length, so a quiet system
-// still flushes promptly. The heap is hand-written over values so pushing
-// and popping does not allocate once the backing array has grown.
+// still flushes promptly. The heap is hand-written over small entries that
+// point into a pool of event slots, so pushing and popping neither
+// allocates (once the arrays have grown) nor moves whole events around.
 type window struct {
 	length  time.Duration
-	items   []pending
+	heap    []heapEntry
+	slots   []pending
+	free    []int32 // slots not in use
 	seq     uint64
 	newest  uint64 // largest ordering time received
 	release uint64 // ordering time of the last released event
 	started bool   // an event has been released
 }
 
-func (w *window) len() int { return len(w.items) }
+func (w *window) len() int { return len(w.heap) }
 
 // push adds e, received at now. It reports whether e arrived after an
 // event with a later kernel time (it is being reordered).
@@ -43,45 +52,62 @@ func (w *window) push(e *semconv.Event, now time.Time) (reordered bool) {
 		w.newest = order
 	}
 	w.seq++
-	w.items = append(w.items, pending{ev: *e, order: order, seq: w.seq, arrived: now})
-	w.up(len(w.items) - 1)
+	var slot int32
+	if n := len(w.free); n > 0 {
+		slot = w.free[n-1]
+		w.free = w.free[:n-1]
+	} else {
+		w.slots = append(w.slots, pending{})
+		slot = int32(len(w.slots) - 1)
+	}
+	w.slots[slot] = pending{ev: *e, arrived: now}
+	w.heap = append(w.heap, heapEntry{order: order, seq: w.seq, slot: slot})
+	w.up(len(w.heap) - 1)
 	return reordered
 }
 
 // ready reports whether the oldest buffered event may be released at now.
 func (w *window) ready(now time.Time) bool {
-	if len(w.items) == 0 {
+	if len(w.heap) == 0 {
 		return false
 	}
-	top := &w.items[0]
+	top := &w.heap[0]
 	if top.order+uint64(w.length) <= w.newest {
 		return true
 	}
-	return now.Sub(top.arrived) >= w.length
+	return now.Sub(w.slots[top.slot].arrived) >= w.length
 }
 
 // deadline is when the oldest buffered event will have waited the window
 // length; zero when the window is empty.
 func (w *window) deadline() time.Time {
-	if len(w.items) == 0 {
+	if len(w.heap) == 0 {
 		return time.Time{}
 	}
-	return w.items[0].arrived.Add(w.length)
+	return w.slots[w.heap[0].slot].arrived.Add(w.length)
 }
 
 // pop removes the oldest event into dst. It reports whether the event is
 // late: older than one already released, so it could not be put in order.
 func (w *window) pop(dst *semconv.Event) (late bool) {
-	n := len(w.items) - 1
-	w.items[0], w.items[n] = w.items[n], w.items[0]
-	it := &w.items[n]
-	*dst = it.ev
-	order := it.order
-	it.ev = semconv.Event{} // drop references to argv and strings
-	w.items = w.items[:n]
+	top := w.heap[0]
+	n := len(w.heap) - 1
+	w.heap[0] = w.heap[n]
+	w.heap = w.heap[:n]
 	if n > 0 {
 		w.down(0)
 	}
+	it := &w.slots[top.slot]
+	*dst = it.ev
+	*it = pending{} // drop references to argv and strings
+	w.free = append(w.free, top.slot)
+	if len(w.heap) == 0 {
+		// Empty: start the pool over so a burst does not pin memory
+		// beyond the slots it needed.
+		w.slots = w.slots[:0]
+		w.free = w.free[:0]
+	}
+	order := top.order
 	if w.started && order < w.release {
 		late = true
 	} else {
@@ -92,7 +118,7 @@ func (w *window) pop(dst *semconv.Event) (late bool) {
 }
 
 func (w *window) less(i, j int) bool {
-	a, b := &w.items[i], &w.items[j]
+	a, b := &w.heap[i], &w.heap[j]
 	if a.order != b.order {
 		return a.order < b.order
 	}
@@ -105,13 +131,13 @@ func (w *window) up(i int) {
 		if !w.less(i, parent) {
 			return
 		}
-		w.items[i], w.items[parent] = w.items[parent], w.items[i]
+		w.heap[i], w.heap[parent] = w.heap[parent], w.heap[i]
 		i = parent
 	}
 }
 
 func (w *window) down(i int) {
-	n := len(w.items)
+	n := len(w.heap)
 	for {
 		l := 2*i + 1
 		if l >= n {
@@ -124,7 +150,7 @@ func (w *window) down(i int) {
 		if !w.less(m, i) {
 			return
 		}
-		w.items[i], w.items[m] = w.items[m], w.items[i]
+		w.heap[i], w.heap[m] = w.heap[m], w.heap[i]
 		i = m
 	}
 }

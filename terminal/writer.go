@@ -10,6 +10,7 @@ import (
 	"io"
 	"sync"
 	"sync/atomic"
+	"time"
 )
 
 // asyncWriter collects output in memory and writes it from its own
@@ -54,10 +55,26 @@ func (a *asyncWriter) append(fill func([]byte) []byte) bool {
 	return true
 }
 
+// writeEvery is the least time between two writes: lines that come
+// meanwhile are written together, so a storm costs one write (and one
+// wakeup of the writer) per interval, not per line. A line after a quiet
+// spell is written at once.
+const writeEvery = 10 * time.Millisecond
+
 func (a *asyncWriter) loop() {
 	defer close(a.done)
 	var spare []byte
+	var last time.Time
 	for range a.wake {
+		if wait := writeEvery - time.Since(last); wait > 0 {
+			a.mu.Lock()
+			closed := a.closed
+			a.mu.Unlock()
+			if !closed {
+				time.Sleep(wait)
+			}
+		}
+		last = time.Now()
 		a.mu.Lock()
 		out := a.buf
 		a.buf = spare[:0]

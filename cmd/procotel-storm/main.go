@@ -25,6 +25,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"runtime/debug"
+	"runtime/pprof"
 	"strconv"
 	"strings"
 	"sync"
@@ -59,17 +60,36 @@ func main() {
 	seconds := flag.Float64("seconds", 5, "length of one storm")
 	workers := flag.Int("workers", runtime.NumCPU(), "storm workers (default: one per core)")
 	modes := flag.String("modes", "fork,exec,execfail,signal,thread,build", "workloads: fork, exec, execfail, signal, thread, build")
-	rates := flag.String("rates", "0,1000", "cycle rates per second; 0 = as fast as possible")
+	rates := flag.String("rates", "0", "cycle rates per second; 0 = as fast as possible")
+	only := flag.String("scenarios", "", "workload@rate list (exec@0,exec@1000) instead of -modes × -rates")
 	monitors := flag.String("monitors", "procotel,procotel+otlp,bpftrace,forkstat,auditd", "monitors beside the baseline")
 	collectorBin := flag.String("collector", "", "OpenTelemetry Collector binary for procotel+otlp (default: the one e2e.BuildCollector cached)")
 	md := flag.String("md", "", "also write the table as Markdown to this file")
 	svg := flag.String("svg", "", "also write an SVG chart to this file")
 	startup := flag.Int("startup", 10000, "start-up check: sleeping processes to seed (0 skips it)")
+	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
+	maxProcs := flag.Int("maxprocs", 0, "pipeline table size (Config.MaxProcesses; 0: the default)")
+	child := flag.Bool("child", false, "internal: run procotel and report to the parent harness")
+	childOTLP := flag.String("child-otlp", "", "internal: the child's OTLP endpoint")
+	inProcess := flag.Bool("in-process", false, "run procotel inside the harness instead of in a child process")
 	memLimit := flag.Int64("memlimit", 0, "GOMEMLIMIT for the in-process procotel, MiB (0: Go's default)")
 	flag.Parse()
+	if *child {
+		if *memLimit > 0 {
+			debug.SetMemoryLimit(*memLimit << 20)
+		}
+		runChild(&procotel{otlp: *childOTLP, maxProcs: *maxProcs, child: true})
+		return
+	}
 	if os.Geteuid() != 0 {
 		fmt.Fprintln(os.Stderr, "procotel-storm: needs root (eBPF, auditd)")
 		os.Exit(2)
+	}
+	if *cpuProfile != "" {
+		f, err := os.Create(*cpuProfile)
+		check(err)
+		check(pprof.StartCPUProfile(f))
+		addCleanup(func() { pprof.StopCPUProfile(); f.Close() })
 	}
 	if *memLimit > 0 {
 		debug.SetMemoryLimit(*memLimit << 20)
@@ -93,7 +113,11 @@ func main() {
 		switch strings.TrimSpace(name) {
 		case "":
 		case "procotel":
-			mons = append(mons, &procotel{})
+			if *inProcess {
+				mons = append(mons, &procotel{maxProcs: *maxProcs})
+			} else {
+				mons = append(mons, &procotelChild{label: "procotel", args: childArgs("", *maxProcs, *memLimit)})
+			}
 		case "procotel+otlp":
 			bin := *collectorBin
 			if bin == "" {
@@ -106,7 +130,12 @@ func main() {
 			c, err := startCollector(bin, dir)
 			check(err)
 			addCleanup(c.stop)
-			mons = append(mons, &procotel{otlp: c.addr, collector: c.cmd.Process.Pid})
+			if *inProcess {
+				mons = append(mons, &procotel{otlp: c.addr, collector: c.cmd.Process.Pid, maxProcs: *maxProcs})
+			} else {
+				mons = append(mons, &procotelChild{label: "procotel+otlp", args: childArgs(c.addr, *maxProcs, *memLimit),
+					collector: c.cmd.Process.Pid})
+			}
 		case "bpftrace":
 			mons = append(mons, newBpftrace())
 		case "forkstat":
@@ -126,13 +155,27 @@ func main() {
 		}
 	}
 
-	var scenarios []*scenario
-	for _, mode := range strings.Split(*modes, ",") {
-		for _, r := range strings.Split(*rates, ",") {
-			rate, err := strconv.ParseFloat(strings.TrimSpace(r), 64)
-			check(err)
-			scenarios = append(scenarios, &scenario{mode: strings.TrimSpace(mode), rate: rate, runs: map[string][]run{}})
+	var pairs [][2]string
+	if *only != "" {
+		for _, s := range strings.Split(*only, ",") {
+			mode, rate, ok := strings.Cut(strings.TrimSpace(s), "@")
+			if !ok {
+				check(fmt.Errorf("scenario %q: want workload@rate", s))
+			}
+			pairs = append(pairs, [2]string{mode, rate})
 		}
+	} else {
+		for _, mode := range strings.Split(*modes, ",") {
+			for _, r := range strings.Split(*rates, ",") {
+				pairs = append(pairs, [2]string{strings.TrimSpace(mode), strings.TrimSpace(r)})
+			}
+		}
+	}
+	var scenarios []*scenario
+	for _, p := range pairs {
+		rate, err := strconv.ParseFloat(p[1], 64)
+		check(err)
+		scenarios = append(scenarios, &scenario{mode: p[0], rate: rate, runs: map[string][]run{}})
 	}
 	for _, sc := range scenarios {
 		for i := 0; i < *rounds; i++ {
@@ -147,7 +190,14 @@ func main() {
 				o, err := m.stop()
 				check(err)
 				sc.runs[m.name()] = append(sc.runs[m.name()], run{t: t, o: o})
-				fmt.Fprintf(os.Stderr, "%.0f cycles/s, %.2f ms CPU/cycle\n", t.rate(), t.cpuPerCycle()*1e3)
+				fmt.Fprintf(os.Stderr, "%.0f cycles/s, %.2f ms CPU/cycle", t.rate(), t.cpuPerCycle()*1e3)
+				exp := t.expected()
+				for _, k := range m.kinds() {
+					if o.seen[k] != exp[k] {
+						fmt.Fprintf(os.Stderr, "; %s %d of %d", k, o.seen[k], exp[k])
+					}
+				}
+				fmt.Fprintln(os.Stderr)
 			}
 		}
 	}

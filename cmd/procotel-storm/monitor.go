@@ -80,6 +80,8 @@ func (s *stormSink) total() int64 {
 type procotel struct {
 	otlp      string // Collector's OTLP/gRPC host:port; "" for text output
 	collector int    // the Collector's pid, whose CPU is extra
+	maxProcs  int    // pipeline.Config.MaxProcesses
+	child     bool   // runs in a child process: the parent reads the BPF statistics
 
 	b         backends.Backend
 	pipe      *pipeline.Pipeline
@@ -136,7 +138,7 @@ func (p *procotel) start() error {
 		p.text = terminal.NewText(p.devnull, terminal.Options{})
 		sinks = append(sinks, p.text)
 	}
-	p.pipe = pipeline.New(pipeline.Config{Clock: caps.Clock, CredsComplete: caps.Creds}, sinks...)
+	p.pipe = pipeline.New(pipeline.Config{Clock: caps.Clock, CredsComplete: caps.Creds, MaxProcesses: p.maxProcs}, sinks...)
 	events := make(chan semconv.Event, 8192)
 	p.runDone, p.pipeDone = make(chan error, 1), make(chan error, 1)
 	go func() { p.runDone <- b.Run(ctx, events); close(events) }()
@@ -149,7 +151,9 @@ func (p *procotel) start() error {
 	if p.collector != 0 {
 		p.coll0 = pidCPU(p.collector)
 	}
-	p.bpfBefore = bpfRuntime()
+	if !p.child {
+		p.bpfBefore = bpfRuntime()
+	}
 	return nil
 }
 
@@ -167,17 +171,23 @@ func waitSeeded(b backends.Backend) {
 }
 
 func (p *procotel) stop() (observed, error) {
-	// Wait until the storm's events stop arriving.
-	last := int64(-1)
-	for deadline := time.Now().Add(15 * time.Second); time.Now().Before(deadline); {
+	// Wait until the storm's events stop arriving (reaps come after an
+	// RCU grace period, later under load): twice the same count.
+	last, same := int64(-1), 0
+	for deadline := time.Now().Add(15 * time.Second); time.Now().Before(deadline) && same < 2; {
 		time.Sleep(150 * time.Millisecond)
 		n := p.sink.total()
 		if n == last {
-			break
+			same++
+		} else {
+			same = 0
 		}
 		last = n
 	}
-	bpfAfter := bpfRuntime()
+	var bpfAfter map[string][3]uint64
+	if !p.child {
+		bpfAfter = bpfRuntime()
+	}
 	p.cancel()
 	errRun, errPipe := <-p.runDone, <-p.pipeDone
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -189,6 +199,11 @@ func (p *procotel) stop() (observed, error) {
 		o.extraCPU = pidCPU(p.collector) - p.coll0
 	}
 	o.rssKiB = peakRSS("self")
+	var ms runtime.MemStats
+	runtime.ReadMemStats(&ms)
+	ps := p.pipe.Stats()
+	fmt.Fprintf(os.Stderr, "[heap %.1f MiB in use, %.1f MiB from the OS; table %d entries (%d live, %d exited, %d reaped); %s] ",
+		float64(ms.HeapInuse)/(1<<20), float64(ms.Sys)/(1<<20), ps.TableSize, ps.Live, ps.Exited, ps.Reaped, rssParts())
 	st := p.b.Stats()
 	for _, n := range st.Lost {
 		o.lost += n
@@ -210,7 +225,10 @@ func (p *procotel) stop() (observed, error) {
 		bf := p.bpfBefore[name]
 		o.bpf[name] = [3]uint64{a[0] - bf[0], a[1] - bf[1], a[2] - bf[2]}
 	}
-	errB := p.b.Close()
+	var errB error
+	if !p.child { // a child closes when its parent has read the BPF statistics
+		errB = p.b.Close()
+	}
 	for _, err := range []error{errRun, errPipe, errClose, errB} {
 		if err != nil {
 			return o, err

@@ -142,7 +142,7 @@ tracepoint:signal:signal_generate /args->sig != 17/ { printf("signal %s %d %d\n"
 func newBpftrace() monitor {
 	return &lineMonitor{
 		label: "bpftrace",
-		argv:  []string{"bpftrace", "-B", "full", "-e", bpftraceProgram},
+		argv:  []string{"bpftrace", "-e", bpftraceProgram}, // default (line) buffering
 		ready: "ready",
 		ks: []semconv.Kind{semconv.KindFork, semconv.KindExec, semconv.KindExecFailed,
 			semconv.KindExit, semconv.KindSignal},

@@ -83,3 +83,21 @@ func findPID(comm string) int {
 	}
 	return 0
 }
+
+// rssParts returns this process's resident memory by kind (anonymous,
+// file-backed, shared: the ring buffer is shared memory).
+func rssParts() string {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		return ""
+	}
+	var parts []string
+	for _, line := range strings.Split(string(b), "\n") {
+		for _, k := range []string{"VmHWM:", "RssAnon:", "RssFile:", "RssShmem:"} {
+			if strings.HasPrefix(line, k) {
+				parts = append(parts, strings.Join(strings.Fields(line), " "))
+			}
+		}
+	}
+	return strings.Join(parts, ", ")
+}

@@ -34,6 +34,7 @@ enum bpf_map_type {
 	BPF_MAP_TYPE_HASH = 1,
 	BPF_MAP_TYPE_ARRAY = 2,
 	BPF_MAP_TYPE_PERCPU_ARRAY = 6,
+	BPF_MAP_TYPE_LRU_HASH = 9,
 	BPF_MAP_TYPE_RINGBUF = 27,
 	BPF_MAP_TYPE_TASK_STORAGE = 29,
 };
@@ -79,6 +80,23 @@ struct cred {
 	kgid_t gid;
 	kuid_t euid;
 	kgid_t egid;
+} __ctx;
+
+/*
+ * The user registers a syscall saved, in two flavors: CO-RE keeps the one
+ * whose fields the running kernel's struct pt_regs has (x86-64: the
+ * arguments in di, si, dx; arm64: x0 is overwritten by the return value
+ * and kept in orig_x0).
+ */
+struct pt_regs___x86 {
+	unsigned long di;
+	unsigned long si;
+	unsigned long dx;
+} __ctx;
+
+struct pt_regs___arm64 {
+	u64 regs[31];
+	u64 orig_x0;
 } __ctx;
 
 struct upid {

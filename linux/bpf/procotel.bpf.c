@@ -38,11 +38,8 @@ struct {
 
 /* task_state is what procotel remembers of a thread between two hooks. */
 struct task_state {
-	u64 clone_flags;   /* flags of the thread's last clone */
-	u8 has_clone;      /* clone_flags was set by on_kernel_clone */
-	u64 exec_filename; /* user pointers saved at sys_enter_execve(at) */
-	u64 exec_argv;
-	u8 execing;        /* an exec attempt is in flight */
+	u64 clone_flags; /* flags of the thread's last clone */
+	u8 has_clone;    /* clone_flags was set by on_kernel_clone */
 };
 
 struct {
@@ -51,6 +48,27 @@ struct {
 	__type(key, int);
 	__type(value, struct task_state);
 } task_states SEC(".maps");
+
+/*
+ * exec_attempt holds the user pointers of an exec in flight, saved at
+ * sys_enter_execve(at) and taken at sys_exit_execve(at), keyed by thread
+ * id. It is used only where the saved user registers cannot be read at
+ * sys_exit_execve (user_args): not on x86-64 and arm64. A map, not task
+ * storage: the storage of a new task is allocated at its first exec,
+ * which costs more than the exec hook itself; an entry an exec never took
+ * back (a thread killed inside execve) is evicted when the map is full.
+ */
+struct exec_attempt {
+	u64 filename;
+	u64 argv;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 8192);
+	__type(key, u32);
+	__type(value, struct exec_attempt);
+} exec_attempts SEC(".maps");
 
 /* An exec record is built in a per-CPU scratch area and copied out. */
 #define TAIL_CAP (3 * PATH_CAP + INTERP_CAP + ARGV_CAP)
@@ -132,15 +150,22 @@ static __always_inline void fill_task(struct record *r, struct task_struct *task
 
 	struct pid *tp = leader->thread_pid;
 	r->nspid = tp ? pid_nr(tp, tp->level) : 0;
-	r->pgid = pid_nr(sig->pids[PIDTYPE_PGID], 0);
-	r->sid = pid_nr(sig->pids[PIDTYPE_SID], 0);
+	/* Level 0 (the initial namespace) is a constant index: a plain load. */
+	struct pid *pg = sig->pids[PIDTYPE_PGID], *sid = sig->pids[PIDTYPE_SID];
+	r->pgid = pg ? pg->numbers[0].nr : 0;
+	r->sid = sid ? sid->numbers[0].nr : 0;
 
+	/*
+	 * comm and the tty name are copied with plain loads: the kernel pads
+	 * comm with NULs, and a tty name longer than the record's field is
+	 * cut (the decoder takes a name without a NUL as it is).
+	 */
 	struct tty_struct *tty = sig->tty;
 	if (tty)
-		bpf_probe_read_kernel_str(r->tty, sizeof(r->tty), tty->name);
+		__builtin_memcpy(r->tty, tty->name, sizeof(r->tty));
 	else
-		r->tty[0] = 0;
-	bpf_probe_read_kernel_str(r->comm, sizeof(r->comm), task->comm);
+		__builtin_memset(r->tty, 0, sizeof(r->tty));
+	__builtin_memcpy(r->comm, task->comm, sizeof(r->comm));
 	r->cgroup_id = task->cgroups->dfl_cgrp->kn->id;
 }
 
@@ -228,16 +253,43 @@ int BPF_PROG(on_fork, struct task_struct *parent, struct task_struct *child)
 	return 0;
 }
 
+/*
+ * regs_known reports whether sys_exit_execve can read the syscall's
+ * arguments from the saved user registers (a CO-RE constant).
+ */
+static __always_inline bool regs_known(void)
+{
+	return bpf_core_field_exists(struct pt_regs___x86, di) ||
+	       bpf_core_field_exists(struct pt_regs___arm64, orig_x0);
+}
+
+/*
+ * user_args reads the filename and argv pointers of the current execve
+ * (at = 0) or execveat (at = 1) from the user registers it saved. A failed
+ * exec leaves them as they were, but for the return value.
+ */
+static __always_inline void user_args(int at, u64 *filename, u64 *argv)
+{
+	struct pt_regs *regs = (struct pt_regs *)bpf_task_pt_regs(bpf_get_current_task_btf());
+	if (bpf_core_field_exists(struct pt_regs___x86, di)) {
+		struct pt_regs___x86 *x = (void *)regs;
+		*filename = at ? BPF_CORE_READ(x, si) : BPF_CORE_READ(x, di);
+		*argv = at ? BPF_CORE_READ(x, dx) : BPF_CORE_READ(x, si);
+	} else if (bpf_core_field_exists(struct pt_regs___arm64, orig_x0)) {
+		struct pt_regs___arm64 *a = (void *)regs;
+		*filename = at ? BPF_CORE_READ(a, regs[1]) : BPF_CORE_READ(a, orig_x0);
+		*argv = at ? BPF_CORE_READ(a, regs[2]) : BPF_CORE_READ(a, regs[1]);
+	}
+}
+
 /* remember_exec saves the user pointers of an exec attempt. */
 static __always_inline void remember_exec(u64 filename, u64 argv)
 {
-	struct task_state *st = bpf_task_storage_get(&task_states, bpf_get_current_task_btf(), 0,
-						     BPF_LOCAL_STORAGE_GET_F_CREATE);
-	if (!st)
+	if (regs_known())
 		return;
-	st->exec_filename = filename;
-	st->exec_argv = argv;
-	st->execing = 1;
+	u32 tid = (u32)bpf_get_current_pid_tgid();
+	struct exec_attempt a = {.filename = filename, .argv = argv};
+	bpf_map_update_elem(&exec_attempts, &tid, &a, BPF_ANY);
 }
 
 struct enter_execve_ctx {
@@ -284,51 +336,57 @@ static __always_inline struct exec_scratch *scratch(void)
 	return bpf_map_lookup_elem(&exec_scratch, &zero);
 }
 
+/* bpf_rdonly_cast turns an address into a read-only typed pointer (6.2). */
+extern void *bpf_rdonly_cast(const void *obj, __u32 btf_id) __ksym;
+
 /* walk_ctx is the state of a path walk between two bpf_loop steps. */
 struct walk_ctx {
-	struct dentry *d;
-	struct dentry *mnt_root;
-	struct mount *mnt;
-	u32 off;     /* the path so far starts at path_scratch.b[off] */
-	u8 done;     /* reached the root */
-	u8 cut;      /* a component did not fit */
+	u64 d;        /* struct dentry * of the next component */
+	u64 mnt_root; /* struct dentry * the mount's root */
+	u64 mnt;      /* struct mount * */
+	u32 off;      /* the path so far starts at path_scratch.b[off] */
+	u8 done;      /* reached the root */
 };
 
-/* walk_step prepends one path component, or crosses one mount point. */
+#define AS(type, addr) ((struct type *)bpf_rdonly_cast((void *)(addr), bpf_core_type_id_kernel(struct type)))
+
+/*
+ * walk_step prepends one path component, or crosses one mount point. It
+ * reads dentries and mounts through BTF pointers (plain loads the verifier
+ * guards, no helper call); only the component's name is copied by a helper.
+ */
 static long walk_step(u64 i, struct walk_ctx *c)
 {
 	u32 zero = 0;
 	struct path_scratch *ps = bpf_map_lookup_elem(&path_scratch, &zero);
-	struct dentry *d = c->d;
-	if (!ps || !d)
+	if (!ps || !c->d || !c->mnt)
 		return 1;
-	struct dentry *parent = BPF_CORE_READ(d, d_parent);
-	if (d == c->mnt_root || d == parent) {
-		struct mount *mnt = c->mnt;
-		struct mount *mp = BPF_CORE_READ(mnt, mnt_parent);
-		if (mp == mnt || !mp) {
+	struct dentry *d = AS(dentry, c->d);
+	struct dentry *parent = d->d_parent;
+	if (c->d == c->mnt_root || d == parent) {
+		struct mount *mnt = AS(mount, c->mnt);
+		struct mount *mp = mnt->mnt_parent;
+		if (!mp || (u64)mp == c->mnt) {
 			c->done = 1;
 			return 1;
 		}
-		c->d = BPF_CORE_READ(mnt, mnt_mountpoint);
-		c->mnt = mp;
-		c->mnt_root = BPF_CORE_READ(mp, mnt.mnt_root);
+		c->d = (u64)mnt->mnt_mountpoint;
+		c->mnt = (u64)mp;
+		c->mnt_root = (u64)mp->mnt.mnt_root;
 		return 0;
 	}
-	u32 len = BPF_CORE_READ(d, d_name.len);
-	const unsigned char *name = BPF_CORE_READ(d, d_name.name);
+	u32 len = d->d_name.len;
+	const unsigned char *name = d->d_name.name;
 	u32 off = c->off;
-	if (len > NAME_CAP - 1 || off > PATH_CAP - 1 || len + 1 > off) {
-		c->cut = 1;
+	if (len > NAME_CAP - 1 || off > PATH_CAP - 1 || len + 1 > off)
 		return 1;
-	}
 	off -= len + 1;
 	off &= PATH_CAP - 1;
 	len &= NAME_CAP - 1;
 	bpf_probe_read_kernel(&ps->b[off + 1], len, name);
 	ps->b[off] = '/';
 	c->off = off;
-	c->d = parent;
+	c->d = (u64)parent;
 	return 0;
 }
 
@@ -346,15 +404,16 @@ static __always_inline u32 walk_path(struct exec_scratch *s, u32 pos, struct vfs
 		return 0;
 	ps->b[PATH_CAP - 1] = 0;
 	struct walk_ctx c = {
-		.d = d,
-		.mnt_root = BPF_CORE_READ(vfsmnt, mnt_root),
-		.mnt = (void *)vfsmnt - bpf_core_field_offset(struct mount, mnt),
+		.d = (u64)d,
+		.mnt_root = (u64)vfsmnt->mnt_root,
+		.mnt = (u64)vfsmnt - bpf_core_field_offset(struct mount, mnt),
 		.off = PATH_CAP - 1,
 	};
 	bpf_loop(64, walk_step, &c, 0);
-	if (!c.done)
-		*flags |= FLAG_PATH_TRUNCATED;
+	u8 done = c.done;
 	u32 off = c.off;
+	if (!done)
+		*flags |= FLAG_PATH_TRUNCATED;
 	if (off >= PATH_CAP - 1) {
 		off = PATH_CAP - 2;
 		ps->b[off] = '/';
@@ -399,9 +458,15 @@ SEC("tp_btf/sched_process_exec")
 int BPF_PROG(on_exec, struct task_struct *p, int old_pid, struct linux_binprm *bprm)
 {
 	struct task_struct *task = bpf_get_current_task_btf();
-	struct task_state *st = bpf_task_storage_get(&task_states, task, 0, 0);
-	if (st)
-		st->execing = 0;
+	/*
+	 * sys_exit_execve takes back the attempt of the thread that called
+	 * execve; when a non-leader thread exec'd, it now has the leader's
+	 * id and its attempt, under its old id, is dropped here.
+	 */
+	if (!regs_known() && old_pid != p->pid) {
+		u32 tid = old_pid;
+		bpf_map_delete_elem(&exec_attempts, &tid);
+	}
 
 	struct exec_scratch *s = scratch();
 	if (!s)
@@ -422,13 +487,12 @@ int BPF_PROG(on_exec, struct task_struct *p, int old_pid, struct linux_binprm *b
 	pos = n;
 
 	struct file *file = bprm->file;
-	u32 m = walk_path(s, pos, BPF_CORE_READ(file, f_path.mnt), BPF_CORE_READ(file, f_path.dentry),
-			  &r->flags);
+	u32 m = walk_path(s, pos, file->f_path.mnt, file->f_path.dentry, &r->flags);
 	r->u.exec.exe_len = m;
 	pos += m;
 
 	struct fs_struct *fs = task->fs;
-	m = walk_path(s, pos, BPF_CORE_READ(fs, pwd.mnt), BPF_CORE_READ(fs, pwd.dentry), &r->flags);
+	m = walk_path(s, pos, fs->pwd.mnt, fs->pwd.dentry, &r->flags);
 	r->u.exec.cwd_len = m;
 	pos += m;
 
@@ -536,16 +600,26 @@ static __always_inline u32 read_user_argv(u32 pos, u64 argv, u8 *flags)
 	return c.used;
 }
 
-static __always_inline int exit_exec(long ret)
+static __always_inline int exit_exec(long ret, int execveat)
 {
-	struct task_struct *task = bpf_get_current_task_btf();
-	struct task_state *st = bpf_task_storage_get(&task_states, task, 0, 0);
-	if (!st || !st->execing)
-		return 0;
-	st->execing = 0;
-	if (ret >= 0)
-		return 0;
+	u64 filename = 0, argv = 0;
+	if (regs_known()) {
+		if (ret >= 0)
+			return 0;
+		user_args(execveat, &filename, &argv);
+	} else {
+		u32 tid = (u32)bpf_get_current_pid_tgid();
+		struct exec_attempt *at = bpf_map_lookup_elem(&exec_attempts, &tid);
+		if (!at)
+			return 0;
+		filename = at->filename;
+		argv = at->argv;
+		bpf_map_delete_elem(&exec_attempts, &tid);
+		if (ret >= 0)
+			return 0;
+	}
 
+	struct task_struct *task = bpf_get_current_task_btf();
 	struct exec_scratch *s = scratch();
 	if (!s)
 		return 0;
@@ -554,14 +628,14 @@ static __always_inline int exit_exec(long ret)
 	fill_task(r, task);
 	r->u.exec.err = -ret;
 
-	long n = bpf_probe_read_user_str(&s->tail[0], PATH_CAP, (void *)st->exec_filename);
+	long n = bpf_probe_read_user_str(&s->tail[0], PATH_CAP, (void *)filename);
 	if (n < 0)
 		n = 0;
 	if (n > PATH_CAP)
 		n = PATH_CAP;
 	r->u.exec.filename_len = n;
 	u32 pos = n;
-	u32 a = read_user_argv(pos, st->exec_argv, &r->flags);
+	u32 a = read_user_argv(pos, argv, &r->flags);
 	r->u.exec.argv_len = a;
 	pos += a;
 	output(s, KIND_EXEC_FAILED, pos);
@@ -571,13 +645,13 @@ static __always_inline int exit_exec(long ret)
 SEC("tracepoint/syscalls/sys_exit_execve")
 int on_exit_execve(struct exit_execve_ctx *ctx)
 {
-	return exit_exec(ctx->ret);
+	return exit_exec(ctx->ret, 0);
 }
 
 SEC("tracepoint/syscalls/sys_exit_execveat")
 int on_exit_execveat(struct exit_execve_ctx *ctx)
 {
-	return exit_exec(ctx->ret);
+	return exit_exec(ctx->ret, 1);
 }
 
 SEC("tp_btf/sched_process_exit")

@@ -1,0 +1,51 @@
+//go:build linux
+
+package main
+
+import (
+	"os"
+	"runtime"
+	"testing"
+	"time"
+)
+
+// BenchmarkStorm runs one-second storms with procotel attached in-process
+// (text output to /dev/null) and reports the storm's rate, procotel's CPU
+// per event of the storm and what it lost. It needs root.
+//
+//	go test -run '^$' -bench Storm ./cmd/procotel-storm
+func BenchmarkStorm(b *testing.B) {
+	if os.Geteuid() != 0 {
+		b.Skip("SKIPPING storm benchmark: needs root to load the eBPF programs")
+	}
+	storm := buildStorm(b.TempDir())
+	for _, mode := range []string{"fork", "exec", "build"} {
+		b.Run(mode, func(b *testing.B) {
+			var cycles, events int64
+			var elapsed float64
+			var cpu time.Duration
+			var lost uint64
+			for b.Loop() {
+				m := &procotel{}
+				if err := m.start(); err != nil {
+					b.Fatal(err)
+				}
+				t := runStorm(storm, mode, runtime.NumCPU(), 1, 0)
+				o, err := m.stop()
+				if err != nil {
+					b.Fatal(err)
+				}
+				cycles += t.Cycles
+				elapsed += t.Elapsed
+				for _, k := range countedKinds {
+					events += t.expected()[k]
+				}
+				cpu += o.cpu
+				lost += o.lost
+			}
+			b.ReportMetric(float64(cycles)/elapsed, "cycles/s")
+			b.ReportMetric(float64(cpu.Microseconds())/float64(events), "µs/event")
+			b.ReportMetric(float64(lost), "lost")
+		})
+	}
+}
