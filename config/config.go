@@ -104,7 +104,7 @@ func Default() Config {
 		Backend: "auto",
 		Output:  "text",
 		Color:   "auto",
-		Capture: Capture{ArgvMax: 16 << 10, BufferSize: 16 << 20},
+		Capture: Capture{ArgvMax: 16 << 10, BufferSize: 4 << 20},
 		Pipeline: Pipeline{
 			Window:       20 * time.Millisecond,
 			MaxProcesses: 65536,

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -118,6 +119,9 @@ func (b *Backend) Start(ctx context.Context) error {
 	if b.coll != nil {
 		return errors.New("start ebpf backend: already started")
 	}
+	if b.opts.StartEvents {
+		return errors.New("start ebpf backend: start events are not available: they need fentry on schedule_tail, which this backend does not attach; turn capture.start_events off")
+	}
 	if err := checkPrivileges(); err != nil {
 		return err
 	}
@@ -176,6 +180,7 @@ func (b *Backend) load() error {
 		procotelVarArgvMax:     uint32(argvMax),
 		procotelVarSignalsAll:  boolByte(b.opts.SignalsAll),
 		procotelVarThreads:     boolByte(b.opts.Threads),
+		procotelVarSelfTgid:    uint32(os.Getpid()),
 		procotelVarWakeupBytes: uint64(size / 4),
 	}
 	for name, v := range set {
@@ -329,8 +334,8 @@ func (b *Backend) capabilities(notes []string) backends.Capabilities {
 	if b.opts.Threads {
 		kinds = append(kinds, semconv.KindThreadStart, semconv.KindThreadExit)
 	}
-	if b.opts.StartEvents {
-		notes = append(notes, "start events are not implemented")
+	if b.opts.TraceParent {
+		notes = append(notes, "TRACEPARENT is read from /proc/PID/environ after the exec: a process that exits before it is read keeps its parent's trace (counted in Stats.Truncated)")
 	}
 	notes = append(notes,
 		"exe and cwd are resolved up to the root of the process's mount namespace",
@@ -429,6 +434,9 @@ func (b *Backend) Run(ctx context.Context, out chan<- semconv.Event) error {
 		b.received[ev.Kind].Add(1)
 		ev.Time = clock.Wall(ev.BootNS)
 		b.addCgroup(&ev.Process)
+		if b.opts.TraceParent && ev.Kind == semconv.KindExec {
+			ev.TraceParent = b.traceParent(ev.Process.PID)
+		}
 		select {
 		case out <- ev:
 		case <-ctx.Done():
@@ -575,4 +583,17 @@ func dirInode(d fs.DirEntry) (uint64, bool) {
 		return 0, false
 	}
 	return st.Ino, true
+}
+
+// traceParent returns the TRACEPARENT value in the environment of pid's
+// new image, or "". It reads /proc/PID/environ after the exec event, so a
+// process that has already exited (or changed its environment) is missed;
+// that is counted with the truncations.
+func (b *Backend) traceParent(pid int32) string {
+	env, err := os.ReadFile("/proc/" + strconv.Itoa(int(pid)) + "/environ")
+	if err != nil {
+		b.truncated.Add(1)
+		return ""
+	}
+	return traceParentFrom(env)
 }

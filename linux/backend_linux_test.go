@@ -202,3 +202,71 @@ func TestBackendSignalKill(t *testing.T) {
 		t.Errorf("exit %+v, want killed by SIGTERM", exit.Exit)
 	}
 }
+
+// TestBackendTraceParent: with the option on, an exec whose environment
+// carries TRACEPARENT reports it; one without reports none.
+func TestBackendTraceParent(t *testing.T) {
+	const tp = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+	_, c := startBackend(t, backends.Options{TraceParent: true})
+	with := exec.Command("/bin/sleep", "0.3")
+	with.Env = []string{"TRACEPARENT=" + tp, "PATH=/bin"}
+	without := exec.Command("/bin/sleep", "0.3")
+	without.Env = []string{"PATH=/bin"}
+	for _, cmd := range []*exec.Cmd{with, without} {
+		if err := cmd.Run(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, x := range []struct {
+		cmd  *exec.Cmd
+		want string
+	}{{with, tp}, {without, ""}} {
+		pid := int32(x.cmd.Process.Pid)
+		ev := c.wait(t, "exec", func(e *semconv.Event) bool { return e.Kind == semconv.KindExec && e.Process.PID == pid })
+		if ev.TraceParent != x.want {
+			t.Errorf("exec of %d: TraceParent %q, want %q", pid, ev.TraceParent, x.want)
+		}
+	}
+}
+
+// TestBackendIgnoresOwnRuntimeSignals: the Go runtime of the observing
+// process signals its own threads (SIGURG for preemption); those are not
+// events. A signal this process sends to itself through kill(2) is its own
+// too and not reported, while one it sends to a child is.
+func TestBackendIgnoresOwnRuntimeSignals(t *testing.T) {
+	_, c := startBackend(t, backends.Options{})
+	self := int32(os.Getpid())
+	// Make the runtime preempt: busy goroutines on every core for a while.
+	stop := time.Now().Add(300 * time.Millisecond)
+	var wg sync.WaitGroup
+	for i := 0; i < 4; i++ {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for x := 0; time.Now().Before(stop); x++ {
+				_ = x * x
+			}
+		}()
+	}
+	wg.Wait()
+	syscall.Kill(int(self), syscall.SIGURG)
+	cmd := exec.Command("/bin/sleep", "30")
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	pid := int32(cmd.Process.Pid)
+	c.wait(t, "exec of sleep", func(e *semconv.Event) bool { return e.Kind == semconv.KindExec && e.Process.PID == pid })
+	cmd.Process.Signal(syscall.SIGURG)
+	cmd.Process.Kill()
+	cmd.Wait()
+	c.wait(t, "SIGURG to the child", func(e *semconv.Event) bool {
+		return e.Kind == semconv.KindSignal && e.Process.PID == pid && e.Signal.Signo == int32(syscall.SIGURG)
+	})
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, e := range c.events {
+		if e.Kind == semconv.KindSignal && e.Process.PID == self && e.Signal.SenderPID == self {
+			t.Errorf("own signal reported: %+v", e.Signal)
+		}
+	}
+}

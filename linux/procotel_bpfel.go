@@ -96,6 +96,7 @@ const (
 	procotelProgOnSignalDeliver  = "on_signal_deliver"
 	procotelProgOnSignalGenerate = "on_signal_generate"
 	procotelVarArgvMax           = "argv_max"
+	procotelVarSelfTgid          = "self_tgid"
 	procotelVarSignalsAll        = "signals_all"
 	procotelVarThreads           = "threads"
 	procotelVarWakeupBytes       = "wakeup_bytes"
@@ -174,6 +175,7 @@ type procotelMapSpecs struct {
 // It can be passed ebpf.CollectionSpec.Assign.
 type procotelVariableSpecs struct {
 	ArgvMax     *ebpf.VariableSpec `ebpf:"argv_max"`
+	SelfTgid    *ebpf.VariableSpec `ebpf:"self_tgid"`
 	SignalsAll  *ebpf.VariableSpec `ebpf:"signals_all"`
 	Threads     *ebpf.VariableSpec `ebpf:"threads"`
 	WakeupBytes *ebpf.VariableSpec `ebpf:"wakeup_bytes"`
@@ -223,6 +225,7 @@ func (m *procotelMaps) Close() error {
 // It can be passed to loadProcotelObjects or ebpf.CollectionSpec.LoadAndAssign.
 type procotelVariables struct {
 	ArgvMax     *ebpf.Variable `ebpf:"argv_max"`
+	SelfTgid    *ebpf.Variable `ebpf:"self_tgid"`
 	SignalsAll  *ebpf.Variable `ebpf:"signals_all"`
 	Threads     *ebpf.Variable `ebpf:"threads"`
 	WakeupBytes *ebpf.Variable `ebpf:"wakeup_bytes"`

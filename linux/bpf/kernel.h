@@ -52,6 +52,7 @@ enum {
 #define PIDTYPE_SID 3
 #define SIGNAL_GROUP_EXIT 0x00000004
 #define SIGCHLD 17
+#define SIGURG 23
 
 #define CLONE_VM 0x00000100
 #define CLONE_FS 0x00000200

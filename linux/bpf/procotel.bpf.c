@@ -21,6 +21,7 @@ char __license[] SEC("license") = "Dual MIT/GPL";
 volatile const u32 argv_max = ARGV_CAP; /* argv capture limit, <= ARGV_CAP */
 volatile const u8 signals_all = 0;      /* report SIGCHLD too */
 volatile const u8 threads = 0;          /* report thread start and exit */
+volatile const u32 self_tgid = 0;       /* procotel itself: its runtime's own signals are not reported */
 volatile const u64 wakeup_bytes = 1 << 22; /* wake the reader past this backlog */
 
 struct {
@@ -728,6 +729,10 @@ int BPF_PROG(on_signal_generate, int sig, struct kernel_siginfo *info, struct ta
 {
 	if (sig == SIGCHLD && !signals_all)
 		return 0;
+	/* procotel's own Go runtime signals itself (SIGURG preemption, ...):
+	 * that is the observer, not the observed. */
+	if (self_tgid && task->tgid == self_tgid && (u32)(bpf_get_current_pid_tgid() >> 32) == self_tgid)
+		return 0;
 	RESERVE(KIND_SIGNAL);
 	fill_task(r, task);
 	fill_sender(r, info, sig);
@@ -743,6 +748,8 @@ int BPF_PROG(on_signal_deliver, int sig, struct kernel_siginfo *info, struct k_s
 {
 	if (sig == SIGCHLD && !signals_all)
 		return 0;
+	if (sig == SIGURG && self_tgid && (u32)(bpf_get_current_pid_tgid() >> 32) == self_tgid)
+		return 0; /* the Go runtime's preemption of procotel itself */
 	RESERVE(KIND_SIGNAL);
 	struct task_struct *cur = bpf_get_current_task_btf();
 	fill_task(r, cur);
