@@ -1,6 +1,7 @@
 package export
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"strings"
@@ -9,12 +10,14 @@ import (
 	"time"
 
 	"go.opentelemetry.io/otel/attribute"
-	"go.opentelemetry.io/otel/codes"
-	otellog "go.opentelemetry.io/otel/log"
-	sdklog "go.opentelemetry.io/otel/sdk/log"
-	sdktrace "go.opentelemetry.io/otel/sdk/trace"
-	"go.opentelemetry.io/otel/sdk/trace/tracetest"
 	"go.opentelemetry.io/otel/trace"
+	collogpb "go.opentelemetry.io/proto/otlp/collector/logs/v1"
+	coltracepb "go.opentelemetry.io/proto/otlp/collector/trace/v1"
+	commonpb "go.opentelemetry.io/proto/otlp/common/v1"
+	logpb "go.opentelemetry.io/proto/otlp/logs/v1"
+	resourcepb "go.opentelemetry.io/proto/otlp/resource/v1"
+	tracepb "go.opentelemetry.io/proto/otlp/trace/v1"
+	"google.golang.org/protobuf/proto"
 
 	"github.com/procotel/procotel/semconv"
 )
@@ -23,16 +26,18 @@ const testBoot = semconv.BootID("test-boot")
 
 var bootWall = time.Date(2026, 3, 4, 5, 6, 7, 0, time.UTC)
 
-// memLogs is an sdklog.Exporter that keeps what it is given. fail makes
-// Export return an error; block makes it wait for release.
+// memLogs is a sender that decodes and keeps the log records it is
+// given, with the resource of each. fail makes send return an error;
+// block makes it wait for release.
 type memLogs struct {
 	mu      sync.Mutex
-	records []sdklog.Record
+	records []*logpb.LogRecord
+	res     []*resourcepb.Resource
 	fail    bool
 	block   chan struct{}
 }
 
-func (m *memLogs) Export(ctx context.Context, rs []sdklog.Record) error {
+func (m *memLogs) send(ctx context.Context, body []byte) error {
 	if m.block != nil {
 		select {
 		case <-m.block:
@@ -45,18 +50,67 @@ func (m *memLogs) Export(ctx context.Context, rs []sdklog.Record) error {
 	if m.fail {
 		return errors.New("collector down")
 	}
-	for _, r := range rs {
-		m.records = append(m.records, r.Clone())
+	var req collogpb.ExportLogsServiceRequest
+	if err := proto.Unmarshal(body, &req); err != nil {
+		return err
+	}
+	for _, rl := range req.ResourceLogs {
+		for _, sl := range rl.ScopeLogs {
+			if sl.Scope.GetName() != scopeName || sl.SchemaUrl != semconv.SchemaURL {
+				return errors.New("wrong scope")
+			}
+			for _, r := range sl.LogRecords {
+				m.records = append(m.records, r)
+				m.res = append(m.res, rl.Resource)
+			}
+		}
 	}
 	return nil
 }
-func (*memLogs) Shutdown(context.Context) error   { return nil }
-func (*memLogs) ForceFlush(context.Context) error { return nil }
+func (*memLogs) close() error { return nil }
 
-func (m *memLogs) all() []sdklog.Record {
+func (m *memLogs) all() []*logpb.LogRecord {
 	m.mu.Lock()
 	defer m.mu.Unlock()
-	return append([]sdklog.Record(nil), m.records...)
+	return append([]*logpb.LogRecord(nil), m.records...)
+}
+
+// memSpans is a sender that decodes and keeps the spans it is given.
+type memSpans struct {
+	mu    sync.Mutex
+	spans []*tracepb.Span
+}
+
+func (m *memSpans) send(_ context.Context, body []byte) error {
+	var req coltracepb.ExportTraceServiceRequest
+	if err := proto.Unmarshal(body, &req); err != nil {
+		return err
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	for _, rs := range req.ResourceSpans {
+		for _, ss := range rs.ScopeSpans {
+			m.spans = append(m.spans, ss.Spans...)
+		}
+	}
+	return nil
+}
+func (*memSpans) close() error { return nil }
+
+func (m *memSpans) all() []*tracepb.Span {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return append([]*tracepb.Span(nil), m.spans...)
+}
+
+// mustExporter is newExporter for tests.
+func mustExporter(t testing.TB, o Options, logs, spans sender) *Exporter {
+	t.Helper()
+	x, err := newExporter(o, logs, spans)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return x
 }
 
 func testOptions() Options {
@@ -71,7 +125,7 @@ func proc(pid, ppid int32, startS, parentStartS uint64, exe string) semconv.Proc
 
 func TestEventRecord(t *testing.T) {
 	logs := &memLogs{}
-	x := newExporter(testOptions(), logs, nil)
+	x := mustExporter(t, testOptions(), logs, nil)
 	observed := time.Date(2030, 1, 1, 0, 0, 0, 0, time.UTC)
 	x.logs.now = func() time.Time { return observed }
 
@@ -90,30 +144,20 @@ func TestEventRecord(t *testing.T) {
 		t.Fatalf("got %d records, want 2", len(rs))
 	}
 	r := rs[1]
-	if r.EventName() != "process.exit" || !r.Timestamp().Equal(e.Time) || !r.ObservedTimestamp().Equal(observed) ||
-		r.Severity() != otellog.SeverityWarn1 || r.SeverityText() != "WARN" || r.Body().AsString() != "exit 1 (pid 101 false)" {
-		t.Errorf("record = %s %v %v %v %s %q", r.EventName(), r.Timestamp(), r.ObservedTimestamp(), r.Severity(), r.SeverityText(), r.Body().AsString())
+	if r.EventName != "process.exit" || r.TimeUnixNano != uint64(e.Time.UnixNano()) || r.ObservedTimeUnixNano != uint64(observed.UnixNano()) ||
+		r.SeverityNumber != logpb.SeverityNumber_SEVERITY_NUMBER_WARN || r.SeverityText != "WARN" || r.Body.GetStringValue() != "exit 1 (pid 101 false)" {
+		t.Errorf("record = %s %v %v %v %s %q", r.EventName, r.TimeUnixNano, r.ObservedTimeUnixNano, r.SeverityNumber, r.SeverityText, r.Body.GetStringValue())
 	}
 	want := semconv.SpanContextIDs(testBoot, &child, semconv.Lineage{Root: root.Key()})
-	if r.TraceID() != trace.TraceID(want.TraceID) || r.SpanID() != trace.SpanID(want.SpanID) || r.TraceFlags() != trace.FlagsSampled {
-		t.Errorf("record ids %s/%s, want %x/%x", r.TraceID(), r.SpanID(), want.TraceID, want.SpanID)
+	if trace.TraceID(r.TraceId) != trace.TraceID(want.TraceID) || trace.SpanID(r.SpanId) != trace.SpanID(want.SpanID) || r.Flags != uint32(trace.FlagsSampled) {
+		t.Errorf("record ids %x/%x, want %x/%x", r.TraceId, r.SpanId, want.TraceID, want.SpanID)
 	}
-	if r.TraceID() != trace.TraceID(semconv.TraceID(testBoot, root.Key())) {
+	if trace.TraceID(r.TraceId) != trace.TraceID(semconv.TraceID(testBoot, root.Key())) {
 		t.Error("child record is not in the root's trace")
 	}
-	got := map[string]string{}
-	r.WalkAttributes(func(kv attribute.KeyValue) bool { got[string(kv.Key)] = kv.Value.Emit(); return true })
-	wantAttrs := semconv.EventAttributes(&e, nil)
-	if len(got) != len(wantAttrs) {
-		t.Errorf("record has %d attributes, mapping %d", len(got), len(wantAttrs))
-	}
-	for _, kv := range wantAttrs {
-		if got[string(kv.Key)] != kv.Value.Emit() {
-			t.Errorf("attribute %s = %q, want %q", kv.Key, got[string(kv.Key)], kv.Value.Emit())
-		}
-	}
-	if v, _ := r.Resource().Set().Value("service.name"); v.AsString() != "procotel" {
-		t.Errorf("resource service.name = %q", v.AsString())
+	checkAttrs(t, "record", r.Attributes, semconv.EventAttributes(&e, nil))
+	if v := attrValue(logs.res[1].GetAttributes(), "service.name"); v.GetStringValue() != "procotel" {
+		t.Errorf("resource service.name = %v", v)
 	}
 	s := x.Stats()
 	if c := s.Logs[semconv.KindExit]; c.Handed != 1 || c.Exported != 1 || c.Pending != 0 || c.Dropped() != 0 {
@@ -128,9 +172,32 @@ func TestEventRecord(t *testing.T) {
 	}
 }
 
+// checkAttrs compares OTLP attributes with the mapping's, key by key and
+// value by value, as the OTel SDK's exporters convert them.
+func checkAttrs(t *testing.T, what string, got []*commonpb.KeyValue, want []attribute.KeyValue) {
+	t.Helper()
+	if len(got) != len(want) {
+		t.Errorf("%s has %d attributes, mapping %d", what, len(got), len(want))
+	}
+	for _, kv := range want {
+		if g := attrValue(got, string(kv.Key)); !proto.Equal(g, anyValuePB(kv.Value)) {
+			t.Errorf("%s attribute %s = %v, want %v", what, kv.Key, g, kv.Value.Emit())
+		}
+	}
+}
+
+func attrValue(kvs []*commonpb.KeyValue, key string) *commonpb.AnyValue {
+	for _, kv := range kvs {
+		if kv.Key == key {
+			return kv.Value
+		}
+	}
+	return nil
+}
+
 func TestLifetimeSpans(t *testing.T) {
-	spans := keepSpans{tracetest.NewInMemoryExporter()}
-	x := newExporter(testOptions(), &memLogs{}, spans)
+	spans := &memSpans{}
+	x := mustExporter(t, testOptions(), &memLogs{}, spans)
 
 	initP := proc(1, 0, 0, 0, "/sbin/init")
 	root := proc(100, 1, 10, 0, "/bin/sh")
@@ -157,55 +224,49 @@ func TestLifetimeSpans(t *testing.T) {
 	if err := x.Close(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	got := spans.GetSpans()
+	got := spans.all()
 	if len(got) != 3 {
 		t.Fatalf("got %d spans, want 3", len(got))
 	}
-	byName := map[string]tracetest.SpanStub{}
+	byName := map[string]*tracepb.Span{}
 	for _, s := range got {
 		byName[s.Name] = s
 	}
 	sh, mk, cc := byName["sh"], byName["make"], byName["cc"]
 	traceID := trace.TraceID(semconv.TraceID(testBoot, root.Key()))
-	for _, s := range []tracetest.SpanStub{sh, mk, cc} {
-		if s.SpanContext.TraceID() != traceID {
-			t.Errorf("%s trace = %s, want %s", s.Name, s.SpanContext.TraceID(), traceID)
+	for _, s := range []*tracepb.Span{sh, mk, cc} {
+		if trace.TraceID(s.TraceId) != traceID {
+			t.Errorf("%s trace = %x, want %s", s.Name, s.TraceId, traceID)
 		}
-		if s.SpanKind != trace.SpanKindInternal {
-			t.Errorf("%s kind = %v", s.Name, s.SpanKind)
+		if s.Kind != tracepb.Span_SPAN_KIND_INTERNAL {
+			t.Errorf("%s kind = %v", s.Name, s.Kind)
 		}
 	}
-	if sh.SpanContext.SpanID() != trace.SpanID(semconv.SpanID(testBoot, root.Key())) || sh.Parent.IsValid() {
-		t.Errorf("root span id %s parent %v", sh.SpanContext.SpanID(), sh.Parent)
+	if trace.SpanID(sh.SpanId) != trace.SpanID(semconv.SpanID(testBoot, root.Key())) || len(sh.ParentSpanId) != 0 {
+		t.Errorf("root span id %x parent %x", sh.SpanId, sh.ParentSpanId)
 	}
-	if mk.Parent.SpanID() != sh.SpanContext.SpanID() || cc.Parent.SpanID() != mk.SpanContext.SpanID() {
+	if !bytes.Equal(mk.ParentSpanId, sh.SpanId) || !bytes.Equal(cc.ParentSpanId, mk.SpanId) {
 		t.Error("parent links wrong")
 	}
-	if len(sh.Links) != 1 || sh.Links[0].SpanContext.SpanID() != trace.SpanID(semconv.SpanID(testBoot, initP.Key())) ||
-		sh.Links[0].SpanContext.TraceID() != trace.TraceID(semconv.TraceID(testBoot, initP.Key())) {
+	if len(sh.Links) != 1 || trace.SpanID(sh.Links[0].SpanId) != trace.SpanID(semconv.SpanID(testBoot, initP.Key())) ||
+		trace.TraceID(sh.Links[0].TraceId) != trace.TraceID(semconv.TraceID(testBoot, initP.Key())) {
 		t.Errorf("root links = %+v, want init's span", sh.Links)
 	}
 	if len(mk.Links)+len(cc.Links) != 0 {
 		t.Error("non-root spans have links")
 	}
-	if !mk.StartTime.Equal(ls[1].Start) || !mk.EndTime.Equal(ls[1].End) {
-		t.Errorf("make times %v..%v, want %v..%v", mk.StartTime, mk.EndTime, ls[1].Start, ls[1].End)
+	if mk.StartTimeUnixNano != uint64(ls[1].Start.UnixNano()) || mk.EndTimeUnixNano != uint64(ls[1].End.UnixNano()) {
+		t.Errorf("make times %v..%v, want %v..%v", mk.StartTimeUnixNano, mk.EndTimeUnixNano, ls[1].Start, ls[1].End)
 	}
-	if mk.Status.Code != codes.Error || mk.Status.Description != "exit code 2" ||
-		cc.Status.Code != codes.Error || cc.Status.Description != "killed by SIGKILL" || sh.Status.Code != codes.Unset {
+	if mk.Status.GetCode() != tracepb.Status_STATUS_CODE_ERROR || mk.Status.GetMessage() != "exit code 2" ||
+		cc.Status.GetCode() != tracepb.Status_STATUS_CODE_ERROR || cc.Status.GetMessage() != "killed by SIGKILL" || sh.Status.GetCode() != tracepb.Status_STATUS_CODE_UNSET {
 		t.Errorf("statuses: make %+v cc %+v sh %+v", mk.Status, cc.Status, sh.Status)
 	}
-	errType := func(s tracetest.SpanStub) string {
-		for _, kv := range s.Attributes {
-			if kv.Key == "error.type" {
-				return kv.Value.AsString()
-			}
-		}
-		return ""
-	}
+	errType := func(s *tracepb.Span) string { return attrValue(s.Attributes, "error.type").GetStringValue() }
 	if errType(mk) != "exit_code:2" || errType(cc) != "SIGKILL" || errType(sh) != "" {
 		t.Errorf("error.type: make %q cc %q sh %q", errType(mk), errType(cc), errType(sh))
 	}
+	checkAttrs(t, "make span", mk.Attributes, semconv.LifetimeAttributes(ls[1], nil))
 	if c := x.Stats().Spans; c.Handed != 3 || c.Exported != 3 || c.Pending != 0 {
 		t.Errorf("span counts = %+v", c)
 	}
@@ -215,7 +276,7 @@ func TestQueueFullCounted(t *testing.T) {
 	logs := &memLogs{block: make(chan struct{})}
 	o := testOptions()
 	o.LogQueueSize, o.BatchSize = 8, 4
-	x := newExporter(o, logs, nil)
+	x := mustExporter(t, o, logs, nil)
 	p := proc(5, 1, 1, 0, "/bin/true")
 	const n = 50
 	for i := 0; i < n; i++ {
@@ -239,7 +300,7 @@ func TestExportErrorCounted(t *testing.T) {
 	logs := &memLogs{fail: true}
 	o := testOptions()
 	o.RetryFor = 300 * time.Millisecond
-	x := newExporter(o, logs, nil)
+	x := mustExporter(t, o, logs, nil)
 	p := proc(5, 1, 1, 0, "/bin/true")
 	for i := 0; i < 3; i++ {
 		x.Event(&semconv.Event{Kind: semconv.KindFork, Process: p, Time: bootWall})
@@ -296,17 +357,16 @@ func TestNewErrors(t *testing.T) {
 	}
 }
 
-// discardLogs is an exporter that keeps nothing.
+// discardLogs is a sender that keeps nothing.
 type discardLogs struct{}
 
-func (discardLogs) Export(context.Context, []sdklog.Record) error { return nil }
-func (discardLogs) Shutdown(context.Context) error                { return nil }
-func (discardLogs) ForceFlush(context.Context) error              { return nil }
+func (discardLogs) send(context.Context, []byte) error { return nil }
+func (discardLogs) close() error                       { return nil }
 
 // BenchmarkEventToRecord measures the per-event hot path: mapping, record
-// build and hand-off to the SDK queue.
+// encoding and hand-off to the queue.
 func BenchmarkEventToRecord(b *testing.B) {
-	x := newExporter(testOptions(), discardLogs{}, nil)
+	x := mustExporter(b, testOptions(), discardLogs{}, nil)
 	defer x.Close(context.Background())
 	e := semconv.Event{Kind: semconv.KindExec, OS: semconv.OSLinux, Time: bootWall, BootNS: 20e9,
 		Process: proc(4242, 100, 19, 10, "/usr/bin/ls")}
@@ -323,10 +383,3 @@ func BenchmarkEventToRecord(b *testing.B) {
 	s := x.Stats().Logs[semconv.KindExec]
 	b.ReportMetric(float64(s.DroppedQueueFull)/float64(b.N), "dropped/op")
 }
-
-// keepSpans keeps the spans past Shutdown, which InMemoryExporter resets.
-type keepSpans struct{ *tracetest.InMemoryExporter }
-
-func (keepSpans) Shutdown(context.Context) error { return nil }
-
-var _ sdktrace.SpanExporter = keepSpans{}

@@ -7,23 +7,10 @@ package export
 
 import (
 	"context"
-	"crypto/tls"
 	"errors"
 	"fmt"
 	"sync"
 	"sync/atomic"
-	"time"
-
-	"go.opentelemetry.io/otel/exporters/otlp/otlplog/otlploggrpc"
-	"go.opentelemetry.io/otel/exporters/otlp/otlplog/otlploghttp"
-	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracegrpc"
-	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracehttp"
-	sdklog "go.opentelemetry.io/otel/sdk/log"
-	"go.opentelemetry.io/otel/sdk/resource"
-	sdktrace "go.opentelemetry.io/otel/sdk/trace"
-	"google.golang.org/grpc"
-	"google.golang.org/grpc/backoff"
-	"google.golang.org/grpc/credentials"
 
 	"github.com/procotel/procotel/semconv"
 )
@@ -33,10 +20,11 @@ const scopeName = "github.com/procotel/procotel"
 
 // Exporter is a pipeline.Sink that exports events as OTLP log records and
 // lifetimes as OTLP spans. Event and Lifetime are called from one
-// goroutine and never block: records wait in bounded queues, exported in
-// the background, and what does not fit is dropped and counted. Stats is
-// safe for concurrent use. Close flushes within its context and is
-// idempotent; calls after Close are counted as dropped.
+// goroutine and never block: each record is encoded at once into a
+// batch, batches wait in bounded queues and are exported in the
+// background, and what does not fit is dropped and counted. Stats is safe
+// for concurrent use. Close flushes within its context and is idempotent;
+// calls after Close are counted as dropped.
 type Exporter struct {
 	logs   *logSink  // nil when logs are off
 	spans  *spanSink // nil when traces are off
@@ -51,6 +39,7 @@ type Exporter struct {
 // unreachable endpoint shows up as export retries and, eventually,
 // counted drops. It fails on a bad protocol, endpoint or TLS file.
 func New(ctx context.Context, o Options) (*Exporter, error) {
+	_ = ctx // connections are made lazily, by the first export
 	o = o.withDefaults()
 	if !o.Logs && !o.Traces {
 		return nil, errors.New("export: neither logs nor traces are enabled")
@@ -59,144 +48,56 @@ func New(ctx context.Context, o Options) (*Exporter, error) {
 	if err != nil {
 		return nil, fmt.Errorf("export: %w", err)
 	}
-	var logExp sdklog.Exporter
-	var spanExp sdktrace.SpanExporter
+	var logOut, spanOut sender
 	switch o.Protocol {
 	case ProtocolGRPC:
-		logExp, spanExp, err = newGRPC(ctx, o, t, tlsCfg)
+		conn, err := dialGRPC(o, t, tlsCfg)
+		if err != nil {
+			return nil, fmt.Errorf("export: %w", err)
+		}
+		// The connection belongs to the last sender closed.
+		if o.Logs {
+			logOut = &grpcSender{conn: conn, method: grpcLogsMethod, owner: !o.Traces}
+		}
+		if o.Traces {
+			spanOut = &grpcSender{conn: conn, method: grpcTracesMethod, owner: true}
+		}
 	case ProtocolHTTP:
-		logExp, spanExp, err = newHTTP(ctx, o, t, tlsCfg)
+		client := newHTTPClient(tlsCfg)
+		base := "https://"
+		if t.insecure {
+			base = "http://"
+		}
+		base += t.hostPort + t.pathPrefix
+		if o.Logs {
+			logOut = &httpSender{client: client, url: base + "/v1/logs", headers: o.Headers}
+		}
+		if o.Traces {
+			spanOut = &httpSender{client: client, url: base + "/v1/traces", headers: o.Headers}
+		}
 	}
+	x, err := newExporter(o, logOut, spanOut)
 	if err != nil {
 		return nil, fmt.Errorf("export: %w", err)
 	}
-	return newExporter(o, logExp, spanExp), nil
+	return x, nil
 }
 
-// newExporter builds an Exporter over the given SDK exporters (nil for a
+// newExporter builds an Exporter over the given senders (nil for a
 // disabled signal); o must have its defaults applied.
-func newExporter(o Options, logExp sdklog.Exporter, spanExp sdktrace.SpanExporter) *Exporter {
-	res := newResource(o)
+func newExporter(o Options, logOut, spanOut sender) (*Exporter, error) {
+	env, err := newEnvelope(o)
+	if err != nil {
+		return nil, err
+	}
 	x := &Exporter{}
-	if o.Logs && logExp != nil {
-		x.logs = newLogSink(logExp, o, res)
+	if o.Logs && logOut != nil {
+		x.logs = newLogSink(logOut, o, env)
 	}
-	if o.Traces && spanExp != nil {
-		x.spans = newSpanSink(spanExp, o, res)
+	if o.Traces && spanOut != nil {
+		x.spans = newSpanSink(spanOut, o, env)
 	}
-	return x
-}
-
-// resourceOpt is the resource shared by both providers.
-type resourceOpt struct {
-	res     *resource.Resource
-	version string
-}
-
-func newResource(o Options) resourceOpt {
-	attrs := semconv.ResourceAttributes(o.Observer, nil)
-	attrs = append(attrs, o.ResourceAttributes...) // later keys win
-	return resourceOpt{
-		res:     resource.NewWithAttributes(semconv.SchemaURL, attrs...),
-		version: o.Observer.ServiceVersion,
-	}
-}
-
-// grpcDialOptions reconnect quickly after the receiver comes back: gRPC's
-// default backoff grows to two minutes.
-func grpcDialOptions() []grpc.DialOption {
-	return []grpc.DialOption{grpc.WithConnectParams(grpc.ConnectParams{
-		Backoff:           backoff.Config{BaseDelay: 250 * time.Millisecond, Multiplier: 1.6, Jitter: 0.2, MaxDelay: 2 * time.Second},
-		MinConnectTimeout: 5 * time.Second,
-	})}
-}
-
-func newGRPC(ctx context.Context, o Options, t target, tlsCfg *tls.Config) (sdklog.Exporter, sdktrace.SpanExporter, error) {
-	lopts := []otlploggrpc.Option{
-		otlploggrpc.WithEndpoint(t.hostPort),
-		otlploggrpc.WithTimeout(o.Timeout),
-		otlploggrpc.WithRetry(otlploggrpc.RetryConfig{Enabled: false}),
-		otlploggrpc.WithDialOption(grpcDialOptions()...),
-	}
-	topts := []otlptracegrpc.Option{
-		otlptracegrpc.WithEndpoint(t.hostPort),
-		otlptracegrpc.WithTimeout(o.Timeout),
-		otlptracegrpc.WithRetry(otlptracegrpc.RetryConfig{Enabled: false}),
-		otlptracegrpc.WithDialOption(grpcDialOptions()...),
-	}
-	switch {
-	case t.insecure:
-		lopts = append(lopts, otlploggrpc.WithInsecure())
-		topts = append(topts, otlptracegrpc.WithInsecure())
-	case tlsCfg != nil:
-		lopts = append(lopts, otlploggrpc.WithTLSCredentials(credentials.NewTLS(tlsCfg)))
-		topts = append(topts, otlptracegrpc.WithTLSCredentials(credentials.NewTLS(tlsCfg)))
-	}
-	if len(o.Headers) > 0 {
-		lopts = append(lopts, otlploggrpc.WithHeaders(o.Headers))
-		topts = append(topts, otlptracegrpc.WithHeaders(o.Headers))
-	}
-	var logExp sdklog.Exporter
-	var spanExp sdktrace.SpanExporter
-	if o.Logs {
-		e, err := otlploggrpc.New(ctx, lopts...)
-		if err != nil {
-			return nil, nil, fmt.Errorf("create OTLP/gRPC log exporter: %w", err)
-		}
-		logExp = e
-	}
-	if o.Traces {
-		e, err := otlptracegrpc.New(ctx, topts...)
-		if err != nil {
-			return nil, nil, fmt.Errorf("create OTLP/gRPC trace exporter: %w", err)
-		}
-		spanExp = e
-	}
-	return logExp, spanExp, nil
-}
-
-func newHTTP(ctx context.Context, o Options, t target, tlsCfg *tls.Config) (sdklog.Exporter, sdktrace.SpanExporter, error) {
-	lopts := []otlploghttp.Option{
-		otlploghttp.WithEndpoint(t.hostPort),
-		otlploghttp.WithURLPath(t.pathPrefix + "/v1/logs"),
-		otlploghttp.WithTimeout(o.Timeout),
-		otlploghttp.WithRetry(otlploghttp.RetryConfig{Enabled: false}),
-	}
-	topts := []otlptracehttp.Option{
-		otlptracehttp.WithEndpoint(t.hostPort),
-		otlptracehttp.WithURLPath(t.pathPrefix + "/v1/traces"),
-		otlptracehttp.WithTimeout(o.Timeout),
-		otlptracehttp.WithRetry(otlptracehttp.RetryConfig{Enabled: false}),
-	}
-	switch {
-	case t.insecure:
-		lopts = append(lopts, otlploghttp.WithInsecure())
-		topts = append(topts, otlptracehttp.WithInsecure())
-	case tlsCfg != nil:
-		lopts = append(lopts, otlploghttp.WithTLSClientConfig(tlsCfg))
-		topts = append(topts, otlptracehttp.WithTLSClientConfig(tlsCfg))
-	}
-	if len(o.Headers) > 0 {
-		lopts = append(lopts, otlploghttp.WithHeaders(o.Headers))
-		topts = append(topts, otlptracehttp.WithHeaders(o.Headers))
-	}
-	var logExp sdklog.Exporter
-	var spanExp sdktrace.SpanExporter
-	if o.Logs {
-		e, err := otlploghttp.New(ctx, lopts...)
-		if err != nil {
-			return nil, nil, fmt.Errorf("create OTLP/HTTP log exporter: %w", err)
-		}
-		logExp = e
-	}
-	if o.Traces {
-		e, err := otlptracehttp.New(ctx, topts...)
-		if err != nil {
-			return nil, nil, fmt.Errorf("create OTLP/HTTP trace exporter: %w", err)
-		}
-		spanExp = e
-	}
-	return logExp, spanExp, nil
+	return x, nil
 }
 
 // Event exports e as a log record. Kinds without a record (exec attempts,
@@ -226,21 +127,37 @@ func (x *Exporter) Lifetime(l *semconv.Lifetime) {
 	x.spans.Lifetime(l)
 }
 
-// Close flushes queued records and spans within ctx and shuts the OTLP
-// exporters down. What could not be sent stays in Stats as Pending. It
+// Close flushes queued records and spans within ctx and closes the
+// connections. What could not be sent stays in Stats as Pending. It
 // is idempotent: later calls return the first call's error.
 func (x *Exporter) Close(ctx context.Context) error {
 	x.closeOnce.Do(func() {
 		x.closed.Store(true)
 		var errs []error
+		// Both queues drain at once, each within ctx.
+		var wg sync.WaitGroup
+		var logErr, spanErr error
 		if x.logs != nil {
-			if err := x.logs.provider.Shutdown(ctx); err != nil {
-				errs = append(errs, fmt.Errorf("shut down log export: %w", err))
+			wg.Go(func() { logErr = x.logs.q.close(ctx) })
+		}
+		if x.spans != nil {
+			wg.Go(func() { spanErr = x.spans.q.close(ctx) })
+		}
+		wg.Wait()
+		if logErr != nil {
+			errs = append(errs, fmt.Errorf("shut down log export: %w", logErr))
+		}
+		if spanErr != nil {
+			errs = append(errs, fmt.Errorf("shut down span export: %w", spanErr))
+		}
+		if x.logs != nil {
+			if err := x.logs.out.close(); err != nil {
+				errs = append(errs, fmt.Errorf("close log connection: %w", err))
 			}
 		}
 		if x.spans != nil {
-			if err := x.spans.provider.Shutdown(ctx); err != nil {
-				errs = append(errs, fmt.Errorf("shut down span export: %w", err))
+			if err := x.spans.out.close(); err != nil {
+				errs = append(errs, fmt.Errorf("close span connection: %w", err))
 			}
 		}
 		x.closeErr = errors.Join(errs...)

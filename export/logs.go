@@ -1,94 +1,112 @@
 package export
 
 import (
-	"context"
 	"time"
 
 	"go.opentelemetry.io/otel/attribute"
-	otellog "go.opentelemetry.io/otel/log"
-	sdklog "go.opentelemetry.io/otel/sdk/log"
-	"go.opentelemetry.io/otel/trace"
 
 	"github.com/procotel/procotel/semconv"
 )
 
-// logSink turns events into log records. Event is called from the
-// pipeline's one goroutine; the counters are shared with the export
-// goroutine.
+// Field numbers of logs.v1.LogRecord and of the messages around it.
+const (
+	logTime         = 1
+	logSeverity     = 2
+	logSeverityText = 3
+	logBody         = 5
+	logAttributes   = 6
+	logFlags        = 8
+	logTraceID      = 9
+	logSpanID       = 10
+	logObserved     = 11
+	logEventName    = 12
+
+	scopeLogsRecords = 2 // ScopeLogs.log_records
+)
+
+// logSink turns events into OTLP log records, encoded as they arrive.
+// Event is called from the pipeline's one goroutine; the counters are
+// shared with the export goroutine.
 type logSink struct {
-	provider *sdklog.LoggerProvider
-	logger   otellog.Logger
-	boot     semconv.BootID
-	gate     *gate
-	counts   *[semconv.NumKinds]counters
-	now      func() time.Time
+	q      *batcher
+	out    sender
+	boot   semconv.BootID
+	counts *[semconv.NumKinds]counters
+	now    func() time.Time
 
 	attrs []attribute.KeyValue // reused per event
+	rec   []byte               // reused per event
 }
 
-// newLogSink builds the sink over exp, an OTLP (or test) exporter.
-func newLogSink(exp sdklog.Exporter, o Options, res resourceOpt) *logSink {
+// newLogSink builds the sink over out, an OTLP (or test) sender.
+func newLogSink(out sender, o Options, env *envelope) *logSink {
 	s := &logSink{
+		out:    out,
 		boot:   o.Boot,
-		gate:   &gate{limit: int64(o.LogQueueSize)},
 		counts: new([semconv.NumKinds]counters),
 		now:    time.Now,
 		attrs:  make([]attribute.KeyValue, 0, 48),
+		rec:    make([]byte, 0, 2048),
 	}
-	counting := &countingLogExporter{next: exp, sink: s, timeout: o.Timeout}
-	proc := sdklog.NewBatchProcessor(counting,
-		sdklog.WithMaxQueueSize(o.LogQueueSize),
-		sdklog.WithExportMaxBatchSize(o.BatchSize),
-		sdklog.WithExportInterval(o.ExportInterval),
-		sdklog.WithExportTimeout(o.RetryFor))
-	s.provider = sdklog.NewLoggerProvider(
-		sdklog.WithResource(res.res),
-		sdklog.WithProcessor(proc),
-		// The mapping emits each key once; skip the SDK's dedup pass.
-		sdklog.WithAllowKeyDuplication(),
-		sdklog.WithAttributeCountLimit(-1))
-	s.logger = s.provider.Logger(scopeName, otellog.WithInstrumentationVersion(res.version), otellog.WithSchemaURL(semconv.SchemaURL))
+	s.q = newBatcher(o, o.LogQueueSize, env.headRoom(), env, out.send, s.done)
 	return s
 }
 
-// Event emits one log record for e, or counts why it could not.
+// Event encodes one log record for e, or counts why it could not.
 func (s *logSink) Event(e *semconv.Event) (accepted bool) {
 	name := semconv.EventName(e.Kind)
 	if name == "" {
 		return false
 	}
 	c := &s.counts[e.Kind]
-	if !s.gate.acquire() {
+	if !s.q.gate.acquire() {
 		c.droppedQueueFull.Add(1)
 		return true
 	}
-	ids := semconv.SpanContextIDs(s.boot, &e.Process, e.Lineage)
-
-	var r otellog.Record
-	s.fill(&r, e, name)
-	sc := trace.NewSpanContext(trace.SpanContextConfig{
-		TraceID:    ids.TraceID,
-		SpanID:     ids.SpanID,
-		TraceFlags: trace.TraceFlags(ids.TraceFlags),
-	})
-	// sdk/log takes the record's trace context from ctx.
-	ctx := trace.ContextWithSpanContext(context.Background(), sc)
-	c.handed.Add(1)
-	s.logger.Emit(ctx, r)
+	s.rec = s.encode(s.rec[:0], e, name)
+	if !s.q.add(e.Kind, scopeLogsRecords, s.rec, &c.handed) {
+		c.droppedClosed.Add(1)
+		s.q.gate.release(1)
+	}
 	return true
 }
 
-// fill sets every field of r from e except the trace context.
-func (s *logSink) fill(r *otellog.Record, e *semconv.Event, name string) {
-	r.SetEventName(name)
-	r.SetTimestamp(e.Time)
-	r.SetObservedTimestamp(s.now())
+// encode appends the LogRecord message of e: what the OTel SDK's OTLP
+// log exporters send for the record the mapping describes.
+func (s *logSink) encode(b []byte, e *semconv.Event, name string) []byte {
+	ids := semconv.SpanContextIDs(s.boot, &e.Process, e.Lineage)
 	num, text := semconv.EventSeverity(e)
-	r.SetSeverity(otellog.Severity(num))
-	r.SetSeverityText(text)
-	r.SetBody(attribute.StringValue(semconv.EventBody(e)))
+	b = appendFixed64(b, logTime, unixNano(e.Time))
+	b = appendUvarint(b, logSeverity, uint64(num))
+	b = appendString(b, logSeverityText, text)
+	b = appendStringValue(b, logBody, semconv.EventBody(e))
 	s.attrs = semconv.EventAttributes(e, s.attrs[:0])
-	r.AddAttributes(s.attrs...)
+	for _, kv := range s.attrs {
+		b = appendKeyValue(b, logAttributes, kv)
+	}
+	b = appendFixed32(b, logFlags, uint32(ids.TraceFlags))
+	if ids.TraceID != ([16]byte{}) {
+		b = appendBytes(b, logTraceID, ids.TraceID[:])
+	}
+	if ids.SpanID != ([8]byte{}) {
+		b = appendBytes(b, logSpanID, ids.SpanID[:])
+	}
+	b = appendFixed64(b, logObserved, unixNano(s.now()))
+	return appendString(b, logEventName, name)
+}
+
+// done counts an exported or failed batch per kind.
+func (s *logSink) done(b *batch, err error) {
+	for k, n := range b.kinds {
+		if n == 0 {
+			continue
+		}
+		if err == nil {
+			s.counts[k].exported.Add(uint64(n))
+		} else {
+			s.counts[k].droppedExport.Add(uint64(n))
+		}
+	}
 }
 
 func (s *logSink) snapshot(st *Stats) {
@@ -102,38 +120,3 @@ func (s *logSink) countClosed(k semconv.Kind) {
 		s.counts[k].droppedClosed.Add(1)
 	}
 }
-
-// countingLogExporter counts what the OTLP exporter reports, per kind,
-// releases the gate, and retries failed exports.
-type countingLogExporter struct {
-	next    sdklog.Exporter
-	sink    *logSink
-	timeout time.Duration
-}
-
-var _ sdklog.Exporter = (*countingLogExporter)(nil)
-
-// Export sends records, retrying until ctx (bounded by Options.RetryFor)
-// ends, then counts each record as exported or dropped.
-func (x *countingLogExporter) Export(ctx context.Context, records []sdklog.Record) error {
-	err := retry(ctx, x.timeout, func(ctx context.Context) error {
-		return x.next.Export(ctx, records)
-	})
-	for i := range records {
-		k := semconv.KindOfEventName(records[i].EventName())
-		c := &x.sink.counts[k]
-		if err == nil {
-			c.exported.Add(1)
-		} else {
-			c.droppedExport.Add(1)
-		}
-	}
-	x.sink.gate.release(len(records))
-	return err
-}
-
-// Shutdown shuts the OTLP exporter down.
-func (x *countingLogExporter) Shutdown(ctx context.Context) error { return x.next.Shutdown(ctx) }
-
-// ForceFlush flushes the OTLP exporter.
-func (x *countingLogExporter) ForceFlush(ctx context.Context) error { return x.next.ForceFlush(ctx) }

@@ -14,9 +14,8 @@ const (
 // retry calls attempt until it succeeds or ctx ends, waiting with
 // exponential backoff in between. It returns the last attempt's error.
 //
-// The OTLP exporters' own retry is off: the HTTP exporter does not retry
-// a refused connection, and one policy for both protocols keeps what
-// survives an outage predictable.
+// It is the one retry policy of both protocols and both signals, so that
+// what survives an outage is predictable.
 func retry(ctx context.Context, timeout time.Duration, attempt func(context.Context) error) error {
 	wait := retryInitial
 	var timer *time.Timer

@@ -1,159 +1,154 @@
 package export
 
 import (
-	"context"
 	"crypto/rand"
 	"time"
 
 	"go.opentelemetry.io/otel/attribute"
-	"go.opentelemetry.io/otel/codes"
-	sdktrace "go.opentelemetry.io/otel/sdk/trace"
-	"go.opentelemetry.io/otel/trace"
 
 	"github.com/procotel/procotel/semconv"
 )
 
-// spanSink turns lifetimes into spans with past timestamps and derived
-// ids. Lifetime is called from the pipeline's one goroutine.
+// Field numbers of trace.v1.Span and its parts.
+const (
+	spanTraceID    = 1
+	spanSpanID     = 2
+	spanParentID   = 4
+	spanName       = 5
+	spanKind       = 6
+	spanStart      = 7
+	spanEnd        = 8
+	spanAttributes = 9
+	spanLinks      = 13
+	spanStatus     = 15
+	spanFlags      = 16
+
+	linkTraceID = 1
+	linkSpanID  = 2
+	linkFlags   = 6
+
+	statusMessage = 2
+	statusCode    = 3
+
+	scopeSpansSpans = 2 // ScopeSpans.spans
+
+	spanKindInternal = 1
+	statusCodeError  = 2
+
+	// Span flags: the W3C sampled bit, and "whether the parent is remote
+	// is known" and "is remote", as the SDK's exporters set them.
+	flagSampled       = 0x01
+	flagHasIsRemote   = 0x100
+	flagIsRemote      = 0x200
+	flagsRemoteParent = flagSampled | flagHasIsRemote | flagIsRemote
+)
+
+// spanSink turns lifetimes into OTLP spans with past timestamps and
+// derived ids, encoded as they arrive. Lifetime is called from the
+// pipeline's one goroutine.
 type spanSink struct {
-	provider *sdktrace.TracerProvider
-	tracer   trace.Tracer
-	boot     semconv.BootID
-	gate     *gate
-	counts   counters
+	q      *batcher
+	out    sender
+	boot   semconv.BootID
+	counts counters
+	now    func() time.Time
 
 	attrs []attribute.KeyValue // reused per lifetime
+	rec   []byte               // reused per lifetime
+	link  []byte
 }
 
-func newSpanSink(exp sdktrace.SpanExporter, o Options, res resourceOpt) *spanSink {
+func newSpanSink(out sender, o Options, env *envelope) *spanSink {
 	s := &spanSink{
+		out:   out,
 		boot:  o.Boot,
-		gate:  &gate{limit: int64(o.SpanQueueSize)},
+		now:   time.Now,
 		attrs: make([]attribute.KeyValue, 0, 48),
+		rec:   make([]byte, 0, 2048),
 	}
-	counting := &countingSpanExporter{next: exp, sink: s, timeout: o.Timeout}
-	bsp := sdktrace.NewBatchSpanProcessor(counting,
-		sdktrace.WithMaxQueueSize(o.SpanQueueSize),
-		sdktrace.WithMaxExportBatchSize(o.BatchSize),
-		sdktrace.WithBatchTimeout(o.ExportInterval),
-		sdktrace.WithExportTimeout(o.RetryFor))
-	s.provider = sdktrace.NewTracerProvider(
-		sdktrace.WithResource(res.res),
-		sdktrace.WithSpanProcessor(bsp),
-		sdktrace.WithIDGenerator(contextIDs{}),
-		sdktrace.WithSampler(sdktrace.AlwaysSample()),
-		sdktrace.WithRawSpanLimits(sdktrace.SpanLimits{
-			AttributeValueLengthLimit:   -1,
-			AttributeCountLimit:         -1,
-			EventCountLimit:             0,
-			LinkCountLimit:              1,
-			AttributePerEventCountLimit: 0,
-			AttributePerLinkCountLimit:  0,
-		}))
-	s.tracer = s.provider.Tracer(scopeName, trace.WithInstrumentationVersion(res.version), trace.WithSchemaURL(semconv.SchemaURL))
+	s.q = newBatcher(o, o.SpanQueueSize, env.headRoom(), env, out.send, s.done)
 	return s
 }
 
-// Lifetime records one span for l, or counts why it could not.
+// Lifetime encodes one span for l, or counts why it could not.
 func (s *spanSink) Lifetime(l *semconv.Lifetime) {
-	if !s.gate.acquire() {
+	if !s.q.gate.acquire() {
 		s.counts.droppedQueueFull.Add(1)
 		return
 	}
-	ids := semconv.SpanContextIDs(s.boot, &l.Process, l.Lineage)
-
-	ctx := context.WithValue(context.Background(), idsKey{}, &ids)
-	if ids.ParentSpanID != ([8]byte{}) {
-		ctx = trace.ContextWithRemoteSpanContext(ctx, trace.NewSpanContext(trace.SpanContextConfig{
-			TraceID:    ids.TraceID,
-			SpanID:     ids.ParentSpanID,
-			TraceFlags: trace.FlagsSampled,
-			Remote:     true,
-		}))
+	s.rec = s.encode(s.rec[:0], l)
+	if !s.q.add(0, scopeSpansSpans, s.rec, &s.counts.handed) {
+		s.counts.droppedClosed.Add(1)
+		s.q.gate.release(1)
 	}
+}
+
+// encode appends the Span message of l: what the OTel SDK's OTLP trace
+// exporters send for a span started and ended with the mapping's ids,
+// times, attributes, link and status.
+func (s *spanSink) encode(b []byte, l *semconv.Lifetime) []byte {
+	ids := semconv.SpanContextIDs(s.boot, &l.Process, l.Lineage)
+	if ids.TraceID == ([16]byte{}) || ids.SpanID == ([8]byte{}) {
+		// Never derived as zero in practice; the SDK would have drawn
+		// random ids for an invalid span context.
+		_, _ = rand.Read(ids.TraceID[:])
+		_, _ = rand.Read(ids.SpanID[:])
+	}
+	start, end := l.Start, l.End
+	if end.Before(start) {
+		end = start
+	}
+	// The SDK stamps a span given no time with the current time.
+	if start.IsZero() {
+		start = s.now()
+	}
+	if end.IsZero() {
+		end = s.now()
+	}
+	flags := uint32(flagSampled | flagHasIsRemote)
+	b = appendBytes(b, spanTraceID, ids.TraceID[:])
+	b = appendBytes(b, spanSpanID, ids.SpanID[:])
+	if ids.ParentSpanID != ([8]byte{}) {
+		b = appendBytes(b, spanParentID, ids.ParentSpanID[:])
+		flags = flagsRemoteParent // the parent is always a remote context
+	}
+	b = appendString(b, spanName, semconv.SpanName(l))
+	b = appendUvarint(b, spanKind, spanKindInternal)
+	b = appendFixed64(b, spanStart, unixNano(start))
+	b = appendFixed64(b, spanEnd, unixNano(end))
 	s.attrs = semconv.LifetimeAttributes(l, s.attrs[:0])
-	opts := []trace.SpanStartOption{
-		trace.WithTimestamp(l.Start),
-		trace.WithSpanKind(trace.SpanKindInternal),
-		trace.WithAttributes(s.attrs...),
+	for _, kv := range s.attrs {
+		b = appendKeyValue(b, spanAttributes, kv)
 	}
 	if ids.HasLink {
-		opts = append(opts, trace.WithLinks(trace.Link{SpanContext: trace.NewSpanContext(trace.SpanContextConfig{
-			TraceID:    ids.LinkTraceID,
-			SpanID:     ids.LinkSpanID,
-			TraceFlags: trace.FlagsSampled,
-			Remote:     true,
-		})}))
+		lk := appendBytes(s.link[:0], linkTraceID, ids.LinkTraceID[:])
+		lk = appendBytes(lk, linkSpanID, ids.LinkSpanID[:])
+		lk = appendFixed32(lk, linkFlags, flagsRemoteParent)
+		s.link = lk
+		b = append(appendLenHeader(b, spanLinks, len(lk)), lk...)
 	}
-	_, span := s.tracer.Start(ctx, semconv.SpanName(l), opts...)
 	if isErr, _, desc := semconv.SpanStatus(l); isErr {
-		span.SetStatus(codes.Error, desc)
-	}
-	s.counts.handed.Add(1)
-	end := l.End
-	if end.Before(l.Start) {
-		end = l.Start
-	}
-	span.End(trace.WithTimestamp(end))
-}
-
-// idsKey is the context key under which Lifetime passes the derived ids
-// to contextIDs.
-type idsKey struct{}
-
-// contextIDs is an IDGenerator that hands the tracer the ids derived by
-// semconv.SpanContextIDs, carried in the context. Without them (a span
-// not started by spanSink) it falls back to random ids.
-type contextIDs struct{}
-
-var _ sdktrace.IDGenerator = contextIDs{}
-
-// NewIDs returns the trace and span id of a span without a parent.
-func (contextIDs) NewIDs(ctx context.Context) (trace.TraceID, trace.SpanID) {
-	if ids, ok := ctx.Value(idsKey{}).(*semconv.SpanIDs); ok {
-		return ids.TraceID, ids.SpanID
-	}
-	var t trace.TraceID
-	var s trace.SpanID
-	_, _ = rand.Read(t[:])
-	_, _ = rand.Read(s[:])
-	return t, s
-}
-
-// NewSpanID returns the span id of a span with a parent.
-func (contextIDs) NewSpanID(ctx context.Context, _ trace.TraceID) trace.SpanID {
-	if ids, ok := ctx.Value(idsKey{}).(*semconv.SpanIDs); ok {
-		return ids.SpanID
-	}
-	var s trace.SpanID
-	_, _ = rand.Read(s[:])
-	return s
-}
-
-// countingSpanExporter counts what the OTLP exporter reports, releases
-// the gate, and retries failed exports.
-type countingSpanExporter struct {
-	next    sdktrace.SpanExporter
-	sink    *spanSink
-	timeout time.Duration
-}
-
-var _ sdktrace.SpanExporter = (*countingSpanExporter)(nil)
-
-// ExportSpans sends spans, retrying until ctx (bounded by
-// Options.RetryFor) ends, then counts them as exported or dropped.
-func (x *countingSpanExporter) ExportSpans(ctx context.Context, spans []sdktrace.ReadOnlySpan) error {
-	err := retry(ctx, x.timeout, func(ctx context.Context) error {
-		return x.next.ExportSpans(ctx, spans)
-	})
-	if err == nil {
-		x.sink.counts.exported.Add(uint64(len(spans)))
+		b = appendLenHeader(b, spanStatus, sizeLenField(statusMessage, len(desc))*btoi(desc != "")+2)
+		b = appendString(b, statusMessage, desc)
+		b = appendUvarint(b, statusCode, statusCodeError)
 	} else {
-		x.sink.counts.droppedExport.Add(uint64(len(spans)))
+		b = appendLenHeader(b, spanStatus, 0) // the SDK always sends a status
 	}
-	x.sink.gate.release(len(spans))
-	return err
+	return appendFixed32(b, spanFlags, flags)
 }
 
-// Shutdown shuts the OTLP exporter down.
-func (x *countingSpanExporter) Shutdown(ctx context.Context) error { return x.next.Shutdown(ctx) }
+func btoi(v bool) int {
+	if v {
+		return 1
+	}
+	return 0
+}
+
+// done counts an exported or failed batch.
+func (s *spanSink) done(b *batch, err error) {
+	if err == nil {
+		s.counts.exported.Add(uint64(b.n))
+	} else {
+		s.counts.droppedExport.Add(uint64(b.n))
+	}
+}

@@ -12,7 +12,7 @@ import (
 // Exported, DroppedExport or Pending; records refused before that are in
 // DroppedQueueFull or DroppedClosed.
 type Counts struct {
-	// Handed counts records accepted into the SDK's queue.
+	// Handed counts records accepted into the exporter's queue.
 	Handed uint64
 	// Exported counts records the OTLP exporter reported sent.
 	Exported uint64
@@ -78,9 +78,9 @@ func (c *counters) snapshot() Counts {
 	return s
 }
 
-// gate bounds the records in flight (handed to the SDK, not yet exported
-// or failed) to the SDK queue's size, so that the SDK's batch processors
-// never drop silently: every drop happens here, where it is counted.
+// gate bounds the records in flight (queued or being exported, not yet
+// exported or failed) to the queue's size. Every queue-full drop happens
+// here, where it is counted.
 type gate struct {
 	inFlight atomic.Int64
 	limit    int64

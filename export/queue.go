@@ -1,0 +1,210 @@
+package export
+
+import (
+	"context"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/procotel/procotel/semconv"
+)
+
+// maxBatchBytes caps the encoded records of one request below the 4 MiB
+// a Collector's OTLP/gRPC receiver accepts by default.
+const maxBatchBytes = 3 << 20
+
+// batch is a run of encoded records (each already tagged as a repeated
+// field of the scope message) behind room for the request header, so
+// that a request is built in place.
+type batch struct {
+	buf   []byte // buf[:head] is header room; records follow
+	head  int
+	n     int
+	kinds [semconv.NumKinds]uint32
+}
+
+// request is the wire form of a batch: header, records, trailer.
+type request interface {
+	// build returns the whole request around b's records; it may write
+	// into b.buf's header room and append a trailer.
+	build(b *batch) []byte
+}
+
+// batcher queues encoded records in batches and exports them from one
+// goroutine. add is called from the pipeline's goroutine; the gate bounds
+// the records queued or being exported.
+type batcher struct {
+	gate     gate
+	head     int // header room of a batch
+	maxN     int
+	interval time.Duration
+	req      request
+	send     func(ctx context.Context, body []byte) error
+	timeout  time.Duration // one attempt
+	retryFor time.Duration // one batch
+	// done counts a batch's records as exported (err == nil) or dropped.
+	done func(b *batch, err error)
+
+	mu    sync.Mutex
+	cur   *batch
+	ready []*batch
+	free  []*batch
+	shut  bool
+
+	wake    chan struct{}
+	closing chan struct{}
+	stopped chan struct{}
+	ctx     context.Context
+	cancel  context.CancelFunc
+}
+
+func newBatcher(o Options, limit, head int, req request, send func(context.Context, []byte) error, done func(*batch, error)) *batcher {
+	ctx, cancel := context.WithCancel(context.Background())
+	q := &batcher{
+		gate:     gate{limit: int64(limit)},
+		head:     head,
+		maxN:     o.BatchSize,
+		interval: o.ExportInterval,
+		req:      req,
+		send:     send,
+		timeout:  o.Timeout,
+		retryFor: o.RetryFor,
+		done:     done,
+		wake:     make(chan struct{}, 1),
+		closing:  make(chan struct{}),
+		stopped:  make(chan struct{}),
+		ctx:      ctx,
+		cancel:   cancel,
+	}
+	go q.run()
+	return q
+}
+
+// add queues one encoded record of kind k (its gate slot already
+// acquired) and counts it in handed; false after close, when the caller
+// counts it as dropped and releases the slot.
+func (q *batcher) add(k semconv.Kind, field int, rec []byte, handed *atomic.Uint64) bool {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if q.shut {
+		return false
+	}
+	b := q.cur
+	if b == nil {
+		b = q.newBatch()
+		q.cur = b
+	}
+	b.buf = append(appendLenHeader(b.buf, field, len(rec)), rec...)
+	b.n++
+	b.kinds[k]++
+	handed.Add(1)
+	if b.n >= q.maxN || b.recordsLen() >= maxBatchBytes {
+		q.sealLocked()
+	}
+	return true
+}
+
+func (q *batcher) newBatch() *batch {
+	if n := len(q.free); n > 0 {
+		b := q.free[n-1]
+		q.free = q.free[:n-1]
+		return b
+	}
+	return &batch{buf: make([]byte, q.head, q.head+64<<10), head: q.head}
+}
+
+// recordsLen is the size of the encoded records.
+func (b *batch) recordsLen() int { return len(b.buf) - b.head }
+
+// sealLocked moves the current batch to the ready list.
+func (q *batcher) sealLocked() {
+	if q.cur == nil || q.cur.n == 0 {
+		return
+	}
+	q.ready = append(q.ready, q.cur)
+	q.cur = nil
+	select {
+	case q.wake <- struct{}{}:
+	default:
+	}
+}
+
+func (q *batcher) recycle(b *batch) {
+	b.buf = b.buf[:q.head]
+	b.n = 0
+	b.kinds = [semconv.NumKinds]uint32{}
+	q.mu.Lock()
+	// Keep a few batches: enough for a storm's steady state.
+	if len(q.free) < 4 && cap(b.buf) <= 2*maxBatchBytes {
+		q.free = append(q.free, b)
+	}
+	q.mu.Unlock()
+}
+
+// run exports ready batches, and the current one every interval, until
+// close; then it exports what is left unless close's context ended.
+func (q *batcher) run() {
+	defer close(q.stopped)
+	tick := time.NewTicker(q.interval)
+	defer tick.Stop()
+	for {
+		closing := false
+		select {
+		case <-q.wake:
+		case <-tick.C:
+			q.mu.Lock()
+			q.sealLocked()
+			q.mu.Unlock()
+		case <-q.closing:
+			closing = true
+		}
+		for {
+			q.mu.Lock()
+			if len(q.ready) == 0 {
+				q.mu.Unlock()
+				break
+			}
+			b := q.ready[0]
+			q.ready[0] = nil
+			q.ready = q.ready[1:]
+			q.mu.Unlock()
+			if q.ctx.Err() != nil {
+				return // closing gave up: what is left stays pending
+			}
+			q.export(b)
+		}
+		if closing {
+			return
+		}
+	}
+}
+
+// export sends b, retrying for up to retryFor, and counts the outcome.
+func (q *batcher) export(b *batch) {
+	body := q.req.build(b)
+	ctx, cancel := context.WithTimeout(q.ctx, q.retryFor)
+	err := retry(ctx, q.timeout, func(ctx context.Context) error { return q.send(ctx, body) })
+	cancel()
+	q.done(b, err)
+	q.gate.release(b.n)
+	q.recycle(b)
+}
+
+// close refuses further records, exports what is queued within ctx and
+// stops the goroutine. Records it could not export stay pending.
+func (q *batcher) close(ctx context.Context) error {
+	q.mu.Lock()
+	q.shut = true
+	q.sealLocked()
+	q.mu.Unlock()
+	close(q.closing)
+	select {
+	case <-q.stopped:
+		q.cancel()
+		return nil
+	case <-ctx.Done():
+		q.cancel()
+		<-q.stopped
+		return ctx.Err()
+	}
+}
