@@ -84,6 +84,7 @@ func runConsole(args []string, stdout, stderr io.Writer) int {
 		return exitUsage
 	}
 	defer b.Close()
+	settleRuntime()
 	if err := b.Start(ctx); err != nil {
 		var mf *backends.MissingFeatureError
 		if !errors.As(err, &mf) {

@@ -80,6 +80,7 @@ func (r *runner) run(ctx context.Context) (int, error) {
 		return exitUsage, err
 	}
 	defer b.Close()
+	settleRuntime()
 	if err := b.Start(ctx); err != nil {
 		var mf *backends.MissingFeatureError
 		if errors.As(err, &mf) {
@@ -164,6 +165,16 @@ func (r *runner) run(ctx context.Context) (int, error) {
 		return exitError, runErr
 	}
 	return code, nil
+}
+
+// settleRuntime makes the Go runtime do, before the backend attaches, the
+// one-time check it otherwise does at the first process it starts: on
+// Linux it forks a child with clone(CLONE_PIDFD) that exits at once, which
+// would show up as an event of procotel's own.
+func settleRuntime() {
+	if p, err := os.FindProcess(os.Getpid()); err == nil {
+		p.Release()
+	}
 }
 
 // eventQueue is how many events wait between the backend and the
