@@ -357,8 +357,12 @@ func (r *runner) summary(bs backends.Stats, ps pipeline.Stats, sinks []pipeline.
 			parts = append(parts, fmt.Sprintf("%s %d", k, n))
 		}
 	}
-	fmt.Fprintf(r.stderr, "procotel: %d events from the kernel (%s), %d existing processes\n",
-		bs.TotalReceived()-bs.Received[semconv.KindExisting], strings.Join(parts, ", "), bs.Existing)
+	detail := ""
+	if len(parts) > 0 {
+		detail = " (" + strings.Join(parts, ", ") + ")"
+	}
+	fmt.Fprintf(r.stderr, "procotel: %d events from the kernel%s, %d existing processes\n",
+		bs.TotalReceived()-bs.Received[semconv.KindExisting], detail, bs.Existing)
 	var lost []string
 	for _, k := range semconv.Kinds() {
 		if n := bs.Lost[k]; n > 0 {
