@@ -12,7 +12,6 @@ import (
 	"time"
 
 	"github.com/procotel/procotel/backends"
-	"github.com/procotel/procotel/backends/replay"
 	"github.com/procotel/procotel/console"
 	"github.com/procotel/procotel/pipeline"
 	"github.com/procotel/procotel/semconv"
@@ -59,52 +58,26 @@ func runConsole(args []string, stdout, stderr io.Writer) int {
 		return exitUsage
 	}
 	r := &runner{cfg: cfg, stdout: stdout, stderr: stderr}
-	opts, err := backendOptions(cfg)
+	opts, pcfg, err := r.prepare()
 	if err != nil {
 		fmt.Fprintf(stderr, "procotel console: %v\n", err)
 		return exitUsage
 	}
-	filter, err := r.filter()
-	if err != nil {
-		fmt.Fprintf(stderr, "procotel console: %v\n", err)
-		return exitUsage
-	}
-	redactor, err := r.redactor()
-	if err != nil {
-		fmt.Fprintf(stderr, "procotel console: %v\n", err)
-		return exitUsage
-	}
-	policy, _ := semconv.ParseRootPolicy(cfg.Traces.RootPolicy) // validated by config
 
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGHUP)
 	defer stop()
-	b, err := backends.New(cfg.Backend, opts, append(platformBackends(), replay.Factory))
+	b, code, err := r.openBackend(ctx, opts)
 	if err != nil {
 		fmt.Fprintf(stderr, "procotel console: %v\n", err)
-		return exitUsage
+		return code
 	}
 	defer b.Close()
-	settleRuntime()
-	if err := b.Start(ctx); err != nil {
-		var mf *backends.MissingFeatureError
-		if !errors.As(err, &mf) {
-			err = fmt.Errorf("start %s backend: %w", b.Name(), err)
-		}
-		fmt.Fprintf(stderr, "procotel console: %v\n", err)
-		return exitError
-	}
 	caps := b.Capabilities()
 
 	sink := console.NewSink(console.SinkOptions{})
-	pipe := pipeline.New(pipeline.Config{
-		Window:        cfg.Pipeline.Window,
-		RootPolicy:    policy,
-		Filter:        filter,
-		Redact:        redactor,
-		MaxProcesses:  cfg.Pipeline.MaxProcesses,
-		Clock:         caps.Clock,
-		CredsComplete: caps.Creds,
-	}, sink)
+	pcfg.Clock, pcfg.CredsComplete = caps.Clock, caps.Creds
+	pcfg.FlushIncomplete = false // the console shows live processes; it exports no spans
+	pipe := pipeline.New(pcfg, sink)
 	events := make(chan semconv.Event, eventQueue)
 
 	con, err := console.New(console.Options{
@@ -148,11 +121,7 @@ func runConsole(args []string, stdout, stderr io.Writer) int {
 
 	waitSeeded(ctx, b, pipe)
 	runErr := con.Run(ctx)
-	cancel()
-	if err := <-backendErr; err != nil && runErr == nil {
-		runErr = fmt.Errorf("%s backend: %w", b.Name(), err)
-	}
-	if err := <-pipeDone; err != nil && runErr == nil {
+	if err := waitRun(cancel, b, backendErr, pipeDone); runErr == nil {
 		runErr = err
 	}
 	closeCtx, closeCancel := context.WithTimeout(context.Background(), 10*time.Second)

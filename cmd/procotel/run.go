@@ -61,54 +61,27 @@ func (r *runner) run(ctx context.Context) (int, error) {
 	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
 	defer stop()
 
-	opts, err := backendOptions(r.cfg)
+	opts, pcfg, err := r.prepare()
 	if err != nil {
 		return exitUsage, err
 	}
-	// Everything the user typed is checked before the kernel is touched.
-	filter, err := r.filter()
+	b, code, err := r.openBackend(ctx, opts)
 	if err != nil {
-		return exitUsage, err
-	}
-	redactor, err := r.redactor()
-	if err != nil {
-		return exitUsage, err
-	}
-	factories := append(platformBackends(), replay.Factory)
-	b, err := backends.New(r.cfg.Backend, opts, factories)
-	if err != nil {
-		return exitUsage, err
+		return code, err
 	}
 	defer b.Close()
-	settleRuntime()
-	if err := b.Start(ctx); err != nil {
-		var mf *backends.MissingFeatureError
-		if errors.As(err, &mf) {
-			return exitError, err
-		}
-		return exitError, fmt.Errorf("start %s backend: %w", b.Name(), err)
-	}
 	caps := b.Capabilities()
 
 	if r.recordFile != "" {
 		return r.record(ctx, b, caps)
 	}
 
-	policy, _ := semconv.ParseRootPolicy(r.cfg.Traces.RootPolicy) // validated by config
 	sinks, closers, err := r.sinks(ctx, caps)
 	if err != nil {
 		return exitError, err
 	}
-	pipe := pipeline.New(pipeline.Config{
-		Window:          r.cfg.Pipeline.Window,
-		RootPolicy:      policy,
-		Filter:          filter,
-		Redact:          redactor,
-		MaxProcesses:    r.cfg.Pipeline.MaxProcesses,
-		FlushIncomplete: r.cfg.Traces.FlushIncomplete,
-		Clock:           caps.Clock,
-		CredsComplete:   caps.Creds,
-	}, sinks...)
+	pcfg.Clock, pcfg.CredsComplete = caps.Clock, caps.Creds
+	pipe := pipeline.New(pcfg, sinks...)
 	var exp *export.Exporter
 	if len(sinks) > 0 {
 		exp, _ = sinks[0].(*export.Exporter) // nil unless exporting OTLP
@@ -125,13 +98,12 @@ func (r *runner) run(ctx context.Context) (int, error) {
 	pipeDone := make(chan error, 1)
 	go func() { pipeDone <- pipe.Run(context.Background(), events) }()
 
-	code := exitOK
+	code = exitOK
 	cmdDone := r.startCommand(runCtx, &code)
 	var timeout <-chan time.Time
 	if r.duration > 0 {
 		timeout = time.After(r.duration)
 	}
-	var runErr error
 	select {
 	case <-ctx.Done():
 	case <-timeout:
@@ -139,16 +111,10 @@ func (r *runner) run(ctx context.Context) (int, error) {
 		// Let the command's last events (exit, reap) through the kernel
 		// buffer and the ordering window before stopping.
 		time.Sleep(r.cfg.Pipeline.Window + 200*time.Millisecond)
-	case runErr = <-backendErr:
-		backendErr <- runErr
+	case err := <-backendErr:
+		backendErr <- err // the backend stopped by itself; waitRun reports it
 	}
-	cancel()
-	if err := <-backendErr; err != nil {
-		runErr = fmt.Errorf("%s backend: %w", b.Name(), err)
-	}
-	if err := <-pipeDone; err != nil && runErr == nil {
-		runErr = err
-	}
+	runErr := waitRun(cancel, b, backendErr, pipeDone)
 	closeCtx, closeCancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer closeCancel()
 	if err := pipe.Close(closeCtx); err != nil && runErr == nil {
@@ -175,6 +141,67 @@ func settleRuntime() {
 	if p, err := os.FindProcess(os.Getpid()); err == nil {
 		p.Release()
 	}
+}
+
+// prepare checks everything the user typed before the kernel is touched,
+// and returns the backend options and the pipeline configuration (its
+// clock and credential fields are the backend's to fill once it started).
+func (r *runner) prepare() (backends.Options, pipeline.Config, error) {
+	opts, err := backendOptions(r.cfg)
+	if err != nil {
+		return opts, pipeline.Config{}, err
+	}
+	filter, err := r.filter()
+	if err != nil {
+		return opts, pipeline.Config{}, err
+	}
+	redactor, err := r.redactor()
+	if err != nil {
+		return opts, pipeline.Config{}, err
+	}
+	policy, _ := semconv.ParseRootPolicy(r.cfg.Traces.RootPolicy) // validated by config
+	return opts, pipeline.Config{
+		Window:          r.cfg.Pipeline.Window,
+		RootPolicy:      policy,
+		Filter:          filter,
+		Redact:          redactor,
+		MaxProcesses:    r.cfg.Pipeline.MaxProcesses,
+		FlushIncomplete: r.cfg.Traces.FlushIncomplete,
+	}, nil
+}
+
+// openBackend selects and starts the configured backend. On error it also
+// returns the exit code: usage for a backend that does not exist, error
+// for one that cannot start.
+func (r *runner) openBackend(ctx context.Context, opts backends.Options) (backends.Backend, int, error) {
+	b, err := backends.New(r.cfg.Backend, opts, append(platformBackends(), replay.Factory))
+	if err != nil {
+		return nil, exitUsage, err
+	}
+	settleRuntime()
+	if err := b.Start(ctx); err != nil {
+		b.Close()
+		var mf *backends.MissingFeatureError
+		if !errors.As(err, &mf) {
+			err = fmt.Errorf("start %s backend: %w", b.Name(), err)
+		}
+		return nil, exitError, err
+	}
+	return b, exitOK, nil
+}
+
+// waitRun stops a running backend (cancel), waits for it and for the
+// pipeline draining its events, and returns the first error of the two.
+func waitRun(cancel func(), b backends.Backend, backendErr, pipeDone <-chan error) error {
+	cancel()
+	var err error
+	if e := <-backendErr; e != nil {
+		err = fmt.Errorf("%s backend: %w", b.Name(), e)
+	}
+	if e := <-pipeDone; e != nil && err == nil {
+		err = e
+	}
+	return err
 }
 
 // eventQueue is how many events wait between the backend and the
