@@ -50,9 +50,6 @@ type Backend struct {
 	reader *ringbuf.Reader
 	caps   backends.Capabilities
 	closed bool
-	// reaperKnown is set when reap events name the reaper (fentry on
-	// release_task attached).
-	reaperKnown bool
 
 	cgroups *cgroupResolver
 
@@ -199,7 +196,7 @@ func (b *Backend) load() error {
 		{prog: procotelProgOnExitExecve, group: "syscalls", name: "sys_exit_execve"},
 		{prog: procotelProgOnExitExecveat, group: "syscalls", name: "sys_exit_execveat"},
 		{prog: procotelProgOnKernelClone, name: "kernel_clone", optional: "clone flags are derived from what parent and child share (fentry on kernel_clone unavailable): CLONE_VM, FS, FILES, SIGHAND, THREAD, NEW* namespaces and the exit signal; not CLONE_VFORK"},
-		{prog: procotelProgOnReleaseTask, name: "release_task", optional: "reap uses sched_process_free and cannot name the reaper (fentry on release_task unavailable)"},
+		{prog: procotelProgOnReleaseTask, name: "release_task", optional: "reap comes from sched_process_free, and the reaper named is the parent at release (fentry on release_task unavailable)"},
 	}
 	if b.opts.SignalDeliver {
 		hooks = append(hooks, hook{prog: procotelProgOnSignalDeliver, name: "signal_deliver"})
@@ -246,7 +243,7 @@ func (b *Backend) load() error {
 				continue
 			}
 			return fmt.Errorf("start ebpf backend: attach %s: %w: %w", h.name, err,
-				missing("tracing attach ("+h.name+")", "a kernel with BTF, tp_btf and tracepoints (Linux 5.8+)"))
+				missing("tracing attach ("+h.name+")", "a kernel with BTF, tp_btf and tracepoints (Linux 6.2+)"))
 		}
 		b.links = append(b.links, l)
 	}
@@ -255,8 +252,9 @@ func (b *Backend) load() error {
 		if err == nil {
 			coll.Programs[procotelProgOnProcessFree] = prog
 			var l link.Link
-			l, err = link.AttachTracing(link.TracingOptions{Program: prog})
-			b.links = append(b.links, l)
+			if l, err = link.AttachTracing(link.TracingOptions{Program: prog}); err == nil {
+				b.links = append(b.links, l)
+			}
 		}
 		if err != nil {
 			return fmt.Errorf("start ebpf backend: attach sched_process_free: %w: %w", err,
@@ -269,7 +267,6 @@ func (b *Backend) load() error {
 		return fmt.Errorf("start ebpf backend: open ring buffer: %w", err)
 	}
 	b.reader = rd
-	b.reaperKnown = reaper
 	b.caps = b.capabilities(notes)
 	return nil
 }
