@@ -71,11 +71,7 @@ func (p *Pipeline) seed(e *semconv.Event) {
 	en.execSeen = true // it ran its image before we started
 	en.traceParent = e.TraceParent
 	if proc.PPID != 0 {
-		parent := t.find(proc.PPID, proc.ParentStart)
-		if parent == nil {
-			parent = t.current(proc.PPID)
-		}
-		if parent != nil {
+		if parent := t.parentOf(proc, false); parent != nil {
 			p.adopt(en, parent)
 		} else if t.seeding {
 			t.orphans[proc.PPID] = append(t.orphans[proc.PPID], en)
@@ -107,13 +103,7 @@ func (p *Pipeline) adopt(en, parent *entry) {
 func (p *Pipeline) fork(e *semconv.Event) {
 	t := p.t
 	child := &e.Process
-	var parent *entry
-	if child.PPID != 0 {
-		if parent = t.find(child.PPID, child.ParentStart); parent == nil || parent.exited {
-			// A parent is alive when it forks.
-			parent = t.current(child.PPID)
-		}
-	}
+	parent := t.parentOf(child, true) // a parent is alive when it forks
 	if parent != nil {
 		inherit(child, &parent.proc, p.cfg.CredsComplete)
 		if child.ParentStart == 0 {
@@ -190,14 +180,8 @@ func (p *Pipeline) implicit(e *semconv.Event) *entry {
 	en := t.add(proc)
 	en.seeded = true
 	en.proc.TID = proc.PID
-	if proc.PPID != 0 {
-		parent := t.find(proc.PPID, proc.ParentStart)
-		if parent == nil {
-			parent = t.current(proc.PPID)
-		}
-		if parent != nil {
-			p.adopt(en, parent)
-		}
+	if parent := t.parentOf(proc, false); parent != nil {
+		p.adopt(en, parent)
 	}
 	t.rootOf(en)
 	return en
@@ -209,10 +193,7 @@ func (p *Pipeline) reparent(en *entry, proc *semconv.Process) {
 		return
 	}
 	t := p.t
-	np := t.find(proc.PPID, proc.ParentStart)
-	if np == nil || np.exited {
-		np = t.current(proc.PPID)
-	}
+	np := t.parentOf(proc, true) // an adopter is alive
 	t.link(en, np)
 	en.proc.PPID = proc.PPID
 	en.proc.ParentStart = proc.ParentStart

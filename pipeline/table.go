@@ -140,6 +140,21 @@ func (t *table) current(pid int32) *entry {
 	return nil
 }
 
+// parentOf returns the entry of p's parent: the exact process when
+// p.ParentStart is known, else the one holding the pid now. With alive, an
+// exact match that has exited gives way to the pid's current live holder.
+// nil when p has no parent or the table does not know it.
+func (t *table) parentOf(p *semconv.Process, alive bool) *entry {
+	if p.PPID == 0 {
+		return nil
+	}
+	en := t.find(p.PPID, p.ParentStart)
+	if en == nil || (alive && en.exited) {
+		en = t.current(p.PPID)
+	}
+	return en
+}
+
 // add inserts a new live entry for p, evicting if the table is full.
 func (t *table) add(p *semconv.Process) *entry {
 	for t.max > 0 && len(t.byKey) >= t.max {
