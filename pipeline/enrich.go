@@ -23,16 +23,7 @@ func fillSelf(dst, src *semconv.Process, image, credsComplete bool) {
 		dst.NSPID = src.NSPID
 	}
 	if image {
-		if dst.Exe == "" {
-			dst.Exe = src.Exe
-		}
-		if len(dst.Argv) == 0 {
-			dst.Argv = src.Argv
-			dst.ArgvTruncated = src.ArgvTruncated
-		}
-		if dst.Comm == "" {
-			dst.Comm = src.Comm
-		}
+		fillImage(dst, src)
 	}
 	fillCommon(dst, src, credsComplete)
 }
@@ -41,6 +32,12 @@ func fillSelf(dst, src *semconv.Process, image, credsComplete bool) {
 // copies the parent's image, working directory, credentials, groups,
 // terminal, cgroup and jail.
 func inherit(dst, src *semconv.Process, credsComplete bool) {
+	fillImage(dst, src)
+	fillCommon(dst, src, credsComplete)
+}
+
+// fillImage fills the executable, argv and task name dst lacks from src.
+func fillImage(dst, src *semconv.Process) {
 	if dst.Exe == "" {
 		dst.Exe = src.Exe
 	}
@@ -51,7 +48,6 @@ func inherit(dst, src *semconv.Process, credsComplete bool) {
 	if dst.Comm == "" {
 		dst.Comm = src.Comm
 	}
-	fillCommon(dst, src, credsComplete)
 }
 
 func fillCommon(dst, src *semconv.Process, credsComplete bool) {
