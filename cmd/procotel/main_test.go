@@ -95,6 +95,7 @@ func recording(t *testing.T) string {
 	}
 	var st backends.Stats
 	st.Lost[semconv.KindSignal] = 3
+	st.Lost[semconv.KindInvalid] = 2
 	w.Close(st)
 	path := filepath.Join(t.TempDir(), "rec.jsonl")
 	if err := os.WriteFile(path, buf.Bytes(), 0o600); err != nil {
@@ -128,7 +129,7 @@ func TestReplayThroughTheBinary(t *testing.T) {
 		t.Errorf("output:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
 	// The recording's kernel losses are reported, never silent.
-	if !strings.Contains(errb.String(), "LOST in the kernel: 3 (signal 3)") {
+	if !strings.Contains(errb.String(), "LOST in the kernel: 5 (signal 3, kind unknown 2)") {
 		t.Errorf("summary does not report the recorded losses:\n%s", errb.String())
 	}
 

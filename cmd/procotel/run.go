@@ -396,6 +396,9 @@ func (r *runner) summary(bs backends.Stats, ps pipeline.Stats, sinks []pipeline.
 			lost = append(lost, fmt.Sprintf("%s %d", k, n))
 		}
 	}
+	if n := bs.Lost[semconv.KindInvalid]; n > 0 {
+		lost = append(lost, fmt.Sprintf("kind unknown %d", n)) // DTrace drops say no kind
+	}
 	if len(lost) > 0 {
 		fmt.Fprintf(r.stderr, "procotel: LOST in the kernel: %d (%s)\n", bs.TotalLost(), strings.Join(lost, ", "))
 	} else {
@@ -404,12 +407,8 @@ func (r *runner) summary(bs backends.Stats, ps pipeline.Stats, sinks []pipeline.
 	if bs.DecodeErrors > 0 {
 		fmt.Fprintf(r.stderr, "procotel: undecodable records: %d\n", bs.DecodeErrors)
 	}
-	var filtered uint64
-	for _, n := range ps.Filtered {
-		filtered += n
-	}
 	fmt.Fprintf(r.stderr, "procotel: pipeline: %d lifetimes, %d events filtered out, %d unmatched, %d evicted\n",
-		ps.Lifetimes, filtered, sum(ps.Unmatched[:]), ps.Evicted)
+		ps.Lifetimes, sum(ps.Filtered[:]), sum(ps.Unmatched[:]), ps.Evicted)
 	for _, s := range sinks {
 		if ss, ok := s.(statsSink); ok {
 			if st := ss.Stats(); st.Dropped > 0 {
