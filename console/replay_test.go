@@ -438,10 +438,11 @@ func TestConsoleReplay(t *testing.T) {
 		s.waitFor(m, `events matching "kind=exit"`)
 		s.send("\x03")
 		s.waitViewEnd(m, "-- tail stopped")
-		out = s.cmd("show 20\t3\t")
-		if !strings.Contains(out, "process 203 (jailed)") {
-			t.Errorf("show with a completed pid:\n%s", out)
-		}
+		// Tab prints the candidates and redraws the prompt before Enter,
+		// so wait for the answer itself rather than for the next prompt.
+		m = s.mark()
+		s.send("show 20\t3\t\r")
+		s.waitFor(m, "process 203 (jailed)")
 	})
 
 	t.Run("Ctrl-C at the prompt, then Ctrl-D", func(t *testing.T) {
