@@ -48,6 +48,7 @@ type Backend struct {
 	coll   *ebpf.Collection
 	links  []link.Link
 	reader *ringbuf.Reader
+	waiter *ringWaiter
 	caps   backends.Capabilities
 	closed bool
 
@@ -266,7 +267,14 @@ func (b *Backend) load() error {
 	if err != nil {
 		return fmt.Errorf("start ebpf backend: open ring buffer: %w", err)
 	}
-	b.reader = rd
+	w, err := newRingWaiter(coll.Maps[procotelMapEvents].FD())
+	if err != nil {
+		rd.Close()
+		return fmt.Errorf("start ebpf backend: %w", err)
+	}
+	// Reads never block in the reader: it only drains what is there.
+	rd.SetDeadline(time.Unix(1, 0))
+	b.reader, b.waiter = rd, w
 	b.caps = b.capabilities(notes)
 	return nil
 }
@@ -384,12 +392,12 @@ func bootClock() semconv.Clock {
 // Start.
 func (b *Backend) Run(ctx context.Context, out chan<- semconv.Event) error {
 	b.mu.Lock()
-	rd, clock := b.reader, b.caps.Clock
+	rd, w, clock := b.reader, b.waiter, b.caps.Clock
 	b.mu.Unlock()
 	if rd == nil {
 		return errors.New("run ebpf backend: not started")
 	}
-	stop := context.AfterFunc(ctx, func() { _ = rd.Flush() })
+	stop := context.AfterFunc(ctx, w.interrupt)
 	defer stop()
 
 	if err := b.seed(ctx, out, clock); err != nil {
@@ -400,22 +408,25 @@ func (b *Backend) Run(ctx context.Context, out chan<- semconv.Event) error {
 	var ev semconv.Event
 	var dec decoder
 	// The programs submit without waking the reader (a wakeup costs the
-	// producing hook an interrupt); the reader polls every pollInterval,
-	// and the kernel wakes it early when the buffer fills past a quarter.
-	rd.SetDeadline(time.Now().Add(pollInterval))
+	// producing hook an interrupt); the reader drains the ring every
+	// pollInterval, and the kernel wakes it early when the buffer fills
+	// past a quarter.
 	for {
-		if err := rd.ReadInto(&rec); err != nil {
+		err := rd.ReadInto(&rec)
+		if err != nil {
 			if ctx.Err() != nil {
 				return nil
 			}
-			if errors.Is(err, os.ErrDeadlineExceeded) {
-				rd.SetDeadline(time.Now().Add(pollInterval))
+			switch {
+			case errors.Is(err, os.ErrDeadlineExceeded): // drained
+				if err := w.wait(pollInterval); err != nil {
+					if errors.Is(err, errRingClosed) {
+						return nil
+					}
+					return fmt.Errorf("run ebpf backend: wait for ring buffer: %w", err)
+				}
 				continue
-			}
-			if errors.Is(err, ringbuf.ErrFlushed) {
-				continue
-			}
-			if errors.Is(err, ringbuf.ErrClosed) {
+			case errors.Is(err, ringbuf.ErrClosed):
 				return nil
 			}
 			return fmt.Errorf("run ebpf backend: read ring buffer: %w", err)
@@ -553,6 +564,10 @@ func (b *Backend) closeLocked() error {
 		errs = append(errs, l.Close())
 	}
 	b.links = nil
+	if b.waiter != nil {
+		errs = append(errs, b.waiter.close())
+		b.waiter = nil
+	}
 	if b.reader != nil {
 		errs = append(errs, b.reader.Close())
 		b.reader = nil
