@@ -30,13 +30,13 @@ const (
 // mapper turns events and lifetimes into pdata. It is not safe for
 // concurrent use: it reuses one attribute buffer.
 type mapper struct {
-	boot  semconv.BootID
+	ids   *semconv.IDCache // span and trace ids of recent processes
 	now   func() time.Time
 	attrs []attribute.KeyValue
 }
 
 func newMapper(boot semconv.BootID) *mapper {
-	return &mapper{boot: boot, now: time.Now, attrs: make([]attribute.KeyValue, 0, 48)}
+	return &mapper{ids: semconv.NewIDCache(boot), now: time.Now, attrs: make([]attribute.KeyValue, 0, 48)}
 }
 
 // appendLogRecord appends e's log record to dst. It reports false, and
@@ -47,7 +47,7 @@ func (m *mapper) appendLogRecord(dst plog.LogRecordSlice, e *semconv.Event) bool
 	if name == "" {
 		return false
 	}
-	ids := semconv.SpanContextIDs(m.boot, &e.Process, e.Lineage)
+	ids := m.ids.SpanContextIDs(&e.Process, e.Lineage)
 	r := dst.AppendEmpty()
 	r.SetEventName(name)
 	r.SetTimestamp(pcommon.NewTimestampFromTime(e.Time))
@@ -67,7 +67,7 @@ func (m *mapper) appendLogRecord(dst plog.LogRecordSlice, e *semconv.Event) bool
 
 // appendSpan appends l's span to dst.
 func (m *mapper) appendSpan(dst ptrace.SpanSlice, l *semconv.Lifetime) {
-	ids := semconv.SpanContextIDs(m.boot, &l.Process, l.Lineage)
+	ids := m.ids.SpanContextIDs(&l.Process, l.Lineage)
 	s := dst.AppendEmpty()
 	s.SetTraceID(pcommon.TraceID(ids.TraceID))
 	s.SetSpanID(pcommon.SpanID(ids.SpanID))

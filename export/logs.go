@@ -30,7 +30,7 @@ const (
 type logSink struct {
 	q      *batcher
 	out    sender
-	boot   semconv.BootID
+	ids    *semconv.IDCache // span and trace ids of recent processes
 	counts *[semconv.NumKinds]counters
 	now    func() time.Time
 
@@ -42,7 +42,7 @@ type logSink struct {
 func newLogSink(out sender, o Options, env *envelope) *logSink {
 	s := &logSink{
 		out:    out,
-		boot:   o.Boot,
+		ids:    semconv.NewIDCache(o.Boot),
 		counts: new([semconv.NumKinds]counters),
 		now:    time.Now,
 		attrs:  make([]attribute.KeyValue, 0, 48),
@@ -74,7 +74,7 @@ func (s *logSink) Event(e *semconv.Event) (accepted bool) {
 // encode appends the LogRecord message of e: what the OTel SDK's OTLP
 // log exporters send for the record the mapping describes.
 func (s *logSink) encode(b []byte, e *semconv.Event, name string) []byte {
-	ids := semconv.SpanContextIDs(s.boot, &e.Process, e.Lineage)
+	ids := s.ids.SpanContextIDs(&e.Process, e.Lineage)
 	num, text := semconv.EventSeverity(e)
 	b = appendFixed64(b, logTime, unixNano(e.Time))
 	b = appendUvarint(b, logSeverity, uint64(num))

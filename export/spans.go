@@ -49,7 +49,7 @@ const (
 type spanSink struct {
 	q      *batcher
 	out    sender
-	boot   semconv.BootID
+	ids    *semconv.IDCache // span and trace ids of recent processes
 	counts counters
 	now    func() time.Time
 
@@ -61,7 +61,7 @@ type spanSink struct {
 func newSpanSink(out sender, o Options, env *envelope) *spanSink {
 	s := &spanSink{
 		out:   out,
-		boot:  o.Boot,
+		ids:   semconv.NewIDCache(o.Boot),
 		now:   time.Now,
 		attrs: make([]attribute.KeyValue, 0, 48),
 		rec:   make([]byte, 0, 2048),
@@ -87,7 +87,7 @@ func (s *spanSink) Lifetime(l *semconv.Lifetime) {
 // exporters send for a span started and ended with the mapping's ids,
 // times, attributes, link and status.
 func (s *spanSink) encode(b []byte, l *semconv.Lifetime) []byte {
-	ids := semconv.SpanContextIDs(s.boot, &l.Process, l.Lineage)
+	ids := s.ids.SpanContextIDs(&l.Process, l.Lineage)
 	if ids.TraceID == ([16]byte{}) || ids.SpanID == ([8]byte{}) {
 		// Never derived as zero in practice; the SDK would have drawn
 		// random ids for an invalid span context.

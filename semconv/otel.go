@@ -520,19 +520,28 @@ type SpanIDs struct {
 // traceparent's span, and a root links to its creator's span, in the
 // creator's trace TraceID(boot, l.CreatorRoot or the creator itself).
 func SpanContextIDs(boot BootID, p *Process, l Lineage) SpanIDs {
+	return spanContextIDs(hasher{boot}, p, l)
+}
+
+// spanContextIDs is SpanContextIDs over ids computed by h, a hasher or an
+// IDCache; it is generic so that neither pays for an interface call.
+func spanContextIDs[H interface {
+	SpanID(Key) [8]byte
+	TraceID(Key) [16]byte
+}](h H, p *Process, l Lineage) SpanIDs {
 	self := p.Key()
 	root := l.Root
 	isRoot := root.IsZero() || root == self
 	if isRoot {
 		root = self
 	}
-	ids := SpanIDs{SpanID: SpanID(boot, self), TraceFlags: 1}
+	ids := SpanIDs{SpanID: h.SpanID(self), TraceFlags: 1}
 	tpTrace, tpSpan, tpFlags, tpOK := ParseTraceParent(l.TraceParent)
 	if tpOK {
 		ids.TraceID = tpTrace
 		ids.TraceFlags = tpFlags
 	} else {
-		ids.TraceID = TraceID(boot, root)
+		ids.TraceID = h.TraceID(root)
 	}
 	creator := l.Creator
 	if creator.IsZero() {
@@ -541,7 +550,7 @@ func SpanContextIDs(boot BootID, p *Process, l Lineage) SpanIDs {
 	switch {
 	case !isRoot:
 		if !creator.IsZero() {
-			ids.ParentSpanID = SpanID(boot, creator)
+			ids.ParentSpanID = h.SpanID(creator)
 		}
 	case tpOK:
 		ids.ParentSpanID = tpSpan
@@ -552,10 +561,10 @@ func SpanContextIDs(boot BootID, p *Process, l Lineage) SpanIDs {
 		if creatorRoot.IsZero() {
 			creatorRoot = creator
 		}
-		if tid := TraceID(boot, creatorRoot); tid != ids.TraceID {
+		if tid := h.TraceID(creatorRoot); tid != ids.TraceID {
 			ids.HasLink = true
 			ids.LinkTraceID = tid
-			ids.LinkSpanID = SpanID(boot, creator)
+			ids.LinkSpanID = h.SpanID(creator)
 		}
 	}
 	return ids
