@@ -69,7 +69,7 @@ func TestLoadConfig(t *testing.T) {
 			Filter:  "kind=exec,exit",
 			Capture: config.Capture{ArgvMax: 4096, Threads: true, StartEvents: true, SignalDeliver: true,
 				SignalsAll: true, BufferSize: 32 << 20, Jails: []string{"3", "7"}},
-			Pipeline: config.Pipeline{Window: 50 * time.Millisecond, MaxProcesses: 4096, Redact: &no,
+			Pipeline: config.Pipeline{Window: 50 * time.Millisecond, MaxProcesses: 4096, KeepReaped: 100, Redact: &no,
 				RedactPatterns: []string{`--token=\S+`}},
 			Traces: config.Traces{RootPolicy: "session", Traceparent: true, FlushIncomplete: true},
 		},

@@ -1,6 +1,7 @@
 package collector
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -211,6 +212,7 @@ func (r *procotelReceiver) pipelineConfig(caps backends.Capabilities) (pipeline.
 		Filter:          filter,
 		Redact:          red,
 		MaxProcesses:    cfg.Pipeline.MaxProcesses,
+		KeepReaped:      cmp.Or(cfg.Pipeline.KeepReaped, -1), // the pipeline reads 0 as its default
 		FlushIncomplete: cfg.Traces.FlushIncomplete,
 		Clock:           caps.Clock,
 		CredsComplete:   caps.Creds,

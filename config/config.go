@@ -58,6 +58,9 @@ type Pipeline struct {
 	Window time.Duration `yaml:"window" mapstructure:"window"`
 	// MaxProcesses bounds the process table.
 	MaxProcesses int `yaml:"max_processes" mapstructure:"max_processes"`
+	// KeepReaped is how many ended processes the table remembers after
+	// their reap (for the console's show and ps); 0 remembers none.
+	KeepReaped int `yaml:"keep_reaped" mapstructure:"keep_reaped"`
 	// Redact turns default command-line redaction on (the default) or off.
 	Redact *bool `yaml:"redact" mapstructure:"redact"`
 	// RedactPatterns are extra regular expressions whose matches in argv
@@ -108,6 +111,7 @@ func Default() Config {
 		Pipeline: Pipeline{
 			Window:       20 * time.Millisecond,
 			MaxProcesses: 65536,
+			KeepReaped:   4096,
 		},
 		Traces:      Traces{RootPolicy: "process_group"},
 		OTLP:        OTLP{Protocol: "grpc", Timeout: 10 * time.Second},
@@ -157,6 +161,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Pipeline.MaxProcesses < 1024 {
 		return fieldErr("pipeline.max_processes", "must be at least 1024, got %d", c.Pipeline.MaxProcesses)
+	}
+	if k := c.Pipeline.KeepReaped; k < 0 || k > c.Pipeline.MaxProcesses {
+		return fieldErr("pipeline.keep_reaped", "must be between 0 and pipeline.max_processes (%d), got %d", c.Pipeline.MaxProcesses, k)
 	}
 	for i, p := range c.Pipeline.RedactPatterns {
 		if err := checkRegexp(p); err != nil {

@@ -35,6 +35,8 @@ func TestReceiverCheckNamesField(t *testing.T) {
 		{"capture.buffer_size", func(r *Receiver) { r.Capture.BufferSize = 5000 }},
 		{"pipeline.window", func(r *Receiver) { r.Pipeline.Window = -time.Second }},
 		{"pipeline.max_processes", func(r *Receiver) { r.Pipeline.MaxProcesses = 10 }},
+		{"pipeline.keep_reaped", func(r *Receiver) { r.Pipeline.KeepReaped = -1 }},
+		{"pipeline.keep_reaped", func(r *Receiver) { r.Pipeline.KeepReaped = r.Pipeline.MaxProcesses + 1 }},
 		{"pipeline.redact_patterns[0]", func(r *Receiver) { r.Pipeline.RedactPatterns = []string{"("} }},
 		{"traces.root_policy", func(r *Receiver) { r.Traces.RootPolicy = "tree" }},
 	} {

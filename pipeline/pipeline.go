@@ -14,6 +14,7 @@ import (
 const (
 	DefaultWindow          = 20 * time.Millisecond
 	DefaultMaxProcesses    = 65536
+	DefaultKeepReaped      = 4096
 	DefaultExecPairTimeout = 10 * time.Second
 )
 
@@ -52,6 +53,13 @@ type Config struct {
 	// are evicted first (reaped longest ago first), then exited ones, and
 	// only then the least recently active live one.
 	MaxProcesses int
+	// KeepReaped is how many reaped processes the table remembers after
+	// their reap, for views such as the console's show and ps
+	// (DefaultKeepReaped when zero, none when negative). Older ones are
+	// forgotten, which is not an eviction: nothing about them is pending.
+	// It keeps the table, and procotel's memory, small under a storm of
+	// short-lived processes.
+	KeepReaped int
 	// FlushIncomplete makes Run emit, at shutdown, a lifetime with
 	// Incomplete set for every process still alive.
 	FlushIncomplete bool
@@ -108,6 +116,8 @@ type Stats struct {
 	// processes still alive, whose lifetimes are lost).
 	Live, Exited, Reaped, TableSize int
 	Evicted, EvictedLive            uint64
+	// Forgotten counts reaped entries dropped beyond Config.KeepReaped.
+	Forgotten uint64
 	// Buffered is the number of events in the ordering window.
 	Buffered int
 }
@@ -156,6 +166,12 @@ func New(cfg Config, sinks ...Sink) *Pipeline {
 	if cfg.MaxProcesses <= 0 {
 		cfg.MaxProcesses = DefaultMaxProcesses
 	}
+	switch {
+	case cfg.KeepReaped == 0:
+		cfg.KeepReaped = DefaultKeepReaped
+	case cfg.KeepReaped < 0:
+		cfg.KeepReaped = 0
+	}
 	if cfg.ExecPairTimeout <= 0 {
 		cfg.ExecPairTimeout = DefaultExecPairTimeout
 	}
@@ -168,7 +184,7 @@ func New(cfg Config, sinks ...Sink) *Pipeline {
 		sinks:  sinks,
 		redact: red,
 		now:    time.Now,
-		t:      newTable(cfg.MaxProcesses, cfg.RootPolicy),
+		t:      newTable(cfg.MaxProcesses, cfg.KeepReaped, cfg.RootPolicy),
 		att:    newAttempts(cfg.ExecPairTimeout),
 		clock:  cfg.Clock,
 		win:    window{length: cfg.Window},
@@ -272,6 +288,7 @@ func (p *Pipeline) Stats() Stats {
 	s.TableSize = p.t.size()
 	s.Evicted = p.t.evicted
 	s.EvictedLive = p.t.evictedLive
+	s.Forgotten = p.t.forgotten
 	s.UnpairedExecAttempts = p.att.unpaired
 	s.Buffered = int(p.buffered.Load())
 	return s

@@ -503,6 +503,42 @@ func TestEvictionBoundUnderChurn(t *testing.T) {
 	}
 }
 
+// Reaped processes beyond KeepReaped are forgotten, oldest first, without
+// counting as evictions; live and exited ones are never forgotten.
+func TestKeepReaped(t *testing.T) {
+	evs := []semconv.Event{existing(1, 0, 1*ms, 1, 1, "/sbin/init", "init"), fork(900*ms, 999, 1)}
+	ts := 1000 * ms
+	for i := 0; i < 50; i++ {
+		pid := int32(1000 + i)
+		evs = append(evs, fork(ts, pid, 1), exit(ts+ms, pid, 0, 0), reap(ts+2*ms, pid))
+		ts += 3 * ms
+	}
+	evs = append(evs, exit(ts, 999, 0, 0)) // exited, not reaped
+	rec, p := run(t, Config{KeepReaped: 5}, evs...)
+	st := p.Stats()
+	if st.Reaped != 5 || st.Forgotten != 45 || st.Evicted != 0 || st.Exited != 1 || st.Live != 1 {
+		t.Errorf("reaped %d forgotten %d evicted %d exited %d live %d, want 5 45 0 1 1",
+			st.Reaped, st.Forgotten, st.Evicted, st.Exited, st.Live)
+	}
+	for pid := int32(1000); pid < 1050; pid++ {
+		_, ok := p.Lookup(pid)
+		if want := pid >= 1045; ok != want {
+			t.Errorf("pid %d in the table: %v, want %v", pid, ok, want)
+		}
+	}
+	if _, ok := p.Lookup(999); !ok {
+		t.Error("the exited, unreaped 999 was forgotten")
+	}
+	if len(rec.lifetimes) != 51 {
+		t.Errorf("%d lifetimes, want 51", len(rec.lifetimes))
+	}
+
+	_, p = run(t, Config{KeepReaped: -1}, evs...)
+	if st := p.Stats(); st.Reaped != 0 || st.Forgotten != 50 {
+		t.Errorf("KeepReaped -1: reaped %d forgotten %d, want 0 50", st.Reaped, st.Forgotten)
+	}
+}
+
 func TestRedactionInPipeline(t *testing.T) {
 	argv := []string{"curl", "-H", "Authorization: Bearer abc.def", "https://bob:hunter2@example.com/x", "--token", "s3cr3t"}
 	ex := execOK(1002*ms, 101, "/usr/bin/curl", argv...)

@@ -100,6 +100,7 @@ type table struct {
 	byPID  map[int32]*entry
 	lists  [3]list // live (least recently active first), exited, reaped
 	max    int
+	keep   int // reaped entries remembered
 	policy semconv.RootPolicy
 
 	// seeding is true until the first event after the KindExisting ones;
@@ -107,14 +108,15 @@ type table struct {
 	seeding bool
 	orphans map[int32][]*entry
 
-	evicted, evictedLive uint64
+	evicted, evictedLive, forgotten uint64
 }
 
-func newTable(max int, policy semconv.RootPolicy) *table {
+func newTable(max, keepReaped int, policy semconv.RootPolicy) *table {
 	return &table{
 		byKey:   make(map[semconv.Key]*entry),
 		byPID:   make(map[int32]*entry),
 		max:     max,
+		keep:    keepReaped,
 		policy:  policy,
 		seeding: true,
 		orphans: make(map[int32][]*entry),
@@ -186,6 +188,12 @@ func (t *table) setState(en *entry, s uint8) {
 	t.lists[en.state].remove(en)
 	en.state = s
 	t.lists[s].pushBack(en)
+	if s == stateReaped {
+		for t.lists[stateReaped].n > t.keep {
+			t.forgotten++
+			t.drop(t.lists[stateReaped].head)
+		}
+	}
 }
 
 // evictOne drops the reaped entry reaped longest ago, else the exited one
@@ -207,6 +215,11 @@ func (t *table) evictOne() bool {
 
 func (t *table) evict(en *entry) {
 	t.evicted++
+	t.drop(en)
+}
+
+// drop removes en from the table.
+func (t *table) drop(en *entry) {
 	t.lists[en.state].remove(en)
 	en.state = stateEvicted
 	delete(t.byKey, en.key())

@@ -1,6 +1,7 @@
 package main
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -166,6 +167,7 @@ func (r *runner) prepare() (backends.Options, pipeline.Config, error) {
 		Filter:          filter,
 		Redact:          redactor,
 		MaxProcesses:    r.cfg.Pipeline.MaxProcesses,
+		KeepReaped:      cmp.Or(r.cfg.Pipeline.KeepReaped, -1), // the pipeline reads 0 as its default
 		FlushIncomplete: r.cfg.Traces.FlushIncomplete,
 	}, nil
 }
