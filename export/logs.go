@@ -34,6 +34,7 @@ type logSink struct {
 	counts *[semconv.NumKinds]counters
 	now    func() time.Time
 
+	procs *procAttrs           // encoded process attributes of recent processes
 	attrs []attribute.KeyValue // reused per event
 	rec   []byte               // reused per event
 }
@@ -45,6 +46,7 @@ func newLogSink(out sender, o Options, env *envelope) *logSink {
 		ids:    semconv.NewIDCache(o.Boot),
 		counts: new([semconv.NumKinds]counters),
 		now:    time.Now,
+		procs:  newProcAttrs(logAttributes),
 		attrs:  make([]attribute.KeyValue, 0, 48),
 		rec:    make([]byte, 0, 2048),
 	}
@@ -80,7 +82,10 @@ func (s *logSink) encode(b []byte, e *semconv.Event, name string) []byte {
 	b = appendUvarint(b, logSeverity, uint64(num))
 	b = appendString(b, logSeverityText, text)
 	b = appendStringValue(b, logBody, semconv.EventBody(e))
-	s.attrs = semconv.EventAttributes(e, s.attrs[:0])
+	// semconv.EventAttributes, with the process part from the cache.
+	b = appendKeyValue(b, logAttributes, semconv.EventKindAttribute(e))
+	b = s.procs.append(b, &e.Process, semconv.EventCreationTime(e))
+	s.attrs = semconv.EventDetailAttributes(e, s.attrs[:0])
 	for _, kv := range s.attrs {
 		b = appendKeyValue(b, logAttributes, kv)
 	}

@@ -53,6 +53,7 @@ type spanSink struct {
 	counts counters
 	now    func() time.Time
 
+	procs *procAttrs           // encoded process attributes of recent processes
 	attrs []attribute.KeyValue // reused per lifetime
 	rec   []byte               // reused per lifetime
 	link  []byte
@@ -63,6 +64,7 @@ func newSpanSink(out sender, o Options, env *envelope) *spanSink {
 		out:   out,
 		ids:   semconv.NewIDCache(o.Boot),
 		now:   time.Now,
+		procs: newProcAttrs(spanAttributes),
 		attrs: make([]attribute.KeyValue, 0, 48),
 		rec:   make([]byte, 0, 2048),
 	}
@@ -116,7 +118,9 @@ func (s *spanSink) encode(b []byte, l *semconv.Lifetime) []byte {
 	b = appendUvarint(b, spanKind, spanKindInternal)
 	b = appendFixed64(b, spanStart, unixNano(start))
 	b = appendFixed64(b, spanEnd, unixNano(end))
-	s.attrs = semconv.LifetimeAttributes(l, s.attrs[:0])
+	// semconv.LifetimeAttributes, with the process part from the cache.
+	b = s.procs.append(b, &l.Process, l.Start)
+	s.attrs = semconv.LifetimeDetailAttributes(l, s.attrs[:0])
 	for _, kv := range s.attrs {
 		b = appendKeyValue(b, spanAttributes, kv)
 	}

@@ -8,6 +8,7 @@ package semconv
 
 import (
 	"fmt"
+	"slices"
 	"time"
 )
 
@@ -164,6 +165,17 @@ type Process struct {
 
 // Key returns the identity of the process.
 func (p *Process) Key() Key { return KeyOf(p.PID, p.Start) }
+
+// Equal reports whether p and q hold the same values in every field.
+func (p *Process) Equal(q *Process) bool {
+	return p.PID == q.PID && p.TID == q.TID && p.PPID == q.PPID && p.NSPID == q.NSPID &&
+		p.Start == q.Start && p.ParentStart == q.ParentStart && p.Creds == q.Creds &&
+		p.PGID == q.PGID && p.SID == q.SID && p.TTY == q.TTY && p.Comm == q.Comm &&
+		p.Exe == q.Exe && slices.Equal(p.Argv, q.Argv) && p.ArgvTruncated == q.ArgvTruncated &&
+		p.Cwd == q.Cwd && p.CgroupID == q.CgroupID && p.CgroupPath == q.CgroupPath &&
+		p.ContainerID == q.ContainerID && p.ContainerName == q.ContainerName &&
+		p.ContainerRuntime == q.ContainerRuntime && p.JailID == q.JailID && p.JailName == q.JailName
+}
 
 // ParentKey returns the identity of the process's parent; zero if the
 // parent's start time is unknown.

@@ -216,11 +216,21 @@ func exitPhrase(os OS, x ExitInfo) string {
 }
 
 // EventAttributes appends the attributes of e's log record to dst and
-// returns the extended slice: the process attributes, then the
-// kind-specific ones. Attributes whose value is unknown are left out.
+// returns the extended slice: the event kind, the process attributes
+// (ProcessAttributes), then the event's own (EventDetailAttributes).
+// Attributes whose value is unknown are left out.
 func EventAttributes(e *Event, dst []attribute.KeyValue) []attribute.KeyValue {
-	dst = append(dst, AttrEventKind.String(e.Kind.String()))
-	dst = appendProcess(dst, &e.Process, eventCreationTime(e))
+	dst = append(dst, EventKindAttribute(e))
+	dst = ProcessAttributes(&e.Process, EventCreationTime(e), dst)
+	return EventDetailAttributes(e, dst)
+}
+
+// EventKindAttribute is the first attribute of e's log record.
+func EventKindAttribute(e *Event) attribute.KeyValue { return AttrEventKind.String(e.Kind.String()) }
+
+// EventDetailAttributes appends the attributes of e's log record that
+// follow the process attributes: the thread and the kind-specific ones.
+func EventDetailAttributes(e *Event, dst []attribute.KeyValue) []attribute.KeyValue {
 	p := &e.Process
 	if p.TID != 0 {
 		dst = append(dst, otelsemconv.ThreadIDKey.Int(int(p.TID)))
@@ -300,9 +310,9 @@ func appendExit(dst []attribute.KeyValue, os OS, x ExitInfo) []attribute.KeyValu
 	return append(dst, otelsemconv.ProcessExitCodeKey.Int(int(x.Code)))
 }
 
-// eventCreationTime derives the wall-clock creation time of the event's
+// EventCreationTime derives the wall-clock creation time of the event's
 // process from the event's two clocks; zero when they do not allow it.
-func eventCreationTime(e *Event) time.Time {
+func EventCreationTime(e *Event) time.Time {
 	p := &e.Process
 	if p.Start == 0 || e.Time.IsZero() || e.BootNS < p.Start {
 		return time.Time{}
@@ -310,9 +320,11 @@ func eventCreationTime(e *Event) time.Time {
 	return e.Time.Add(-time.Duration(e.BootNS - p.Start))
 }
 
-// appendProcess appends the attributes describing p. created is its
-// wall-clock creation time, zero if unknown.
-func appendProcess(dst []attribute.KeyValue, p *Process, created time.Time) []attribute.KeyValue {
+// ProcessAttributes appends the attributes describing p, which every log
+// record and span of a process carries. created is its wall-clock creation
+// time, zero if unknown. They depend on nothing else: two processes that
+// are Equal with the same created time have the same attributes.
+func ProcessAttributes(p *Process, created time.Time, dst []attribute.KeyValue) []attribute.KeyValue {
 	dst = append(dst, otelsemconv.ProcessPIDKey.Int(int(p.PID)))
 	if p.PPID != 0 {
 		dst = append(dst, otelsemconv.ProcessParentPIDKey.Int(int(p.PPID)))
@@ -393,7 +405,13 @@ func isoTime(t time.Time) string {
 // the extended slice: the process attributes of its last known state, how
 // it exited, error.type when it failed, and the lifetime flags.
 func LifetimeAttributes(l *Lifetime, dst []attribute.KeyValue) []attribute.KeyValue {
-	dst = appendProcess(dst, &l.Process, l.Start)
+	dst = ProcessAttributes(&l.Process, l.Start, dst)
+	return LifetimeDetailAttributes(l, dst)
+}
+
+// LifetimeDetailAttributes appends the attributes of l's span that follow
+// the process attributes (ProcessAttributes of l.Process and l.Start).
+func LifetimeDetailAttributes(l *Lifetime, dst []attribute.KeyValue) []attribute.KeyValue {
 	if l.Exited {
 		dst = appendExit(dst, lifetimeOS(l), l.Exit)
 		if !l.End.IsZero() {
