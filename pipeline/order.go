@@ -8,16 +8,18 @@ import (
 
 // pending is one event waiting in the ordering window, in its slot.
 type pending struct {
-	ev      semconv.Event
-	arrived time.Time // when the pipeline received it (monotonic)
+	ev semconv.Event
 }
 
 // heapEntry orders one slot: events are large, so the heap moves these
-// small entries and each event is copied only into its slot and out.
+// small entries and each event is copied only into its slot and out. The
+// arrival time is here too, so that deciding whether the oldest event may
+// go does not touch its slot.
 type heapEntry struct {
-	order uint64 // BootNS used for ordering (BootNS, or the newest seen when the event has none)
-	seq   uint64 // arrival sequence, breaks ties so equal times keep arrival order
-	slot  int32  // index in window.slots
+	order   uint64 // BootNS used for ordering (BootNS, or the newest seen when the event has none)
+	seq     uint64 // arrival sequence, breaks ties so equal times keep arrival order
+	arrived int64  // when the pipeline received it: monotonic ns since window.base
+	slot    int32  // index in window.slots
 }
 
 // window is a min-heap of events ordered by kernel time. Events are
@@ -32,9 +34,10 @@ type window struct {
 	slots   []pending
 	free    []int32 // slots not in use
 	seq     uint64
-	newest  uint64 // largest ordering time received
-	release uint64 // ordering time of the last released event
-	started bool   // an event has been released
+	base    time.Time // arrival times count from here (set at the first push)
+	newest  uint64    // largest ordering time received
+	release uint64    // ordering time of the last released event
+	started bool      // an event has been released
 }
 
 func (w *window) len() int { return len(w.heap) }
@@ -60,8 +63,11 @@ func (w *window) push(e *semconv.Event, now time.Time) (reordered bool) {
 		w.slots = append(w.slots, pending{})
 		slot = int32(len(w.slots) - 1)
 	}
-	w.slots[slot] = pending{ev: *e, arrived: now}
-	w.heap = append(w.heap, heapEntry{order: order, seq: w.seq, slot: slot})
+	if w.base.IsZero() {
+		w.base = now
+	}
+	w.slots[slot] = pending{ev: *e}
+	w.heap = append(w.heap, heapEntry{order: order, seq: w.seq, arrived: int64(now.Sub(w.base)), slot: slot})
 	w.up(len(w.heap) - 1)
 	return reordered
 }
@@ -75,7 +81,7 @@ func (w *window) ready(now time.Time) bool {
 	if top.order+uint64(w.length) <= w.newest {
 		return true
 	}
-	return now.Sub(w.slots[top.slot].arrived) >= w.length
+	return int64(now.Sub(w.base))-top.arrived >= int64(w.length)
 }
 
 // deadline is when the oldest buffered event will have waited the window
@@ -84,7 +90,7 @@ func (w *window) deadline() time.Time {
 	if len(w.heap) == 0 {
 		return time.Time{}
 	}
-	return w.slots[w.heap[0].slot].arrived.Add(w.length)
+	return w.base.Add(time.Duration(w.heap[0].arrived) + w.length)
 }
 
 // pop removes the oldest event into dst. It reports whether the event is
