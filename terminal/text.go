@@ -135,7 +135,7 @@ func pad(b []byte, start, width int) []byte {
 
 func (t *Text) format(b []byte, e *semconv.Event) []byte {
 	p := &e.Process
-	b = e.Time.In(t.opts.Location).AppendFormat(b, "15:04:05.000000")
+	b = appendClock(b, e.Time.In(t.opts.Location))
 	b = append(b, "  "...)
 	if t.opts.Color {
 		b = append(b, kindColor(e)...)
@@ -193,6 +193,17 @@ func (t *Text) format(b []byte, e *semconv.Event) []byte {
 		b = b[:len(b)-1]
 	}
 	return append(b, '\n')
+}
+
+// appendClock appends t as 15:04:05.000000, without parsing a layout for
+// every line.
+func appendClock(b []byte, t time.Time) []byte {
+	h, m, sec := t.Clock()
+	us := t.Nanosecond() / 1000
+	return append(b, byte('0'+h/10), byte('0'+h%10), ':', byte('0'+m/10), byte('0'+m%10), ':',
+		byte('0'+sec/10), byte('0'+sec%10), '.',
+		byte('0'+us/100000), byte('0'+us/10000%10), byte('0'+us/1000%10),
+		byte('0'+us/100%10), byte('0'+us/10%10), byte('0'+us%10))
 }
 
 func shortID(id string) string {

@@ -139,3 +139,17 @@ func TestJSONLines(t *testing.T) {
 		t.Fatalf("decoded %+v", back)
 	}
 }
+
+func TestAppendClockMatchesLayout(t *testing.T) {
+	zones := []*time.Location{time.UTC, time.FixedZone("east", 5*3600+1800), time.FixedZone("west", -7*3600)}
+	base := time.Date(2026, 11, 22, 23, 59, 59, 999999999, time.UTC)
+	for i := 0; i < 5000; i++ {
+		tm := base.Add(time.Duration(i) * 7919 * time.Millisecond / 3).Add(time.Duration(i*i) * time.Nanosecond)
+		for _, z := range zones {
+			got := string(appendClock(nil, tm.In(z)))
+			if want := tm.In(z).Format("15:04:05.000000"); got != want {
+				t.Fatalf("%v in %s: %q, want %q", tm, z, got, want)
+			}
+		}
+	}
+}
