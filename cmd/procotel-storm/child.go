@@ -10,6 +10,7 @@ import (
 	"os"
 	"os/exec"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/procotel/procotel/semconv"
@@ -37,7 +38,13 @@ func runChild(p *procotel) {
 	}
 	fmt.Println("ready")
 	in := bufio.NewReader(os.Stdin)
-	_, _ = in.ReadString('\n')
+	line, _ := in.ReadString('\n') // "stop", then the ground truth as JSON
+	if js, ok := strings.CutPrefix(strings.TrimSpace(line), "stop "); ok {
+		var want map[semconv.Kind]int64
+		if err := json.Unmarshal([]byte(js), &want); err == nil {
+			p.expect(want)
+		}
+	}
 	o, err := p.stop()
 	r := childReport{Seen: o.seen, Lost: o.lost, CPU: o.cpu, RSSKiB: o.rssKiB, Kernel: o.kernel}
 	if o.latency != nil {
@@ -66,7 +73,10 @@ type procotelChild struct {
 	out       *bufio.Reader
 	bpfBefore map[string][3]uint64
 	coll0     time.Duration
+	want      map[semconv.Kind]int64
 }
+
+func (c *procotelChild) expect(want map[semconv.Kind]int64) { c.want = want }
 
 func (c *procotelChild) name() string          { return c.label }
 func (c *procotelChild) kinds() []semconv.Kind { return countedKinds }
@@ -101,7 +111,15 @@ func (c *procotelChild) start() error {
 
 func (c *procotelChild) stop() (observed, error) {
 	o := observed{bpf: map[string][3]uint64{}}
-	if _, err := io.WriteString(c.stdin, "stop\n"); err != nil {
+	cmd := "stop\n"
+	if c.want != nil {
+		js, err := json.Marshal(c.want)
+		if err != nil {
+			return o, err
+		}
+		cmd = "stop " + string(js) + "\n"
+	}
+	if _, err := io.WriteString(c.stdin, cmd); err != nil {
 		return o, err
 	}
 	var r childReport

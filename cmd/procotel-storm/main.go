@@ -187,6 +187,7 @@ func main() {
 				fmt.Fprintf(os.Stderr, "%s@%s round %d/%d %s: ", sc.mode, rateName(sc.rate), i+1, *rounds, m.name())
 				check(m.start())
 				t := runStorm(storm, sc.mode, *workers, *seconds, sc.rate)
+				tell(m, t.expected())
 				o, err := m.stop()
 				check(err)
 				sc.runs[m.name()] = append(sc.runs[m.name()], run{t: t, o: o})

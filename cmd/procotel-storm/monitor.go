@@ -29,6 +29,21 @@ type monitor interface {
 	stop() (observed, error)
 }
 
+// expecter is a monitor that, told the storm's ground truth before stop,
+// waits in stop until it has seen that much rather than until its counts
+// have merely settled: events that arrive late (reaps come an RCU grace
+// period after the exit, later under load) are then still counted.
+type expecter interface {
+	expect(want map[semconv.Kind]int64)
+}
+
+// tell gives m the ground truth when it takes it.
+func tell(m monitor, want map[semconv.Kind]int64) {
+	if e, ok := m.(expecter); ok {
+		e.expect(want)
+	}
+}
+
 // observed is what a monitor saw and what it cost during one storm.
 type observed struct {
 	seen     map[semconv.Kind]int64
@@ -95,6 +110,22 @@ type procotel struct {
 	bpfBefore map[string][3]uint64
 	cpu0      time.Duration
 	coll0     time.Duration
+	want      map[semconv.Kind]int64 // the storm's ground truth, when told
+}
+
+func (p *procotel) expect(want map[semconv.Kind]int64) { p.want = want }
+
+// complete reports whether the sink saw all the events p.want names.
+func (p *procotel) complete() bool {
+	if p.want == nil {
+		return false
+	}
+	for k, n := range p.want {
+		if p.sink.n[k].Load() < n {
+			return false
+		}
+	}
+	return true
 }
 
 func (p *procotel) name() string {
@@ -173,8 +204,14 @@ func waitSeeded(b backends.Backend) {
 func (p *procotel) stop() (observed, error) {
 	// Wait until the storm's events stop arriving (reaps come after an
 	// RCU grace period, later under load): twice the same count.
+	// With the ground truth known, wait for all of it, or until the count
+	// stood still for 2 s (the rest is missing); without, for 300 ms.
+	settled := 2
+	if p.want != nil {
+		settled = 13
+	}
 	last, same := int64(-1), 0
-	for deadline := time.Now().Add(15 * time.Second); time.Now().Before(deadline) && same < 2; {
+	for deadline := time.Now().Add(15 * time.Second); time.Now().Before(deadline) && same < settled && !p.complete(); {
 		time.Sleep(150 * time.Millisecond)
 		n := p.sink.total()
 		if n == last {

@@ -97,7 +97,11 @@ func (rep *report) rows(sc *scenario) []row {
 			w.expected += exp[k]
 			w.seen += seen[k]
 			if exp[k] > 0 {
-				parts = append(parts, fmt.Sprintf("%s %.1f", k, 100*float64(seen[k])/float64(exp[k])))
+				part := fmt.Sprintf("%s %.1f", k, 100*float64(seen[k])/float64(exp[k]))
+				if d := seen[k] - exp[k]; d != 0 { // a rounded 100.0 must not hide a few
+					part += fmt.Sprintf(" (%+d)", d)
+				}
+				parts = append(parts, part)
 			}
 		}
 		w.perKind = strings.Join(parts, ", ")

@@ -11,7 +11,9 @@ import (
 
 // BenchmarkStorm runs one-second storms with procotel attached in-process
 // (text output to /dev/null) and reports the storm's rate, procotel's CPU
-// per event of the storm and what it lost. It needs root.
+// per event of the storm, what it lost, and how many of the events the
+// storm caused (its ground truth) it neither saw nor counted lost. It
+// needs root.
 //
 //	go test -run '^$' -bench Storm ./cmd/procotel-storm
 func BenchmarkStorm(b *testing.B) {
@@ -25,12 +27,14 @@ func BenchmarkStorm(b *testing.B) {
 			var elapsed float64
 			var cpu time.Duration
 			var lost uint64
+			var missing int64 // expected events neither seen nor counted lost
 			for b.Loop() {
 				m := &procotel{}
 				if err := m.start(); err != nil {
 					b.Fatal(err)
 				}
 				t := runStorm(storm, mode, runtime.NumCPU(), 1, 0)
+				tell(m, t.expected())
 				o, err := m.stop()
 				if err != nil {
 					b.Fatal(err)
@@ -39,6 +43,9 @@ func BenchmarkStorm(b *testing.B) {
 				elapsed += t.Elapsed
 				for _, k := range countedKinds {
 					events += t.expected()[k]
+					if d := t.expected()[k] - o.seen[k]; d > 0 {
+						missing += d
+					}
 				}
 				cpu += o.cpu
 				lost += o.lost
@@ -46,6 +53,7 @@ func BenchmarkStorm(b *testing.B) {
 			b.ReportMetric(float64(cycles)/elapsed, "cycles/s")
 			b.ReportMetric(float64(cpu.Microseconds())/float64(events), "µs/event")
 			b.ReportMetric(float64(lost), "lost")
+			b.ReportMetric(float64(missing), "missing")
 		})
 	}
 }
