@@ -75,6 +75,11 @@ func main() {
 	memLimit := flag.Int64("memlimit", 0, "GOMEMLIMIT for the in-process procotel, MiB (0: Go's default)")
 	flag.Parse()
 	if *child {
+		// The GOGC procotel's main sets (cmd/procotel), so the child's
+		// memory is what a user's procotel would take.
+		if os.Getenv("GOGC") == "" {
+			debug.SetGCPercent(50)
+		}
 		if *memLimit > 0 {
 			debug.SetMemoryLimit(*memLimit << 20)
 		}
