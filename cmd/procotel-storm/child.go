@@ -156,10 +156,13 @@ func (c *procotelChild) stop() (observed, error) {
 	return o, nil
 }
 
-func childArgs(otlp string, maxProcs int, memLimit int64) []string {
+func childArgs(otlp string, kernelOnly bool, maxProcs int, memLimit int64) []string {
 	args := []string{"-child", "-maxprocs", strconv.Itoa(maxProcs), "-memlimit", strconv.FormatInt(memLimit, 10)}
 	if otlp != "" {
 		args = append(args, "-child-otlp", otlp)
+	}
+	if kernelOnly {
+		args = append(args, "-child-kernel-only")
 	}
 	return args
 }

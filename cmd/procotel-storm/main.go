@@ -62,7 +62,8 @@ func main() {
 	modes := flag.String("modes", "fork,exec,execfail,signal,thread,build", "workloads: fork, exec, execfail, signal, thread, build")
 	rates := flag.String("rates", "0", "cycle rates per second; 0 = as fast as possible")
 	only := flag.String("scenarios", "", "workload@rate list (exec@0,exec@1000) instead of -modes × -rates")
-	monitors := flag.String("monitors", "procotel,procotel+otlp,bpftrace,forkstat,auditd", "monitors beside the baseline")
+	monitors := flag.String("monitors", "procotel-kernel,procotel,procotel+otlp,bpftrace,forkstat,auditd",
+		"monitors beside the baseline; procotel-kernel is procotel's eBPF programs, ring buffer and decoder alone")
 	collectorBin := flag.String("collector", "", "OpenTelemetry Collector binary for procotel+otlp (default: the one e2e.BuildCollector cached)")
 	md := flag.String("md", "", "also write the table as Markdown to this file")
 	svg := flag.String("svg", "", "also write an SVG chart to this file")
@@ -71,6 +72,7 @@ func main() {
 	maxProcs := flag.Int("maxprocs", 0, "pipeline table size (Config.MaxProcesses; 0: the default)")
 	child := flag.Bool("child", false, "internal: run procotel and report to the parent harness")
 	childOTLP := flag.String("child-otlp", "", "internal: the child's OTLP endpoint")
+	childKernel := flag.Bool("child-kernel-only", false, "internal: the child runs the backend alone")
 	inProcess := flag.Bool("in-process", false, "run procotel inside the harness instead of in a child process")
 	memLimit := flag.Int64("memlimit", 0, "GOMEMLIMIT for the in-process procotel, MiB (0: Go's default)")
 	flag.Parse()
@@ -83,7 +85,7 @@ func main() {
 		if *memLimit > 0 {
 			debug.SetMemoryLimit(*memLimit << 20)
 		}
-		runChild(&procotel{otlp: *childOTLP, maxProcs: *maxProcs, child: true})
+		runChild(&procotel{otlp: *childOTLP, kernelOnly: *childKernel, maxProcs: *maxProcs, child: true})
 		return
 	}
 	if os.Geteuid() != 0 {
@@ -117,11 +119,17 @@ func main() {
 	for _, name := range strings.Split(*monitors, ",") {
 		switch strings.TrimSpace(name) {
 		case "":
+		case "procotel-kernel":
+			if *inProcess {
+				mons = append(mons, &procotel{kernelOnly: true})
+			} else {
+				mons = append(mons, &procotelChild{label: "procotel-kernel", args: childArgs("", true, *maxProcs, *memLimit)})
+			}
 		case "procotel":
 			if *inProcess {
 				mons = append(mons, &procotel{maxProcs: *maxProcs})
 			} else {
-				mons = append(mons, &procotelChild{label: "procotel", args: childArgs("", *maxProcs, *memLimit)})
+				mons = append(mons, &procotelChild{label: "procotel", args: childArgs("", false, *maxProcs, *memLimit)})
 			}
 		case "procotel+otlp":
 			bin := *collectorBin
@@ -138,7 +146,7 @@ func main() {
 			if *inProcess {
 				mons = append(mons, &procotel{otlp: c.addr, collector: c.cmd.Process.Pid, maxProcs: *maxProcs})
 			} else {
-				mons = append(mons, &procotelChild{label: "procotel+otlp", args: childArgs(c.addr, *maxProcs, *memLimit),
+				mons = append(mons, &procotelChild{label: "procotel+otlp", args: childArgs(c.addr, false, *maxProcs, *memLimit),
 					collector: c.cmd.Process.Pid})
 			}
 		case "bpftrace":

@@ -97,6 +97,10 @@ type procotel struct {
 	collector int    // the Collector's pid, whose CPU is extra
 	maxProcs  int    // pipeline.Config.MaxProcesses
 	child     bool   // runs in a child process: the parent reads the BPF statistics
+	// kernelOnly runs the backend alone (programs, ring buffer, decoder)
+	// and counts its events with no pipeline or output: what procotel's
+	// kernel side costs the storm, the floor beneath the other two.
+	kernelOnly bool
 
 	b         backends.Backend
 	pipe      *pipeline.Pipeline
@@ -129,7 +133,10 @@ func (p *procotel) complete() bool {
 }
 
 func (p *procotel) name() string {
-	if p.otlp != "" {
+	switch {
+	case p.kernelOnly:
+		return "procotel-kernel"
+	case p.otlp != "":
 		return "procotel+otlp"
 	}
 	return "procotel"
@@ -151,7 +158,9 @@ func (p *procotel) start() error {
 	caps := b.Capabilities()
 	p.sink = &stormSink{}
 	sinks := []pipeline.Sink{p.sink}
-	if p.otlp != "" {
+	switch {
+	case p.kernelOnly:
+	case p.otlp != "":
 		exp, err := export.New(ctx, export.Options{
 			Endpoint: p.otlp, Insecure: true, Logs: true, Traces: true,
 			Observer: semconv.Observer{OS: caps.OS, HostName: "storm"}, Boot: caps.Boot,
@@ -161,7 +170,7 @@ func (p *procotel) start() error {
 		}
 		p.exp = exp
 		sinks = append(sinks, exp)
-	} else {
+	default:
 		p.devnull, err = os.OpenFile(os.DevNull, os.O_WRONLY, 0)
 		if err != nil {
 			return err
@@ -169,11 +178,20 @@ func (p *procotel) start() error {
 		p.text = terminal.NewText(p.devnull, terminal.Options{})
 		sinks = append(sinks, p.text)
 	}
-	p.pipe = pipeline.New(pipeline.Config{Clock: caps.Clock, CredsComplete: caps.Creds, MaxProcesses: p.maxProcs}, sinks...)
 	events := make(chan semconv.Event, 8192)
 	p.runDone, p.pipeDone = make(chan error, 1), make(chan error, 1)
 	go func() { p.runDone <- b.Run(ctx, events); close(events) }()
-	go func() { p.pipeDone <- p.pipe.Run(context.Background(), events) }()
+	if p.kernelOnly {
+		go func() {
+			for e := range events {
+				p.sink.Event(&e)
+			}
+			p.pipeDone <- nil
+		}()
+	} else {
+		p.pipe = pipeline.New(pipeline.Config{Clock: caps.Clock, CredsComplete: caps.Creds, MaxProcesses: p.maxProcs}, sinks...)
+		go func() { p.pipeDone <- p.pipe.Run(context.Background(), events) }()
+	}
 	waitSeeded(b)
 	// Measure from here: attached, seeded, steady.
 	runtime.GC()
@@ -229,7 +247,10 @@ func (p *procotel) stop() (observed, error) {
 	errRun, errPipe := <-p.runDone, <-p.pipeDone
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	errClose := p.pipe.Close(ctx)
+	var errClose error
+	if p.pipe != nil {
+		errClose = p.pipe.Close(ctx)
+	}
 	o := observed{seen: map[semconv.Kind]int64{}, bpf: map[string][3]uint64{}}
 	o.cpu = selfCPU() - p.cpu0
 	if p.collector != 0 {
@@ -238,7 +259,10 @@ func (p *procotel) stop() (observed, error) {
 	o.rssKiB = peakRSS("self")
 	var ms runtime.MemStats
 	runtime.ReadMemStats(&ms)
-	ps := p.pipe.Stats()
+	var ps pipeline.Stats
+	if p.pipe != nil {
+		ps = p.pipe.Stats()
+	}
 	fmt.Fprintf(os.Stderr, "[heap %.1f MiB in use, %.1f MiB from the OS; table %d entries (%d live, %d exited, %d reaped); %s] ",
 		float64(ms.HeapInuse)/(1<<20), float64(ms.Sys)/(1<<20), ps.TableSize, ps.Live, ps.Exited, ps.Reaped, rssParts())
 	st := p.b.Stats()
