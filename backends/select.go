@@ -20,6 +20,11 @@ type Options struct {
 	// SignalsAll reports every signal; by default SIGCHLD, which every
 	// exit generates, is left out.
 	SignalsAll bool
+	// NoExecFailures leaves failed execs out. On Linux the syscall
+	// tracepoints that see them put every task on the host on the slow
+	// syscall path while attached (see the README's cost figures); with
+	// this set the eBPF backend attaches none.
+	NoExecFailures bool
 	// BufferSize is the kernel buffer in bytes; 0 means the backend's default.
 	BufferSize int
 	// Jails restricts a jail-aware backend to these jail ids in the kernel.

@@ -95,13 +95,14 @@ func (c *Config) Validate() error {
 // Validate has checked the jail ids.
 func (c *Config) backendOptions() backends.Options {
 	o := backends.Options{
-		ArgvMax:       c.Capture.ArgvMax,
-		Threads:       c.Capture.Threads,
-		StartEvents:   c.Capture.StartEvents,
-		SignalDeliver: c.Capture.SignalDeliver,
-		SignalsAll:    c.Capture.SignalsAll,
-		TraceParent:   c.Traces.Traceparent,
-		BufferSize:    c.Capture.BufferSize,
+		ArgvMax:        c.Capture.ArgvMax,
+		Threads:        c.Capture.Threads,
+		StartEvents:    c.Capture.StartEvents,
+		SignalDeliver:  c.Capture.SignalDeliver,
+		SignalsAll:     c.Capture.SignalsAll,
+		NoExecFailures: !c.Capture.ExecFailures,
+		TraceParent:    c.Traces.Traceparent,
+		BufferSize:     c.Capture.BufferSize,
 	}
 	for _, j := range c.Capture.Jails {
 		if n, err := strconv.ParseInt(j, 10, 32); err == nil {

@@ -46,6 +46,10 @@ type Capture struct {
 	SignalDeliver bool `yaml:"signal_deliver" mapstructure:"signal_deliver"`
 	// SignalsAll includes SIGCHLD, which every exit generates.
 	SignalsAll bool `yaml:"signals_all" mapstructure:"signals_all"`
+	// ExecFailures reports failed execs (the default). Linux: the syscall
+	// tracepoints this takes slow every syscall on the host a little;
+	// false attaches none.
+	ExecFailures bool `yaml:"exec_failures" mapstructure:"exec_failures"`
 	// BufferSize is the kernel ring buffer size in bytes (power of two).
 	BufferSize int `yaml:"buffer_size" mapstructure:"buffer_size"`
 	// Jails limits a FreeBSD backend to these jails (ids or names).
@@ -107,7 +111,7 @@ func Default() Config {
 		Backend: "auto",
 		Output:  "text",
 		Color:   "auto",
-		Capture: Capture{ArgvMax: 16 << 10, BufferSize: 4 << 20},
+		Capture: Capture{ArgvMax: 16 << 10, BufferSize: 4 << 20, ExecFailures: true},
 		Pipeline: Pipeline{
 			Window:       20 * time.Millisecond,
 			MaxProcesses: 65536,

@@ -53,7 +53,7 @@ func TestFile(t *testing.T) {
 		t.Errorf("resource: %v", c.Resource)
 	}
 	// Untouched fields keep their defaults.
-	if c.Pipeline.MaxProcesses != 65536 || c.ServiceName != "procotel" || !c.OTLP.LogsEnabled() {
+	if c.Pipeline.MaxProcesses != 65536 || c.ServiceName != "procotel" || !c.OTLP.LogsEnabled() || !c.Capture.ExecFailures {
 		t.Errorf("defaults lost: %+v", c)
 	}
 }
@@ -86,15 +86,16 @@ func TestPrecedence(t *testing.T) {
 	}
 	// flag beats env beats file
 	c, err = load(t, []string{"--config", "testdata/config.yaml", "--otlp-endpoint", "flag:4317",
-		"--otlp-protocol", "grpc", "--window", "5ms", "--redact=false", "--threads=false"}, env)
+		"--otlp-protocol", "grpc", "--window", "5ms", "--redact=false", "--threads=false", "--exec-failures=false"}, env)
 	if err != nil {
 		t.Fatal(err)
 	}
 	if c.OTLP.Endpoint != "flag:4317" || c.OTLP.Protocol != "grpc" || c.Pipeline.Window != 5*time.Millisecond {
 		t.Errorf("flags did not win: %+v %+v", c.OTLP, c.Pipeline)
 	}
-	if c.Pipeline.RedactEnabled() || c.Capture.Threads {
-		t.Errorf("bool flags not applied: redact=%v threads=%v", c.Pipeline.RedactEnabled(), c.Capture.Threads)
+	if c.Pipeline.RedactEnabled() || c.Capture.Threads || c.Capture.ExecFailures {
+		t.Errorf("bool flags not applied: redact=%v threads=%v exec_failures=%v",
+			c.Pipeline.RedactEnabled(), c.Capture.Threads, c.Capture.ExecFailures)
 	}
 }
 

@@ -40,6 +40,7 @@ var flagSpecs = []flagSpec{
 	{"start-events", "capture.start_events", "also report when a new process first runs", true},
 	{"signal-deliver", "capture.signal_deliver", "also report signal delivery, not only generation", true},
 	{"signals-all", "capture.signals_all", "include SIGCHLD (sent on every exit)", true},
+	{"exec-failures", "capture.exec_failures", "report failed execs (default true); Linux: --exec-failures=false attaches no syscall tracepoint, which otherwise slows every syscall on the host", true},
 	{"buffer-size", "capture.buffer_size", "kernel ring buffer size in bytes (power of two)", false},
 	{"jail", "capture.jails", "FreeBSD: only watch these jails (comma-separated ids or names)", false},
 	{"window", "pipeline.window", "reordering window, e.g. 20ms", false},

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io/fs"
 	"os"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -199,6 +200,20 @@ func (b *Backend) load() error {
 		{prog: procotelProgOnKernelClone, name: "kernel_clone", optional: "clone flags are derived from what parent and child share (fentry on kernel_clone unavailable): CLONE_VM, FS, FILES, SIGHAND, THREAD, NEW* namespaces and the exit signal; not CLONE_VFORK"},
 		{prog: procotelProgOnReleaseTask, name: "release_task", optional: "reap comes from sched_process_free, and the reaper named is the parent at release (fentry on release_task unavailable)"},
 	}
+	if b.opts.NoExecFailures {
+		// No syscall tracepoint: failed execs go unseen, successful ones
+		// still come from sched_process_exec.
+		kept := hooks[:0]
+		for _, h := range hooks {
+			if h.group == "syscalls" {
+				delete(spec.Programs, h.prog)
+				continue
+			}
+			kept = append(kept, h)
+		}
+		hooks = kept
+		notes = append(notes, "failed execs are not reported (exec failures off): no syscall tracepoint is attached")
+	}
 	if b.opts.SignalDeliver {
 		hooks = append(hooks, hook{prog: procotelProgOnSignalDeliver, name: "signal_deliver"})
 	} else {
@@ -336,6 +351,9 @@ func ringSize(n int) (int, error) {
 func (b *Backend) capabilities(notes []string) backends.Capabilities {
 	kinds := []semconv.Kind{semconv.KindFork, semconv.KindExec, semconv.KindExecFailed,
 		semconv.KindExit, semconv.KindReap, semconv.KindSignal}
+	if b.opts.NoExecFailures {
+		kinds = slices.DeleteFunc(kinds, func(k semconv.Kind) bool { return k == semconv.KindExecFailed })
+	}
 	if b.opts.Threads {
 		kinds = append(kinds, semconv.KindThreadStart, semconv.KindThreadExit)
 	}

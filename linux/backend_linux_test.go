@@ -7,6 +7,8 @@ import (
 	"errors"
 	"os"
 	"os/exec"
+	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 	"syscall"
@@ -177,6 +179,41 @@ func TestBackendExecFailed(t *testing.T) {
 	}
 	if got := strings.Join(ev.Exec.Argv, " "); got != "/no/such/file a1 a2" {
 		t.Errorf("failed exec argv %q", ev.Exec.Argv)
+	}
+}
+
+// With exec failures off no syscall tracepoint is attached: the shell's
+// failed exec goes unreported while its exit and a later successful exec
+// of the same shell's child still arrive.
+func TestBackendNoExecFailures(t *testing.T) {
+	b, c := startBackend(t, backends.Options{NoExecFailures: true})
+	b.mu.Lock()
+	for name := range b.coll.Programs {
+		if strings.Contains(name, "execve") {
+			t.Errorf("program %s loaded with exec failures off", name)
+		}
+	}
+	b.mu.Unlock()
+	if slices.Contains(b.Capabilities().Kinds, semconv.KindExecFailed) {
+		t.Error("Capabilities list exec_failed with exec failures off")
+	}
+	trueExe, err := filepath.EvalSymlinks("/bin/true")
+	if err != nil {
+		t.Fatal(err)
+	}
+	sh := exec.Command("/bin/sh", "-c", "/no/such/file; exec /bin/true")
+	_ = sh.Run()
+	pid := int32(sh.Process.Pid)
+	c.wait(t, "exec of /bin/true", func(e *semconv.Event) bool {
+		return e.Kind == semconv.KindExec && e.Process.PID == pid && e.Process.Exe == trueExe
+	})
+	c.wait(t, "exit", func(e *semconv.Event) bool { return e.Kind == semconv.KindExit && e.Process.PID == pid })
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, e := range c.events {
+		if e.Kind == semconv.KindExecFailed {
+			t.Errorf("exec_failed reported with exec failures off: %+v", e.Exec)
+		}
 	}
 }
 

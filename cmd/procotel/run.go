@@ -40,13 +40,14 @@ type statsSink interface {
 
 func backendOptions(c config.Config) (backends.Options, error) {
 	o := backends.Options{
-		ArgvMax:       c.Capture.ArgvMax,
-		Threads:       c.Capture.Threads,
-		StartEvents:   c.Capture.StartEvents,
-		SignalDeliver: c.Capture.SignalDeliver,
-		SignalsAll:    c.Capture.SignalsAll,
-		TraceParent:   c.Traces.Traceparent,
-		BufferSize:    c.Capture.BufferSize,
+		ArgvMax:        c.Capture.ArgvMax,
+		Threads:        c.Capture.Threads,
+		StartEvents:    c.Capture.StartEvents,
+		SignalDeliver:  c.Capture.SignalDeliver,
+		SignalsAll:     c.Capture.SignalsAll,
+		NoExecFailures: !c.Capture.ExecFailures,
+		TraceParent:    c.Traces.Traceparent,
+		BufferSize:     c.Capture.BufferSize,
 	}
 	if len(c.Capture.Jails) > 0 {
 		ids, err := resolveJails(c.Capture.Jails)
