@@ -9,6 +9,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -78,8 +79,10 @@ type procotelChild struct {
 
 func (c *procotelChild) expect(want map[semconv.Kind]int64) { c.want = want }
 
-func (c *procotelChild) name() string          { return c.label }
-func (c *procotelChild) kinds() []semconv.Kind { return countedKinds }
+func (c *procotelChild) name() string { return c.label }
+func (c *procotelChild) kinds() []semconv.Kind {
+	return (&procotel{noExecFailures: slices.Contains(c.args, "-child-no-exec-failures")}).kinds()
+}
 
 func (c *procotelChild) start() error {
 	c.cmd = exec.Command("/proc/self/exe", c.args...)
@@ -156,7 +159,7 @@ func (c *procotelChild) stop() (observed, error) {
 	return o, nil
 }
 
-func childArgs(otlp string, kernelOnly bool, maxProcs int, memLimit int64) []string {
+func childArgs(otlp string, kernelOnly bool, maxProcs int, memLimit int64, extra ...string) []string {
 	args := []string{"-child", "-maxprocs", strconv.Itoa(maxProcs), "-memlimit", strconv.FormatInt(memLimit, 10)}
 	if otlp != "" {
 		args = append(args, "-child-otlp", otlp)
@@ -164,5 +167,5 @@ func childArgs(otlp string, kernelOnly bool, maxProcs int, memLimit int64) []str
 	if kernelOnly {
 		args = append(args, "-child-kernel-only")
 	}
-	return args
+	return append(args, extra...)
 }

@@ -26,6 +26,7 @@ import (
 	"runtime"
 	"runtime/debug"
 	"runtime/pprof"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -73,6 +74,8 @@ func main() {
 	child := flag.Bool("child", false, "internal: run procotel and report to the parent harness")
 	childOTLP := flag.String("child-otlp", "", "internal: the child's OTLP endpoint")
 	childKernel := flag.Bool("child-kernel-only", false, "internal: the child runs the backend alone")
+	childNoFail := flag.Bool("child-no-exec-failures", false, "internal: the child runs without exec failures")
+	taxCalls := flag.Int("syscall-tax", 2000000, "system-call tax check: getppid() calls per timing with each monitor attached (0 skips it)")
 	inProcess := flag.Bool("in-process", false, "run procotel inside the harness instead of in a child process")
 	memLimit := flag.Int64("memlimit", 0, "GOMEMLIMIT for the in-process procotel, MiB (0: Go's default)")
 	flag.Parse()
@@ -85,7 +88,7 @@ func main() {
 		if *memLimit > 0 {
 			debug.SetMemoryLimit(*memLimit << 20)
 		}
-		runChild(&procotel{otlp: *childOTLP, kernelOnly: *childKernel, maxProcs: *maxProcs, child: true})
+		runChild(&procotel{otlp: *childOTLP, kernelOnly: *childKernel, noExecFailures: *childNoFail, maxProcs: *maxProcs, child: true})
 		return
 	}
 	if os.Geteuid() != 0 {
@@ -124,6 +127,13 @@ func main() {
 				mons = append(mons, &procotel{kernelOnly: true})
 			} else {
 				mons = append(mons, &procotelChild{label: "procotel-kernel", args: childArgs("", true, *maxProcs, *memLimit)})
+			}
+		case "procotel-no-exec-failures":
+			if *inProcess {
+				mons = append(mons, &procotel{noExecFailures: true, maxProcs: *maxProcs})
+			} else {
+				mons = append(mons, &procotelChild{label: "procotel-no-exec-failures",
+					args: childArgs("", false, *maxProcs, *memLimit, "-child-no-exec-failures")})
 			}
 		case "procotel":
 			if *inProcess {
@@ -215,6 +225,25 @@ func main() {
 			}
 		}
 	}
+	var taxes []taxResult
+	if *taxCalls > 0 {
+		taxMons := append([]monitor{none{}}, mons...)
+		if !slices.ContainsFunc(mons, func(m monitor) bool { return m.name() == "procotel-no-exec-failures" }) &&
+			slices.ContainsFunc(mons, func(m monitor) bool { return m.name() == "procotel" }) {
+			taxMons = append(taxMons, &procotelChild{label: "procotel-no-exec-failures",
+				args: childArgs("", false, *maxProcs, *memLimit, "-child-no-exec-failures")})
+		}
+		for _, m := range taxMons {
+			fmt.Fprintf(os.Stderr, "system-call tax, %s: ", m.name())
+			check(m.start())
+			ns, err := syscallTax(storm, *taxCalls)
+			check(err)
+			_, err = m.stop()
+			check(err)
+			fmt.Fprintf(os.Stderr, "%.1f ns per getppid()\n", ns)
+			taxes = append(taxes, taxResult{monitor: m.name(), ns: ns})
+		}
+	}
 	var st *startupResult
 	if *startup > 0 {
 		fmt.Fprintf(os.Stderr, "start-up check with %d sleeping processes...\n", *startup)
@@ -231,7 +260,7 @@ func main() {
 		kinds[m.name()] = m.kinds()
 	}
 	rep := report{scenarios: scenarios, monitors: names, kinds: kinds, workers: *workers,
-		seconds: *seconds, rounds: *rounds, startup: st}
+		seconds: *seconds, rounds: *rounds, startup: st, taxes: taxes}
 	text := rep.markdown()
 	fmt.Print(text)
 	if *md != "" {

@@ -8,6 +8,7 @@ import (
 	"math"
 	"os"
 	"runtime"
+	"slices"
 	"sync/atomic"
 	"time"
 
@@ -101,6 +102,9 @@ type procotel struct {
 	// and counts its events with no pipeline or output: what procotel's
 	// kernel side costs the storm, the floor beneath the other two.
 	kernelOnly bool
+	// noExecFailures runs procotel with --exec-failures=false: no syscall
+	// tracepoint, no failed execs.
+	noExecFailures bool
 
 	b         backends.Backend
 	pipe      *pipeline.Pipeline
@@ -136,18 +140,25 @@ func (p *procotel) name() string {
 	switch {
 	case p.kernelOnly:
 		return "procotel-kernel"
+	case p.noExecFailures:
+		return "procotel-no-exec-failures"
 	case p.otlp != "":
 		return "procotel+otlp"
 	}
 	return "procotel"
 }
 
-func (p *procotel) kinds() []semconv.Kind { return countedKinds }
+func (p *procotel) kinds() []semconv.Kind {
+	if p.noExecFailures {
+		return slices.DeleteFunc(slices.Clone(countedKinds), func(k semconv.Kind) bool { return k == semconv.KindExecFailed })
+	}
+	return countedKinds
+}
 
 func (p *procotel) start() error {
 	ctx, cancel := context.WithCancel(context.Background())
 	p.cancel = cancel
-	b, err := linux.New("", backends.Options{})
+	b, err := linux.New("", backends.Options{NoExecFailures: p.noExecFailures})
 	if err != nil {
 		return err
 	}

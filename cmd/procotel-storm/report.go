@@ -22,6 +22,13 @@ type report struct {
 	seconds   float64
 	rounds    int
 	startup   *startupResult
+	taxes     []taxResult
+}
+
+// taxResult is the system-call tax check of one monitor.
+type taxResult struct {
+	monitor string
+	ns      float64 // per getppid() with the monitor attached
 }
 
 // row is one monitor in one scenario, over all its rounds.
@@ -182,6 +189,19 @@ func (rep *report) markdown() string {
 				continue
 			}
 			fmt.Fprintf(&b, "| %s | %s | %s | %.2f | %s |\n", sc.mode, rateName(sc.rate), w.monitor, w.usPerKernelEvent, bpfLine(sc.runs[w.monitor]))
+		}
+	}
+	if len(rep.taxes) > 0 && rep.taxes[0].monitor == "none" {
+		base := rep.taxes[0].ns
+		b.WriteString("\n## System-call tax\n\n")
+		b.WriteString("Nanoseconds per `getppid()` (the best of five timings) while the monitor is attached and the host is otherwise idle: what the monitor adds to every system call of every process, storm or not. procotel sees failed execs through the execve syscall tracepoints, and any attached syscall tracepoint puts every task on the kernel's slow syscall path; `--exec-failures=false` attaches none (and reports no failed exec).\n\n")
+		b.WriteString("| monitor | ns per syscall | added ns | added % |\n|---|---:|---:|---:|\n")
+		for _, t := range rep.taxes {
+			if t.monitor == "none" {
+				fmt.Fprintf(&b, "| none | %.1f |  |  |\n", t.ns)
+				continue
+			}
+			fmt.Fprintf(&b, "| %s | %.1f | %+.1f | %+.1f |\n", t.monitor, t.ns, t.ns-base, (t.ns-base)/base*100)
 		}
 	}
 	if st := rep.startup; st != nil {

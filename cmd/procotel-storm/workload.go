@@ -141,3 +141,20 @@ func (h *holder) stop() {
 		<-done
 	}
 }
+
+// syscallTax runs the workload's getppid() timing (the best of five runs of
+// n calls) and returns nanoseconds per call: with a monitor attached, what
+// it adds to every system call of every process on the host.
+func syscallTax(bin string, n int) (float64, error) {
+	out, err := exec.Command(bin, "syscalls", strconv.Itoa(n)).Output()
+	if err != nil {
+		return 0, fmt.Errorf("syscall timing: %w", err)
+	}
+	var r struct {
+		NS float64 `json:"ns_per_syscall"`
+	}
+	if err := json.Unmarshal(out, &r); err != nil {
+		return 0, fmt.Errorf("syscall timing: %q: %w", out, err)
+	}
+	return r.NS, nil
+}

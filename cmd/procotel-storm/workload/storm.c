@@ -14,6 +14,9 @@
 //                  three tools with compiler-like command lines
 //   RATE: total cycles per second over all workers; 0 (default) = fastest.
 //        storm hold N keeps N sleeping processes until stdin closes.
+//        storm syscalls N times N getppid() calls and prints the best
+//        nanoseconds per call of five runs: what a monitor adds to every
+//        system call of every process.
 // When argv[0] ends in "storm-true" it is the exec target: exit 0 at once;
 // when it ends in "storm-cc" it is the compiler driver of the build mode.
 #define _GNU_SOURCE
@@ -25,6 +28,7 @@
 #include <string.h>
 #include <sys/mman.h>
 #include <sys/resource.h>
+#include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
@@ -108,6 +112,21 @@ static void cycle(const char *mode, const char *self, const char *true_path, str
 	c->cycles++;
 }
 
+/* syscalls times n raw getppid calls, five times, and prints the best ns per call. */
+static int syscalls(long n) {
+	double best = 0;
+	for (int r = 0; r < 5; r++) {
+		struct timespec a, b;
+		clock_gettime(CLOCK_MONOTONIC, &a);
+		for (long i = 0; i < n; i++) syscall(SYS_getppid);
+		clock_gettime(CLOCK_MONOTONIC, &b);
+		double ns = ((b.tv_sec - a.tv_sec) * 1e9 + (b.tv_nsec - a.tv_nsec)) / n;
+		if (r == 0 || ns < best) best = ns;
+	}
+	printf("{\"ns_per_syscall\":%.1f}\n", best);
+	return 0;
+}
+
 /*
  * hold keeps n sleeping processes alive until its stdin closes: the
  * population of procotel's start-up check. It prints "ready" when all exist.
@@ -141,6 +160,7 @@ int main(int argc, char **argv) {
 		return driver(true_path);
 	}
 	if (argc == 3 && strcmp(argv[1], "hold") == 0) return hold(atoi(argv[2]));
+	if (argc == 3 && strcmp(argv[1], "syscalls") == 0) return syscalls(atol(argv[2]));
 	if (argc != 5 && argc != 6) {
 		fprintf(stderr, "usage: storm fork|exec|execfail|signal|thread|build WORKERS SECONDS TRUE_PATH [RATE]\n");
 		return 2;
