@@ -19,14 +19,18 @@ import (
 
 // childReport is what a procotel child process reports when it stops.
 type childReport struct {
-	Seen    map[semconv.Kind]int64 `json:"seen"`
-	Lost    uint64                 `json:"lost"`
-	CPU     time.Duration          `json:"cpu"`
-	RSSKiB  int64                  `json:"rss_kib"`
-	Kernel  uint64                 `json:"kernel"`
-	Latency histogram              `json:"-"`
-	Buckets []uint64               `json:"buckets"`
-	Err     string                 `json:"err,omitempty"`
+	Seen   map[semconv.Kind]int64 `json:"seen"`
+	Lost   uint64                 `json:"lost"`
+	CPU    time.Duration          `json:"cpu"`
+	RSSKiB int64                  `json:"rss_kib"`
+	Kernel uint64                 `json:"kernel"`
+	// Unmatched and Late are the pipeline's: events about a process it did
+	// not know (no sink saw them) and events too late to be ordered.
+	Unmatched map[semconv.Kind]int64 `json:"unmatched,omitempty"`
+	Late      uint64                 `json:"late,omitempty"`
+	Latency   histogram              `json:"-"`
+	Buckets   []uint64               `json:"buckets"`
+	Err       string                 `json:"err,omitempty"`
 }
 
 // runChild is the child side: it runs procotel as p, says "ready" on
@@ -47,7 +51,8 @@ func runChild(p *procotel) {
 		}
 	}
 	o, err := p.stop()
-	r := childReport{Seen: o.seen, Lost: o.lost, CPU: o.cpu, RSSKiB: o.rssKiB, Kernel: o.kernel}
+	r := childReport{Seen: o.seen, Lost: o.lost, CPU: o.cpu, RSSKiB: o.rssKiB, Kernel: o.kernel,
+		Unmatched: o.unmatched, Late: o.late}
 	if o.latency != nil {
 		r.Buckets = o.latency.buckets[:]
 	}
@@ -145,6 +150,7 @@ func (c *procotelChild) stop() (observed, error) {
 		return o, fmt.Errorf("procotel child: %w", errWait)
 	}
 	o.seen, o.lost, o.cpu, o.rssKiB, o.kernel = r.Seen, r.Lost, r.CPU, r.RSSKiB, r.Kernel
+	o.unmatched, o.late = r.Unmatched, r.Late
 	o.latency = &histogram{}
 	for i, n := range r.Buckets {
 		if i < len(o.latency.buckets) {

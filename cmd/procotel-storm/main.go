@@ -221,6 +221,9 @@ func main() {
 						fmt.Fprintf(os.Stderr, "; %s %d of %d", k, o.seen[k], exp[k])
 					}
 				}
+				if len(o.unmatched) > 0 || o.late > 0 {
+					fmt.Fprintf(os.Stderr, "; pipeline: unmatched %v, late %d", o.unmatched, o.late)
+				}
 				fmt.Fprintln(os.Stderr)
 			}
 		}

@@ -55,6 +55,10 @@ type observed struct {
 	latency  *histogram
 	bpf      map[string][3]uint64 // program → run ns, runs, recursion misses
 	kernel   uint64               // events the backend received, all processes
+	// procotel: events the pipeline could not match to a process (so no
+	// sink saw them), and events that reached it too late to be ordered.
+	unmatched map[semconv.Kind]int64
+	late      uint64
 }
 
 // none is the baseline: no monitor.
@@ -291,6 +295,15 @@ func (p *procotel) stop() (observed, error) {
 	}
 	for _, k := range countedKinds {
 		o.seen[k] = p.sink.n[k].Load()
+	}
+	if p.pipe != nil {
+		o.unmatched = map[semconv.Kind]int64{}
+		for k, n := range ps.Unmatched {
+			if n > 0 {
+				o.unmatched[semconv.Kind(k)] = int64(n)
+			}
+		}
+		o.late = ps.Late
 	}
 	o.latency = &p.sink.latency
 	for name, a := range bpfAfter {

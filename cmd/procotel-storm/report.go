@@ -72,6 +72,7 @@ func (rep *report) rows(sc *scenario) []row {
 		var rates, cpus []float64
 		exp := map[semconv.Kind]int64{}
 		seen := map[semconv.Kind]int64{}
+		unmatched := map[semconv.Kind]int64{}
 		var cpu, extra time.Duration
 		var kernel uint64
 		var threads int64
@@ -83,6 +84,7 @@ func (rep *report) rows(sc *scenario) []row {
 			for _, k := range rep.kinds[name] {
 				exp[k] += r.t.expected()[k]
 				seen[k] += r.o.seen[k]
+				unmatched[k] += r.o.unmatched[k]
 			}
 			w.lost += r.o.lost
 			cpu += r.o.cpu
@@ -107,6 +109,9 @@ func (rep *report) rows(sc *scenario) []row {
 				part := fmt.Sprintf("%s %.1f", k, 100*float64(seen[k])/float64(exp[k]))
 				if d := seen[k] - exp[k]; d != 0 { // a rounded 100.0 must not hide a few
 					part += fmt.Sprintf(" (%+d)", d)
+				}
+				if n := unmatched[k]; n > 0 { // of any process, storm or not
+					part += fmt.Sprintf(" [%d unmatched]", n)
 				}
 				parts = append(parts, part)
 			}
