@@ -340,6 +340,10 @@ func checkLiveTree(t *testing.T, l *live, paths map[string]string, anchorPID int
 			if string(r.SpanId) != string(s.SpanId) {
 				t.Errorf("%s: %s record carries span %x, want %x", what, r.EventName, r.SpanId, s.SpanId)
 			}
+			// One process, one creation time, on its records and its span.
+			if rc, sc := attrStr(r.Attributes, "process.creation.time"), attrStr(s.Attributes, "process.creation.time"); rc == "" || rc != sc {
+				t.Errorf("%s: %s record says process.creation.time %q, its span %q", what, r.EventName, rc, sc)
+			}
 			// A process joins its own trace at its first exec: the
 			// root's fork happened in its creator's trace.
 			if role == "root" && r.EventName == "process.fork" {

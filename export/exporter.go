@@ -91,11 +91,12 @@ func newExporter(o Options, logOut, spanOut sender) (*Exporter, error) {
 		return nil, err
 	}
 	x := &Exporter{}
+	procs := newProcAttrs() // shared: a process's records and its span
 	if o.Logs && logOut != nil {
-		x.logs = newLogSink(logOut, o, env)
+		x.logs = newLogSink(logOut, o, env, procs)
 	}
 	if o.Traces && spanOut != nil {
-		x.spans = newSpanSink(spanOut, o, env)
+		x.spans = newSpanSink(spanOut, o, env, procs)
 	}
 	return x, nil
 }

@@ -40,13 +40,13 @@ type logSink struct {
 }
 
 // newLogSink builds the sink over out, an OTLP (or test) sender.
-func newLogSink(out sender, o Options, env *envelope) *logSink {
+func newLogSink(out sender, o Options, env *envelope, procs *procAttrs) *logSink {
 	s := &logSink{
 		out:    out,
 		ids:    semconv.NewIDCache(o.Boot),
 		counts: new([semconv.NumKinds]counters),
 		now:    time.Now,
-		procs:  newProcAttrs(logAttributes),
+		procs:  procs,
 		attrs:  make([]attribute.KeyValue, 0, 48),
 		rec:    make([]byte, 0, 2048),
 	}
@@ -84,7 +84,7 @@ func (s *logSink) encode(b []byte, e *semconv.Event, name string) []byte {
 	b = appendStringValue(b, logBody, semconv.EventBody(e))
 	// semconv.EventAttributes, with the process part from the cache.
 	b = appendKeyValue(b, logAttributes, semconv.EventKindAttribute(e))
-	b = s.procs.append(b, &e.Process, semconv.EventCreationTime(e))
+	b = s.procs.append(b, logAttributes, &e.Process, semconv.EventCreationTime(e))
 	s.attrs = semconv.EventDetailAttributes(e, s.attrs[:0])
 	for _, kv := range s.attrs {
 		b = appendKeyValue(b, logAttributes, kv)

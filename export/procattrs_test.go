@@ -2,6 +2,7 @@ package export
 
 import (
 	"bytes"
+	"strings"
 	"testing"
 	"time"
 
@@ -32,6 +33,8 @@ func TestProcAttrsMatchesFreshEncoding(t *testing.T) {
 	collide.PID = p.PID + procAttrsSize
 	container := p
 	container.ContainerID, container.ContainerRuntime = "abc", "docker"
+	long := p // lengths past one varint byte
+	long.Argv = []string{"sh", "-c", strings.Repeat("x", 300)}
 	steps := []step{
 		{"first", p, created},
 		{"again", p, created},
@@ -45,16 +48,20 @@ func TestProcAttrsMatchesFreshEncoding(t *testing.T) {
 		{"colliding pid", collide, created},
 		{"after collision", p, created},
 		{"container", container, created},
+		{"long argv", long, created},
 	}
-	c := newProcAttrs(logAttributes)
+	c := newProcAttrs()
 	for _, s := range steps {
-		got := c.append([]byte("prefix"), &s.p, s.created)
-		want := []byte("prefix")
-		for _, kv := range semconv.ProcessAttributes(&s.p, s.created, nil) {
-			want = appendKeyValue(want, logAttributes, kv)
-		}
-		if !bytes.Equal(got, want) {
-			t.Errorf("%s: cached encoding differs from a fresh one", s.name)
+		// Logs and spans alternate, as they share the cache.
+		for _, field := range []int{logAttributes, spanAttributes, logAttributes} {
+			got := c.append([]byte("prefix"), field, &s.p, s.created)
+			want := []byte("prefix")
+			for _, kv := range semconv.ProcessAttributes(&s.p, s.created, nil) {
+				want = appendKeyValue(want, field, kv)
+			}
+			if !bytes.Equal(got, want) {
+				t.Errorf("%s, field %d: cached encoding differs from a fresh one", s.name, field)
+			}
 		}
 	}
 }

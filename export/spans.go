@@ -59,12 +59,12 @@ type spanSink struct {
 	link  []byte
 }
 
-func newSpanSink(out sender, o Options, env *envelope) *spanSink {
+func newSpanSink(out sender, o Options, env *envelope, procs *procAttrs) *spanSink {
 	s := &spanSink{
 		out:   out,
 		ids:   semconv.NewIDCache(o.Boot),
 		now:   time.Now,
-		procs: newProcAttrs(spanAttributes),
+		procs: procs,
 		attrs: make([]attribute.KeyValue, 0, 48),
 		rec:   make([]byte, 0, 2048),
 	}
@@ -119,7 +119,7 @@ func (s *spanSink) encode(b []byte, l *semconv.Lifetime) []byte {
 	b = appendFixed64(b, spanStart, unixNano(start))
 	b = appendFixed64(b, spanEnd, unixNano(end))
 	// semconv.LifetimeAttributes, with the process part from the cache.
-	b = s.procs.append(b, &l.Process, l.Start)
+	b = s.procs.append(b, spanAttributes, &l.Process, l.CreationTime())
 	s.attrs = semconv.LifetimeDetailAttributes(l, s.attrs[:0])
 	for _, kv := range s.attrs {
 		b = appendKeyValue(b, spanAttributes, kv)

@@ -432,6 +432,11 @@ func (p *Pipeline) closeLifetime(en *entry, incomplete bool, end time.Time) {
 	if lt.Start.IsZero() && en.startNS != 0 && !p.clock.BootWall.IsZero() {
 		lt.Start = p.clock.Wall(en.startNS)
 	}
+	// The creation time the process's log records carry
+	// (semconv.EventCreationTime: the kernel's start time on this clock).
+	if lt.Process.Start != 0 && !p.clock.BootWall.IsZero() {
+		lt.Created = p.clock.Wall(lt.Process.Start)
+	}
 	pass := p.cfg.Filter == nil || p.matchLifetime(&lt)
 	switch {
 	case !pass:

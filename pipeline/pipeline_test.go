@@ -96,7 +96,7 @@ func TestEnrichmentExact(t *testing.T) {
 	}
 	lt := rec.lifetimes[0]
 	wantLt := semconv.Lifetime{
-		Process: wantExit.Process, Lineage: semconv.Lineage{Root: shell, Creator: shell}, OS: semconv.OSLinux, Start: at(1000 * ms), End: at(1005 * ms), Exited: true,
+		Process: wantExit.Process, Lineage: semconv.Lineage{Root: shell, Creator: shell}, OS: semconv.OSLinux, Start: at(1000 * ms), Created: at(1000 * ms), End: at(1005 * ms), Exited: true,
 		Execs: []semconv.ExecRecord{{Time: at(1002 * ms), Filename: "/usr/bin/curl", Exe: "/usr/bin/curl", Argv: []string{"curl", "x"}}},
 	}
 	if !reflect.DeepEqual(lt, wantLt) {

@@ -15,6 +15,11 @@ type Lifetime struct {
 	// Start and End are wall-clock creation and exit times. For a process
 	// alive at shutdown End is the shutdown time and Incomplete is true.
 	Start, End time.Time
+	// Created is the process's creation time as its log records state it
+	// (process.creation.time: the kernel's start time on the wall clock),
+	// where Start is the time of the event that created it; zero means
+	// Start.
+	Created time.Time
 	// Exited is true when the exit was observed; Exit then says how.
 	Exited bool
 	Exit   ExitInfo
@@ -59,4 +64,13 @@ type ExecRecord struct {
 	Exe      string
 	Argv     []string
 	Errno    int32 // 0 on success
+}
+
+// CreationTime is l's process.creation.time: Created, or Start when the
+// creation time is not known apart from it.
+func (l *Lifetime) CreationTime() time.Time {
+	if !l.Created.IsZero() {
+		return l.Created
+	}
+	return l.Start
 }

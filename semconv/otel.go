@@ -405,12 +405,13 @@ func isoTime(t time.Time) string {
 // the extended slice: the process attributes of its last known state, how
 // it exited, error.type when it failed, and the lifetime flags.
 func LifetimeAttributes(l *Lifetime, dst []attribute.KeyValue) []attribute.KeyValue {
-	dst = ProcessAttributes(&l.Process, l.Start, dst)
+	dst = ProcessAttributes(&l.Process, l.CreationTime(), dst)
 	return LifetimeDetailAttributes(l, dst)
 }
 
 // LifetimeDetailAttributes appends the attributes of l's span that follow
-// the process attributes (ProcessAttributes of l.Process and l.Start).
+// the process attributes (ProcessAttributes of l.Process and
+// l.CreationTime()).
 func LifetimeDetailAttributes(l *Lifetime, dst []attribute.KeyValue) []attribute.KeyValue {
 	if l.Exited {
 		dst = appendExit(dst, lifetimeOS(l), l.Exit)
