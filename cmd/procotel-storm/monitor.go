@@ -236,9 +236,9 @@ func waitSeeded(b backends.Backend) {
 
 func (p *procotel) stop() (observed, error) {
 	// Wait until the storm's events stop arriving (reaps come after an
-	// RCU grace period, later under load): twice the same count.
-	// With the ground truth known, wait for all of it, or until the count
-	// stood still for 2 s (the rest is missing); without, for 300 ms.
+	// RCU grace period, later under load). With the ground truth known,
+	// wait for all of it, or until the count stood still for 2 s (the rest
+	// is missing); without, until it stood still for 300 ms.
 	settled := 2
 	if p.want != nil {
 		settled = 13
