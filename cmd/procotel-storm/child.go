@@ -9,7 +9,6 @@ import (
 	"io"
 	"os"
 	"os/exec"
-	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -70,7 +69,7 @@ func runChild(p *procotel) {
 // procotelChild runs procotel in a child process of the harness, so that
 // its CPU time and peak RSS are its own, measured as the peers' are.
 type procotelChild struct {
-	label     string
+	cfg       *procotel // what the child runs, rebuilt there from args
 	args      []string
 	collector int // the Collector's pid, whose CPU is extra
 
@@ -84,10 +83,8 @@ type procotelChild struct {
 
 func (c *procotelChild) expect(want map[semconv.Kind]int64) { c.want = want }
 
-func (c *procotelChild) name() string { return c.label }
-func (c *procotelChild) kinds() []semconv.Kind {
-	return (&procotel{noExecFailures: slices.Contains(c.args, "-child-no-exec-failures")}).kinds()
-}
+func (c *procotelChild) name() string          { return c.cfg.name() }
+func (c *procotelChild) kinds() []semconv.Kind { return c.cfg.kinds() }
 
 func (c *procotelChild) start() error {
 	c.cmd = exec.Command("/proc/self/exe", c.args...)
@@ -165,13 +162,18 @@ func (c *procotelChild) stop() (observed, error) {
 	return o, nil
 }
 
-func childArgs(otlp string, kernelOnly bool, maxProcs int, memLimit int64, extra ...string) []string {
-	args := []string{"-child", "-maxprocs", strconv.Itoa(maxProcs), "-memlimit", strconv.FormatInt(memLimit, 10)}
-	if otlp != "" {
-		args = append(args, "-child-otlp", otlp)
+// newProcotelChild runs p in a child process; the child rebuilds p from
+// the flags given here.
+func newProcotelChild(p *procotel, memLimit int64) *procotelChild {
+	args := []string{"-child", "-maxprocs", strconv.Itoa(p.maxProcs), "-memlimit", strconv.FormatInt(memLimit, 10)}
+	if p.otlp != "" {
+		args = append(args, "-child-otlp", p.otlp)
 	}
-	if kernelOnly {
+	if p.kernelOnly {
 		args = append(args, "-child-kernel-only")
 	}
-	return append(args, extra...)
+	if p.noExecFailures {
+		args = append(args, "-child-no-exec-failures")
+	}
+	return &procotelChild{cfg: p, args: args, collector: p.collector}
 }

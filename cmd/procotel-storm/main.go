@@ -119,28 +119,23 @@ func main() {
 		<-sigs
 		check(errors.New("interrupted"))
 	}()
+	// monitorFor runs a procotel configuration in a process of its own, unless
+	// -in-process asks for the harness's.
+	monitorFor := func(p *procotel) monitor {
+		if *inProcess {
+			return p
+		}
+		return newProcotelChild(p, *memLimit)
+	}
 	for _, name := range strings.Split(*monitors, ",") {
 		switch strings.TrimSpace(name) {
 		case "":
 		case "procotel-kernel":
-			if *inProcess {
-				mons = append(mons, &procotel{kernelOnly: true})
-			} else {
-				mons = append(mons, &procotelChild{label: "procotel-kernel", args: childArgs("", true, *maxProcs, *memLimit)})
-			}
+			mons = append(mons, monitorFor(&procotel{kernelOnly: true, maxProcs: *maxProcs}))
 		case "procotel-no-exec-failures":
-			if *inProcess {
-				mons = append(mons, &procotel{noExecFailures: true, maxProcs: *maxProcs})
-			} else {
-				mons = append(mons, &procotelChild{label: "procotel-no-exec-failures",
-					args: childArgs("", false, *maxProcs, *memLimit, "-child-no-exec-failures")})
-			}
+			mons = append(mons, monitorFor(&procotel{noExecFailures: true, maxProcs: *maxProcs}))
 		case "procotel":
-			if *inProcess {
-				mons = append(mons, &procotel{maxProcs: *maxProcs})
-			} else {
-				mons = append(mons, &procotelChild{label: "procotel", args: childArgs("", false, *maxProcs, *memLimit)})
-			}
+			mons = append(mons, monitorFor(&procotel{maxProcs: *maxProcs}))
 		case "procotel+otlp":
 			bin := *collectorBin
 			if bin == "" {
@@ -153,12 +148,7 @@ func main() {
 			c, err := startCollector(bin, dir)
 			check(err)
 			addCleanup(c.stop)
-			if *inProcess {
-				mons = append(mons, &procotel{otlp: c.addr, collector: c.cmd.Process.Pid, maxProcs: *maxProcs})
-			} else {
-				mons = append(mons, &procotelChild{label: "procotel+otlp", args: childArgs(c.addr, false, *maxProcs, *memLimit),
-					collector: c.cmd.Process.Pid})
-			}
+			mons = append(mons, monitorFor(&procotel{otlp: c.addr, collector: c.cmd.Process.Pid, maxProcs: *maxProcs}))
 		case "bpftrace":
 			mons = append(mons, newBpftrace())
 		case "forkstat":
@@ -233,8 +223,7 @@ func main() {
 		taxMons := append([]monitor{none{}}, mons...)
 		if !slices.ContainsFunc(mons, func(m monitor) bool { return m.name() == "procotel-no-exec-failures" }) &&
 			slices.ContainsFunc(mons, func(m monitor) bool { return m.name() == "procotel" }) {
-			taxMons = append(taxMons, &procotelChild{label: "procotel-no-exec-failures",
-				args: childArgs("", false, *maxProcs, *memLimit, "-child-no-exec-failures")})
+			taxMons = append(taxMons, monitorFor(&procotel{noExecFailures: true, maxProcs: *maxProcs}))
 		}
 		for _, m := range taxMons {
 			fmt.Fprintf(os.Stderr, "system-call tax, %s: ", m.name())
