@@ -513,7 +513,7 @@ func attrString(v attribute.Value) string {
 		}
 		return "a:[" + strings.Join(parts, " ") + "]"
 	}
-	return "?" + v.Emit()
+	return "?" + v.String()
 }
 
 func valueString(v pcommon.Value) string {

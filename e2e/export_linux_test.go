@@ -138,7 +138,7 @@ func attrString(v attribute.Value) string {
 		}
 		return "a:[" + strings.Join(parts, " ") + "]"
 	}
-	return "?" + v.Emit()
+	return "?" + v.String()
 }
 
 func compareAttrs(t *testing.T, what string, got []*commonpb.KeyValue, want []attribute.KeyValue) {

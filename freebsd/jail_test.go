@@ -19,8 +19,8 @@ func TestJailNames(t *testing.T) {
 	if j.Name(0) != "" || calls != 0 {
 		t.Error("host jail looked up")
 	}
-	if j.Name(3) != "web" || j.Name(3) != "web" || calls != 1 {
-		t.Errorf("cached lookup: calls %d", calls)
+	if first, again := j.Name(3), j.Name(3); first != "web" || again != "web" || calls != 1 {
+		t.Errorf("cached lookup: %q then %q, calls %d", first, again, calls)
 	}
 	if j.Name(9) != "" || j.Misses() != 1 {
 		t.Error("missing jail")

@@ -14,8 +14,6 @@ const (
 	noteTrack    = 0x00000001
 	noteTrackErr = 0x00000002
 	noteChild    = 0x00000004
-
-	kqueueProcNotes = noteExit | noteFork | noteExec | noteTrack
 )
 
 // kqueueNote is one EVFILT_PROC kevent: ident is a pid, fflags the notes,

@@ -16,6 +16,9 @@ import (
 	"github.com/procotel/procotel/semconv"
 )
 
+// kqueueProcNotes are the EVFILT_PROC notes asked for each watched process.
+const kqueueProcNotes = noteExit | noteFork | noteExec | noteTrack
+
 // Kqueue is the fallback backend over kqueue's EVFILT_PROC with NOTE_TRACK:
 // it sees forks, execs and exits of every process it could attach to, and
 // reads the rest from kern.proc after the fact.

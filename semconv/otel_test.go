@@ -39,7 +39,7 @@ func attrMap(t *testing.T, kvs []attribute.KeyValue) map[string]string {
 		if _, dup := m[k]; dup {
 			t.Errorf("duplicate attribute %s", k)
 		}
-		m[k] = kv.Value.Type().String() + ":" + kv.Value.Emit()
+		m[k] = kv.Value.Type().String() + ":" + kv.Value.String()
 	}
 	return m
 }

@@ -139,15 +139,6 @@ func (rep *report) rows(sc *scenario) []row {
 	return rows
 }
 
-var modeText = map[string]string{
-	"fork":     "fork+exit",
-	"exec":     "fork+exec+exit",
-	"execfail": "fork+failed exec+exit",
-	"signal":   "fork+kill+reap",
-	"thread":   "thread create+join",
-	"build":    "driver+3 tools (4 fork+exec)",
-}
-
 func (rep *report) markdown() string {
 	var b strings.Builder
 	fmt.Fprintf(&b, "# procotel storm benchmark\n\n")
