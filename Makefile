@@ -23,9 +23,11 @@ test:
 test-unpriv:
 	$(GO) test -count=1 ./semconv/... ./config/... ./pipeline/... ./terminal/... ./backends/replay/...
 
-# Regenerate the committed bpf2go output (needs clang and libbpf headers).
+# Regenerate the committed generated code: the bpf2go output (needs clang
+# and libbpf headers) and the Collector receiver's metadata (mdatagen).
 generate:
 	$(GO) generate ./...
+	sh collector/mdatagen.sh
 
 # gofmt, go vet for Linux and FreeBSD, staticcheck (pinned as a tool in
 # go.mod) for both, and the import directions of the design's package table.

@@ -272,37 +272,45 @@ func (r *procotelReceiver) registerTelemetry(run *run) (*metadata.TelemetryBuild
 	for k := range kindAttrs {
 		kindAttrs[k] = metric.WithAttributes(attribute.String("kind", semconv.Kind(k).String()))
 	}
-	err = tb.RegisterCallback(func(_ context.Context, o metric.Observer) error {
-		bs := run.backend.Stats()
-		for k, n := range bs.Lost {
-			if n > 0 {
-				o.ObserveInt64(tb.ReceiverProcotelBackendEventsLost, clampInt64(n), kindAttrs[k])
+	err = errors.Join(
+		tb.RegisterReceiverProcotelBackendEventsLostCallback(func(_ context.Context, o metric.Int64Observer) error {
+			for k, n := range run.backend.Stats().Lost {
+				if n > 0 {
+					o.Observe(clampInt64(n), kindAttrs[k])
+				}
 			}
-		}
-		o.ObserveInt64(tb.ReceiverProcotelBackendDecodeErrors, clampInt64(bs.DecodeErrors))
-		ps := run.pipe.Stats()
-		for _, x := range []struct {
-			reason string
-			n      uint64
-		}{{"invalid_event", ps.Invalid}, {"lost_exit", ps.LostExits}, {"evicted_live", ps.EvictedLive}} {
-			o.ObserveInt64(tb.ReceiverProcotelPipelineDropped, clampInt64(x.n),
-				metric.WithAttributes(attribute.String("reason", x.reason)))
-		}
-		observeDrops := func(signal string, d *dropCounts) {
-			for _, reason := range dropReasons {
-				o.ObserveInt64(tb.ReceiverProcotelItemsDropped, clampInt64(d.get(reason)),
-					metric.WithAttributes(attribute.String("signal", signal), attribute.String("reason", reason)))
+			return nil
+		}),
+		tb.RegisterReceiverProcotelBackendDecodeErrorsCallback(func(_ context.Context, o metric.Int64Observer) error {
+			o.Observe(clampInt64(run.backend.Stats().DecodeErrors))
+			return nil
+		}),
+		tb.RegisterReceiverProcotelPipelineDroppedCallback(func(_ context.Context, o metric.Int64Observer) error {
+			ps := run.pipe.Stats()
+			for _, x := range []struct {
+				reason string
+				n      uint64
+			}{{"invalid_event", ps.Invalid}, {"lost_exit", ps.LostExits}, {"evicted_live", ps.EvictedLive}} {
+				o.Observe(clampInt64(x.n), metric.WithAttributes(attribute.String("reason", x.reason)))
 			}
-		}
-		if run.logs != nil {
-			observeDrops("logs", &run.logs.drops)
-		}
-		if run.traces != nil {
-			observeDrops("traces", &run.traces.drops)
-		}
-		return nil
-	}, tb.ReceiverProcotelBackendEventsLost, tb.ReceiverProcotelBackendDecodeErrors,
-		tb.ReceiverProcotelPipelineDropped, tb.ReceiverProcotelItemsDropped)
+			return nil
+		}),
+		tb.RegisterReceiverProcotelItemsDroppedCallback(func(_ context.Context, o metric.Int64Observer) error {
+			observeDrops := func(signal string, d *dropCounts) {
+				for _, reason := range dropReasons {
+					o.Observe(clampInt64(d.get(reason)),
+						metric.WithAttributes(attribute.String("signal", signal), attribute.String("reason", reason)))
+				}
+			}
+			if run.logs != nil {
+				observeDrops("logs", &run.logs.drops)
+			}
+			if run.traces != nil {
+				observeDrops("traces", &run.traces.drops)
+			}
+			return nil
+		}),
+	)
 	if err != nil {
 		tb.Shutdown()
 		return nil, err
