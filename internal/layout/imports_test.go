@@ -25,6 +25,9 @@ var allowed = map[string][]string{
 	"export/...":   {"semconv"},
 	"terminal/...": {"semconv", "pipeline"},
 	"console/...":  {"backends", "pipeline", "semconv", "terminal"},
+	"agent/...": {
+		"backends/...", "config", "linux", "freebsd", "pipeline", "semconv",
+	},
 	"collector/...": {
 		"backends/...", "config", "linux", "freebsd", "pipeline", "semconv",
 	},
