@@ -21,12 +21,6 @@ import (
 // standalone exporter uses the same.
 const scopeName = "github.com/procotel/procotel"
 
-// OTLP span flag bits (opentelemetry-proto SpanFlags).
-const (
-	flagHasIsRemote = 0x100
-	flagIsRemote    = 0x200
-)
-
 // mapper turns events and lifetimes into pdata. It is not safe for
 // concurrent use: it reuses one attribute buffer.
 type mapper struct {
@@ -39,67 +33,56 @@ func newMapper(boot semconv.BootID) *mapper {
 	return &mapper{ids: semconv.NewIDCache(boot), now: time.Now, attrs: make([]attribute.KeyValue, 0, 48)}
 }
 
-// appendLogRecord appends e's log record to dst. It reports false, and
-// appends nothing, for kinds that are never exported (exec attempts and
-// existing-process snapshots).
+// appendLogRecord appends e's log record to dst: semconv.ShapeRecord
+// transcribed. It reports false, and appends nothing, for kinds that are
+// never exported (exec attempts and existing-process snapshots).
 func (m *mapper) appendLogRecord(dst plog.LogRecordSlice, e *semconv.Event) bool {
-	name := semconv.EventName(e.Kind)
-	if name == "" {
+	ids := m.ids.SpanContextIDs(&e.Process, e.Lineage)
+	shape, ok := semconv.ShapeRecord(e, &ids)
+	if !ok {
 		return false
 	}
-	ids := m.ids.SpanContextIDs(&e.Process, e.Lineage)
 	r := dst.AppendEmpty()
-	r.SetEventName(name)
-	r.SetTimestamp(pcommon.NewTimestampFromTime(e.Time))
+	r.SetEventName(shape.EventName)
+	r.SetTimestamp(pcommon.NewTimestampFromTime(shape.Time))
 	r.SetObservedTimestamp(pcommon.NewTimestampFromTime(m.now()))
-	num, text := semconv.EventSeverity(e)
-	r.SetSeverityNumber(plog.SeverityNumber(num))
-	r.SetSeverityText(text)
-	r.Body().SetStr(semconv.EventBody(e))
+	r.SetSeverityNumber(plog.SeverityNumber(shape.SeverityNumber))
+	r.SetSeverityText(shape.SeverityText)
+	r.Body().SetStr(shape.Body)
 	m.attrs = semconv.EventAttributes(e, m.attrs[:0])
 	putAttributes(r.Attributes(), m.attrs)
-	r.SetTraceID(pcommon.TraceID(ids.TraceID))
-	r.SetSpanID(pcommon.SpanID(ids.SpanID))
-	// The SDK's OTLP log exporter sends the record's W3C trace flags.
-	r.SetFlags(plog.LogRecordFlags(ids.TraceFlags))
+	r.SetTraceID(pcommon.TraceID(shape.TraceID))
+	r.SetSpanID(pcommon.SpanID(shape.SpanID))
+	r.SetFlags(plog.LogRecordFlags(shape.Flags))
 	return true
 }
 
-// appendSpan appends l's span to dst.
+// appendSpan appends l's span to dst: semconv.ShapeSpan transcribed.
 func (m *mapper) appendSpan(dst ptrace.SpanSlice, l *semconv.Lifetime) {
 	ids := m.ids.SpanContextIDs(&l.Process, l.Lineage)
+	shape := semconv.ShapeSpan(l, &ids)
 	s := dst.AppendEmpty()
-	s.SetTraceID(pcommon.TraceID(ids.TraceID))
-	s.SetSpanID(pcommon.SpanID(ids.SpanID))
-	// The standalone exporter hands the SDK every parent as a remote span
-	// context (it was derived, not started in-process), so its OTLP flags
-	// say "parent is remote" whenever there is a parent; do the same.
-	flags := uint32(ids.TraceFlags) | flagHasIsRemote
-	if ids.ParentSpanID != ([8]byte{}) {
-		s.SetParentSpanID(pcommon.SpanID(ids.ParentSpanID))
-		flags |= flagIsRemote
+	s.SetTraceID(pcommon.TraceID(shape.TraceID))
+	s.SetSpanID(pcommon.SpanID(shape.SpanID))
+	if shape.ParentSpanID != ([8]byte{}) {
+		s.SetParentSpanID(pcommon.SpanID(shape.ParentSpanID))
 	}
-	s.SetFlags(flags)
-	s.SetName(semconv.SpanName(l))
+	s.SetFlags(shape.Flags)
+	s.SetName(shape.Name)
 	s.SetKind(ptrace.SpanKindInternal)
-	end := l.End
-	if end.Before(l.Start) {
-		end = l.Start
-	}
-	s.SetStartTimestamp(pcommon.NewTimestampFromTime(l.Start))
-	s.SetEndTimestamp(pcommon.NewTimestampFromTime(end))
+	s.SetStartTimestamp(pcommon.NewTimestampFromTime(shape.Start))
+	s.SetEndTimestamp(pcommon.NewTimestampFromTime(shape.End))
 	m.attrs = semconv.LifetimeAttributes(l, m.attrs[:0])
 	putAttributes(s.Attributes(), m.attrs)
-	if isErr, _, desc := semconv.SpanStatus(l); isErr {
+	if shape.Error {
 		s.Status().SetCode(ptrace.StatusCodeError)
-		s.Status().SetMessage(desc)
+		s.Status().SetMessage(shape.StatusMessage)
 	}
-	if ids.HasLink {
+	if shape.HasLink {
 		link := s.Links().AppendEmpty()
-		link.SetTraceID(pcommon.TraceID(ids.LinkTraceID))
-		link.SetSpanID(pcommon.SpanID(ids.LinkSpanID))
-		// Sampled, and remote as the exporter marks it.
-		link.SetFlags(1 | flagHasIsRemote | flagIsRemote)
+		link.SetTraceID(pcommon.TraceID(shape.LinkTraceID))
+		link.SetSpanID(pcommon.SpanID(shape.LinkSpanID))
+		link.SetFlags(shape.LinkFlags)
 	}
 }
 
@@ -107,11 +90,8 @@ func (m *mapper) appendSpan(dst ptrace.SpanSlice, l *semconv.Lifetime) {
 func putAttributes(m pcommon.Map, kvs []attribute.KeyValue) {
 	m.EnsureCapacity(m.Len() + len(kvs))
 	for _, kv := range kvs {
-		v, ok := m.Get(string(kv.Key))
-		if !ok {
-			v = m.PutEmpty(string(kv.Key))
-		}
-		putValue(v, kv.Value)
+		// PutEmpty looks the key up itself and reuses an existing value.
+		putValue(m.PutEmpty(string(kv.Key)), kv.Value)
 	}
 }
 

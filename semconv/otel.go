@@ -516,7 +516,9 @@ type SpanIDs struct {
 	ParentSpanID [8]byte
 	// ParentRemote is true when the parent came from a W3C traceparent.
 	ParentRemote bool
-	// TraceFlags are the W3C trace flags (01 = sampled).
+	// TraceFlags are the W3C trace flags of the process's records and
+	// span: always TraceFlagsSampled (see there why an inherited
+	// traceparent's flags are not copied).
 	TraceFlags byte
 	// Link, when HasLink, is the span of the creating process, which lies
 	// in another trace: a trace root links to its parent.
@@ -554,11 +556,10 @@ func spanContextIDs[H interface {
 	if isRoot {
 		root = self
 	}
-	ids := SpanIDs{SpanID: h.SpanID(self), TraceFlags: 1}
-	tpTrace, tpSpan, tpFlags, tpOK := ParseTraceParent(l.TraceParent)
+	ids := SpanIDs{SpanID: h.SpanID(self), TraceFlags: TraceFlagsSampled}
+	tpTrace, tpSpan, _, tpOK := ParseTraceParent(l.TraceParent)
 	if tpOK {
 		ids.TraceID = tpTrace
-		ids.TraceFlags = tpFlags
 	} else {
 		ids.TraceID = h.TraceID(root)
 	}
