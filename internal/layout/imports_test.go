@@ -31,9 +31,10 @@ var allowed = map[string][]string{
 	"collector/...": {
 		"backends/...", "config", "linux", "freebsd", "pipeline", "semconv",
 	},
-	"internal/layout": {},
-	"cmd/...":         {"*"},
-	"e2e/...":         {"*"},
+	"internal/layout":  {},
+	"internal/testenv": {"backends/...", "semconv"},
+	"cmd/...":          {"*"},
+	"e2e/...":          {"*"},
 }
 
 // rule returns the allowed imports of pkg (module-relative), the folder
