@@ -15,7 +15,6 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -23,7 +22,7 @@ import (
 	commonpb "go.opentelemetry.io/proto/otlp/common/v1"
 	tracepb "go.opentelemetry.io/proto/otlp/trace/v1"
 
-	"github.com/procotel/procotel/e2e"
+	"github.com/procotel/procotel/internal/otelcoltest"
 	"github.com/procotel/procotel/semconv"
 )
 
@@ -122,24 +121,6 @@ service:
       receivers: [procotel]
       exporters: [otlp_http]
 `
-
-// lockedBuffer collects the Collector's output.
-type lockedBuffer struct {
-	mu  sync.Mutex
-	buf bytes.Buffer
-}
-
-func (b *lockedBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.Write(p)
-}
-
-func (b *lockedBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.buf.String()
-}
 
 // workloadScripts is the ground-truth workload, one sh script per
 // process. Every process reports "proc NAME PID PPID STARTTIME" (start
@@ -307,13 +288,13 @@ func expectations(t *testing.T, procs map[string]*workloadProc, boot semconv.Boo
 func TestDistributionEndToEnd(t *testing.T) {
 	requireRoot(t)
 	bin := buildDistribution(t)
-	fwd := e2e.StartForwarded(t)
+	fwd := otelcoltest.StartForwarded(t)
 
 	cfgPath := filepath.Join(t.TempDir(), "config.yaml")
 	if err := os.WriteFile(cfgPath, fmt.Appendf(nil, distributionConfig, os.Getpid(), fwd.URL), 0o644); err != nil {
 		t.Fatal(err)
 	}
-	var output lockedBuffer
+	var output otelcoltest.Output
 	col := exec.Command(bin, "--config", "file:"+cfgPath)
 	col.Stdout, col.Stderr = &output, &output
 	if err := col.Start(); err != nil {
@@ -367,7 +348,7 @@ func TestDistributionEndToEnd(t *testing.T) {
 	checkDistributionLogs(t, want, fwd.Logs())
 }
 
-func spansByPID(spans []e2e.Span) map[int64]*tracepb.Span {
+func spansByPID(spans []otelcoltest.Span) map[int64]*tracepb.Span {
 	m := map[int64]*tracepb.Span{}
 	for _, s := range spans {
 		for _, kv := range s.Span.Attributes {
@@ -388,7 +369,7 @@ func attr(kvs []*commonpb.KeyValue, key string) *commonpb.AnyValue {
 	return nil
 }
 
-func checkDistributionSpans(t *testing.T, want map[int64]*expected, spans []e2e.Span) {
+func checkDistributionSpans(t *testing.T, want map[int64]*expected, spans []otelcoltest.Span) {
 	t.Helper()
 	have := spansByPID(spans)
 	for _, s := range spans {
@@ -449,7 +430,7 @@ func checkDistributionSpans(t *testing.T, want map[int64]*expected, spans []e2e.
 	}
 }
 
-func checkDistributionLogs(t *testing.T, want map[int64]*expected, logs []e2e.Log) {
+func checkDistributionLogs(t *testing.T, want map[int64]*expected, logs []otelcoltest.Log) {
 	t.Helper()
 	seen := map[int64]map[string]int{}
 	for _, l := range logs {

@@ -35,6 +35,7 @@ import (
 
 	"github.com/cilium/ebpf"
 
+	"github.com/procotel/procotel/internal/otelcoltest"
 	"github.com/procotel/procotel/linux"
 	"github.com/procotel/procotel/semconv"
 )
@@ -65,7 +66,7 @@ func main() {
 	only := flag.String("scenarios", "", "workload@rate list (exec@0,exec@1000) instead of -modes × -rates")
 	monitors := flag.String("monitors", "procotel-kernel,procotel,procotel+otlp,bpftrace,forkstat,auditd",
 		"monitors beside the baseline; procotel-kernel is procotel's eBPF programs, ring buffer and decoder alone")
-	collectorBin := flag.String("collector", "", "OpenTelemetry Collector binary for procotel+otlp (default: the one e2e.BuildCollector cached)")
+	collectorBin := flag.String("collector", "", "OpenTelemetry Collector binary for procotel+otlp (default: the test Collector of internal/otelcoltest, built once and cached)")
 	md := flag.String("md", "", "also write the table as Markdown to this file")
 	svg := flag.String("svg", "", "also write an SVG chart to this file")
 	startup := flag.Int("startup", 10000, "start-up check: sleeping processes to seed (0 skips it)")
@@ -139,16 +140,22 @@ func main() {
 		case "procotel+otlp":
 			bin := *collectorBin
 			if bin == "" {
-				bin = findCollector()
+				var err error
+				bin, err = otelcoltest.Build(func(format string, args ...any) {
+					fmt.Fprintf(os.Stderr, "procotel-storm: "+format+"\n", args...)
+				})
+				if err != nil {
+					fmt.Fprintf(os.Stderr, "procotel-storm: no Collector (%v); pass -collector; skipping procotel+otlp\n", err)
+					continue
+				}
 			}
-			if bin == "" {
-				fmt.Fprintln(os.Stderr, "procotel-storm: no Collector binary (run the e2e tests once or pass -collector); skipping procotel+otlp")
-				continue
-			}
-			c, err := startCollector(bin, dir)
+			addr, err := otelcoltest.FreeLoopbackAddr()
 			check(err)
-			addCleanup(c.stop)
-			mons = append(mons, monitorFor(&procotel{otlp: c.addr, collector: c.cmd.Process.Pid, maxProcs: *maxProcs}))
+			c, err := otelcoltest.NewProcess(bin, dir, otelcoltest.Config(addr, "", ""), addr)
+			check(err)
+			check(c.Start())
+			addCleanup(c.Stop)
+			mons = append(mons, monitorFor(&procotel{otlp: addr, collector: c.Pid(), maxProcs: *maxProcs}))
 		case "bpftrace":
 			mons = append(mons, newBpftrace())
 		case "forkstat":

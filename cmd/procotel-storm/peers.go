@@ -5,11 +5,8 @@ package main
 import (
 	"bufio"
 	"bytes"
-	"crypto/sha256"
-	"encoding/hex"
 	"fmt"
 	"io"
-	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -404,91 +401,4 @@ func field(line, key string) string {
 		v = v[:j]
 	}
 	return v
-}
-
-// collector is an OpenTelemetry Collector on loopback receiving OTLP/gRPC
-// and exporting to its debug exporter at basic verbosity.
-type collector struct {
-	cmd  *exec.Cmd
-	addr string
-}
-
-const collectorConfig = `
-receivers:
-  otlp:
-    protocols:
-      grpc:
-        endpoint: %s
-exporters:
-  debug:
-    verbosity: basic
-service:
-  telemetry:
-    logs:
-      level: warn
-    metrics:
-      level: none
-  pipelines:
-    logs:
-      receivers: [otlp]
-      exporters: [debug]
-    traces:
-      receivers: [otlp]
-      exporters: [debug]
-`
-
-// findCollector returns the Collector binary e2e.BuildCollector caches:
-// the one for the current e2e/otelcol/manifest.yaml when run from the
-// repository, else any cached one.
-func findCollector() string {
-	cache, err := os.UserCacheDir()
-	if err != nil {
-		return ""
-	}
-	if manifest, err := os.ReadFile(filepath.Join("e2e", "otelcol", "manifest.yaml")); err == nil {
-		const builderModule = "go.opentelemetry.io/collector/cmd/builder@v0.160.0" // as in e2e/collector.go
-		sum := sha256.Sum256(append([]byte(builderModule+"\n"), manifest...))
-		bin := filepath.Join(cache, "procotel-e2e", hex.EncodeToString(sum[:8]), "otelcol-procotel-e2e")
-		if _, err := os.Stat(bin); err == nil {
-			return bin
-		}
-	}
-	m, _ := filepath.Glob(filepath.Join(cache, "procotel-e2e", "*", "otelcol-procotel-e2e"))
-	if len(m) == 0 {
-		return ""
-	}
-	return m[len(m)-1]
-}
-
-func startCollector(bin, dir string) (*collector, error) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		return nil, err
-	}
-	addr := l.Addr().String()
-	l.Close()
-	cfg := filepath.Join(dir, "collector.yaml")
-	if err := os.WriteFile(cfg, []byte(fmt.Sprintf(collectorConfig, addr)), 0o644); err != nil {
-		return nil, err
-	}
-	cmd := exec.Command(bin, "--config", "file:"+cfg)
-	cmd.Stdout, cmd.Stderr = io.Discard, io.Discard
-	if err := cmd.Start(); err != nil {
-		return nil, fmt.Errorf("start collector: %w", err)
-	}
-	for i := 0; i < 300; i++ {
-		if c, err := net.DialTimeout("tcp", addr, 100*time.Millisecond); err == nil {
-			c.Close()
-			return &collector{cmd: cmd, addr: addr}, nil
-		}
-		time.Sleep(100 * time.Millisecond)
-	}
-	_ = cmd.Process.Kill()
-	_ = cmd.Wait()
-	return nil, fmt.Errorf("collector does not listen on %s", addr)
-}
-
-func (c *collector) stop() {
-	_ = c.cmd.Process.Signal(syscall.SIGTERM)
-	_ = c.cmd.Wait()
 }
