@@ -1,3 +1,8 @@
+//go:build freebsd && (amd64 || arm64 || riscv64)
+
+// The 64-bit FreeBSD ports only: procctl's id_t is 64 bits, which the
+// 32-bit ABIs pass in a register pair (with padding on arm).
+
 package main
 
 import (
