@@ -20,6 +20,18 @@ OUT=${OUT:-$(mktemp -d)}
 TARGET=x86_64-freebsd.14.0
 cd "$ROOT"
 
+echo "== 1. GOOS=freebsd CGO_ENABLED=0 build and vet of the whole module"
+GOOS=freebsd GOARCH=amd64 CGO_ENABLED=0 go build ./...
+GOOS=freebsd GOARCH=amd64 CGO_ENABLED=0 go vet ./...
+GOOS=freebsd GOARCH=amd64 CGO_ENABLED=0 go test -c -o "$OUT/freebsd.test" ./freebsd/
+GOOS=freebsd GOARCH=amd64 CGO_ENABLED=0 go test -c -o "$OUT/backendtest.test" ./backends/backendtest/
+GOOS=freebsd GOARCH=amd64 CGO_ENABLED=0 go build -o "$OUT/workload" ./backends/backendtest/workload
+GOOS=freebsd GOARCH=arm64 CGO_ENABLED=0 go vet ./backends/...
+echo "conformance workload for FreeBSD: ok"
+GOOS=freebsd GOARCH=amd64 CGO_ENABLED=0 go build -o "$OUT/procotel-nocgo" ./cmd/procotel
+echo "cmd/procotel (no cgo, kqueue backend only): ok"
+
+echo "== 2. shim ABI checks with zig cc -target $TARGET"
 ZIG=${ZIG:-sh $ROOT/freebsd/zig.sh}
 # Install (first run) and check zig before anything is built with it.
 $ZIG version >/dev/null || { echo "build.sh: zig does not run: $ZIG version" >&2; exit 1; }
@@ -29,18 +41,6 @@ cat >"$OUT/zcc" <<WRAP
 exec $ZIG cc -target $TARGET "\$@"
 WRAP
 chmod +x "$OUT/zcc"
-
-echo "== 1. GOOS=freebsd CGO_ENABLED=0 build and vet of the whole module"
-GOOS=freebsd GOARCH=amd64 CGO_ENABLED=0 go build ./...
-GOOS=freebsd GOARCH=amd64 CGO_ENABLED=0 go vet ./...
-GOOS=freebsd GOARCH=amd64 CGO_ENABLED=0 go test -c -o "$OUT/freebsd.test" ./freebsd/
-GOOS=freebsd GOARCH=amd64 CGO_ENABLED=0 go test -c -o "$OUT/backendtest.test" ./backends/backendtest/
-GOOS=freebsd GOARCH=amd64 CGO_ENABLED=0 go build -o "$OUT/workload" ./backends/backendtest/workload
-echo "conformance workload for FreeBSD: ok"
-GOOS=freebsd GOARCH=amd64 CGO_ENABLED=0 go build -o "$OUT/procotel-nocgo" ./cmd/procotel
-echo "cmd/procotel (no cgo, kqueue backend only): ok"
-
-echo "== 2. shim ABI checks with zig cc -target $TARGET"
 printf '#include "freebsd/shim/dtabi.h"\n' >"$OUT/dtabi_check.c"
 "$OUT/zcc" -c -Wall -Werror -I. -o "$OUT/dtabi_check.o" "$OUT/dtabi_check.c"
 "$OUT/zcc" -c -Wall -Werror -o "$OUT/kinfo_check.o" freebsd/shim/kinfo_check.c
