@@ -55,7 +55,8 @@ storm:
 	$(GO) run ./cmd/procotel-storm -scenarios fork@0,exec@0 -monitors none,procotel
 
 # FreeBSD: build + vet without cgo, the libdtrace shim and a cgo binary
-# cross-compiled with zig (pip install ziglang); artifacts in bin/freebsd.
+# cross-compiled with zig (freebsd/zig.sh installs it from PyPI into
+# .cache/zig on first use); artifacts in bin/freebsd.
 freebsd:
 	OUT=$(CURDIR)/bin/freebsd sh freebsd/build.sh
 

@@ -1,4 +1,4 @@
-//go:build linux
+//go:build linux || freebsd
 
 package backendtest
 
@@ -137,9 +137,8 @@ func TestWorkloadCore(t *testing.T) {
 	if k.Exit == nil || k.Exit.Signal != int32(syscall.SIGABRT) || k.Exit.Code != 0 {
 		t.Fatalf("exit %+v, want death by SIGABRT", k.Exit)
 	}
-	pattern, _ := os.ReadFile("/proc/sys/kernel/core_pattern")
-	if !k.Exit.CoreDumped && strings.TrimSpace(string(pattern)) == "core" {
-		t.Errorf("no core dump although core_pattern is %q and RLIMIT_CORE was raised", pattern)
+	if where, plain := coreInWorkingDir(t); !k.Exit.CoreDumped && plain {
+		t.Errorf("no core dump although %s and RLIMIT_CORE was raised", where)
 	}
 	if len(rep.Signals) != 1 || rep.Signals[0] != (truth.Signal{Sender: k.PID, Target: k.PID, Signo: int32(syscall.SIGABRT)}) {
 		t.Errorf("signals %+v, want SIGABRT from %d to itself", rep.Signals, k.PID)

@@ -224,8 +224,8 @@ func runCore(w *workload, args []string) error {
 		return fmt.Errorf("create scratch directory: %w", err)
 	}
 	defer os.RemoveAll(dir)
-	if b, err := os.ReadFile("/proc/sys/kernel/core_pattern"); err == nil {
-		w.note("core_pattern %q", strings.TrimSpace(string(b)))
+	if note, ok := coreNote(); ok {
+		w.note("%s", note)
 	}
 	ex := w.selfExec("child-abort")
 	pid, err := start(ex.Filename, ex.Argv, stdio{dir: dir})

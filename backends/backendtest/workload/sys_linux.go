@@ -66,3 +66,12 @@ func defaultSIGABRT() error {
 
 // gettid returns the id of the calling thread.
 func gettid() int { return unix.Gettid() }
+
+// coreNote says where the kernel writes core files (core_pattern).
+func coreNote() (string, bool) {
+	b, err := os.ReadFile("/proc/sys/kernel/core_pattern")
+	if err != nil {
+		return "", false
+	}
+	return fmt.Sprintf("core_pattern %q", strings.TrimSpace(string(b))), true
+}

@@ -1,4 +1,4 @@
-//go:build !linux
+//go:build !linux && !(freebsd && (amd64 || arm64 || riscv64))
 
 package main
 
@@ -13,7 +13,7 @@ import (
 var errNotPorted = errors.New("not yet ported to this operating system")
 
 // becomeSubreaper would make the workload the reaper of orphaned
-// descendants (FreeBSD: procctl PROC_REAP_ACQUIRE).
+// descendants.
 func becomeSubreaper() error { return errNotPorted }
 
 // ignoreSIGUSR1 sets SIGUSR1's disposition to ignore.
@@ -25,5 +25,8 @@ func ignoreSIGUSR1() (bool, error) {
 // defaultSIGABRT would restore SIGABRT's default disposition.
 func defaultSIGABRT() error { return errNotPorted }
 
-// gettid would return the id of the calling thread (FreeBSD: thr_self).
+// gettid would return the id of the calling thread.
 func gettid() int { return 0 }
+
+// coreNote would say where the kernel writes core files.
+func coreNote() (string, bool) { return "", false }
