@@ -73,25 +73,26 @@ func (st *argState) secretOf(a string, last bool) (string, bool) {
 		}
 		return a, false
 	}
-	if st.prog == progNone || len(a) < 2 {
+	if st.prog == progNone || a == "" {
 		return a, false
 	}
-	attached := len(a) > 2 && a[0] == '-' && a[1] == 'p'
-	switch st.prog {
-	case progMySQL, progSSHPass:
-		if attached {
-			return "-p" + Redacted, true
-		}
-	case progLogin:
-		if st.login && attached {
-			return "-p" + Redacted, true
-		}
-	case progHtpasswd:
+	if st.attachedPassword(a) {
+		return "-p" + Redacted, true
+	}
+	if st.prog == progHtpasswd {
 		if st.batch && last && a[0] != '-' && a != Redacted {
 			return Redacted, true
 		}
 	}
 	return a, false
+}
+
+// attachedPassword reports whether a is -pSECRET for the program.
+func (st *argState) attachedPassword(a string) bool {
+	if len(a) <= 2 || a[0] != '-' || a[1] != 'p' {
+		return false
+	}
+	return st.prog == progMySQL || st.prog == progSSHPass || (st.prog == progLogin && st.login)
 }
 
 func (st *argState) advance(a string) {
@@ -102,6 +103,9 @@ func (st *argState) advance(a string) {
 	if p := programOf(a); p != progNone {
 		*st = argState{prog: p}
 		return
+	}
+	if st.attachedPassword(a) {
+		st.secretNext = false // -ppw holds its value, whatever its letters spell
 	}
 	switch st.prog {
 	case progSSHPass:

@@ -144,6 +144,11 @@ func TestRedactArgv(t *testing.T) {
 		{[]string{"redis-cli", "-h", "cache", "-a", "pw", "ping"}, []string{"redis-cli", "-h", "cache", "-a", "[REDACTED]", "ping"}},
 		{[]string{"htpasswd", "-b", "/etc/nginx/pw", "bob", "pw"}, []string{"htpasswd", "-b", "/etc/nginx/pw", "bob", "[REDACTED]"}},
 		{[]string{"htpasswd", "-bnB", "-C", "10", "bob", "pw"}, []string{"htpasswd", "-bnB", "-C", "10", "bob", "[REDACTED]"}},
+		// Found by FuzzRedactArgv: a one-character password, and an
+		// attached password spelling a secret flag name (-ppw, -pass).
+		{[]string{"htpasswd", "-b", "/etc/pw", "bob", "0"}, []string{"htpasswd", "-b", "/etc/pw", "bob", "[REDACTED]"}},
+		{[]string{"mysql", "-pW", "db"}, []string{"mysql", "-p[REDACTED]", "db"}},
+		{[]string{"mysql", "-pass", "db"}, []string{"mysql", "-p[REDACTED]", "db"}},
 		// The same flags elsewhere are not secrets.
 		{[]string{"mkdir", "-p", "/a/b"}, []string{"mkdir", "-p", "/a/b"}},
 		{[]string{"ssh", "-p", "22", "host"}, []string{"ssh", "-p", "22", "host"}},
