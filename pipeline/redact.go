@@ -234,7 +234,12 @@ func (r *Redactor) words(s string) string {
 		// Shell quotes around a word or its value do not hide it.
 		bare := strings.Trim(w, "'\"")
 		last := strings.TrimLeft(s[j:], " \t\n") == ""
-		if out, ok := st.redact(bare, last); ok {
+		if st.secretNext && bare != w {
+			// A quoted value is a value even when it starts with '-'.
+			st.advance(bare)
+			b.WriteString(Redacted)
+			changed = true
+		} else if out, ok := st.redact(bare, last); ok {
 			if out != bare {
 				b.WriteString(out)
 				changed = true

@@ -118,13 +118,20 @@ func FuzzRedactArgv(f *testing.F) {
 		var clean []string
 		for i, w := range strings.Fields(benign) {
 			w = benignWord(w)
-			switch i % 5 {
+			other := benignWord(strings.ToLower(secret))
+			switch i % 7 {
 			case 1:
 				w = "-" + w[:1] // -p, -a, -u…
 			case 2:
 				w = "--" + w
 			case 3:
-				w = "--" + w + "=" + benignWord(strings.ToLower(secret))
+				w = "--" + w + "=" + other
+			case 4:
+				w = w + ": " + other // a key: value pair
+			case 5:
+				w = "mkdir -" + w[:1] + " " + other + " && ssh -p 22 " + w // a command line in one argument
+			case 6:
+				w = "https://" + w + ":8443/" + other + "?q=" + w
 			}
 			clean = append(clean, w)
 		}

@@ -74,6 +74,8 @@ func TestRedactString(t *testing.T) {
 		{"words", "env GITHUB_TOKEN=abc make; echo ok", "env GITHUB_TOKEN=[REDACTED] make; echo ok"},
 		{"words", "run --token 'x y' --v", "run --token [REDACTED] --v"},
 		{"words", `psql --password "a b c"`, `psql --password [REDACTED]`},
+		{"words", `psql --password "-a b" -h db`, `psql --password [REDACTED] -h db`},
+		{"words", `psql --password '-ab' -h db`, `psql --password [REDACTED] -h db`},
 		{"words neg", "ls -l /tmp --color=auto", "ls -l /tmp --color=auto"},
 		{"words neg", "echo password is secret", "echo password is secret"},
 		// Key-value pairs in one argument: configuration, JSON, headers.
