@@ -136,6 +136,7 @@ func (p *Pipeline) fork(e *semconv.Event) {
 	en := t.add(child)
 	en.startWall = p.wall(e)
 	en.traceParent = e.TraceParent
+	en.launched = t.launcher != 0 && child.PPID == t.launcher
 	if parent != nil && parent.state != stateEvicted {
 		p.adopt(en, parent)
 	} else if pk := child.ParentKey(); !pk.IsZero() {
@@ -180,6 +181,7 @@ func (p *Pipeline) implicit(e *semconv.Event) *entry {
 	en := t.add(proc)
 	en.seeded = true
 	en.proc.TID = proc.PID
+	en.launched = t.launcher != 0 && proc.PPID == t.launcher
 	if parent := t.parentOf(proc, false); parent != nil {
 		p.adopt(en, parent)
 	}

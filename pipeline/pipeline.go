@@ -43,6 +43,14 @@ type Config struct {
 	// seeded at start-up get their roots when the seeding ends, so
 	// parents seeded after their children count.
 	RootPolicy semconv.RootPolicy
+	// Launcher is the pid of the process that starts the watched command
+	// (procotel itself under "procotel -- CMD"); zero for none. Whatever
+	// RootPolicy says, a process the launcher creates roots its own trace,
+	// and since the launcher's span is never exported, that root has no
+	// parent span (unless an inherited traceparent gives one) and no link
+	// to the launcher (Lineage.Unlinked). Its descendants join its trace
+	// as RootPolicy decides.
+	Launcher int32
 	// Filter selects the events and lifetimes sinks receive; nil passes
 	// everything. Filtered-out processes are still tracked.
 	Filter *Filter
@@ -184,7 +192,7 @@ func New(cfg Config, sinks ...Sink) *Pipeline {
 		sinks:  sinks,
 		redact: red,
 		now:    time.Now,
-		t:      newTable(cfg.MaxProcesses, cfg.KeepReaped, cfg.RootPolicy),
+		t:      newTable(cfg.MaxProcesses, cfg.KeepReaped, cfg.RootPolicy, cfg.Launcher),
 		att:    newAttempts(cfg.ExecPairTimeout),
 		clock:  cfg.Clock,
 		win:    window{length: cfg.Window},

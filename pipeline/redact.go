@@ -30,10 +30,13 @@ type Redactor struct {
 // rule is one pattern. The secret is the pattern's first capture group,
 // or the whole match when it has none. A rule with hints runs only on
 // strings that contain one of them (ASCII case-insensitively), which keeps
-// the regular expressions off most arguments.
+// the regular expressions off most arguments. A rule with find instead of
+// re finds its secrets in code, in the form FindAllStringSubmatchIndex
+// returns.
 type rule struct {
 	name  string
 	re    *regexp.Regexp
+	find  func(s string) [][]int
 	hints []string // lower case; one must occur
 	needs []string // lower case; all must occur
 }
@@ -59,7 +62,7 @@ var defaultRules = []rule{
 	},
 	{
 		name:  "url password",
-		re:    regexp.MustCompile(`(?i)\b[a-z][a-z0-9+.\-]*://[^/\s:@]*:([^@/\s]+)@`),
+		find:  urlPasswords,
 		needs: []string{"://", "@"},
 	},
 	{
@@ -140,26 +143,20 @@ func NewRedactor(extra ...string) (*Redactor, error) {
 // caller's argv is never modified. Besides the patterns applied to each
 // element, the element after a secret flag (--password VALUE) is replaced
 // whole, and the password in the element after -u/--user (user:password).
+// A few programs' own flags are secrets too, after an element naming the
+// program: mysql and mariadb -pSECRET, sshpass -p, docker, podman and
+// nerdctl login -p, redis-cli -a, and the last argument of htpasswd -b.
 func (r *Redactor) Argv(argv []string) []string {
 	if r == nil || r.Disabled || len(argv) == 0 {
 		return argv
 	}
 	var out []string
-	secretNext, userNext := false, false
+	var st argState
 	for i, a := range argv {
-		b := a
-		switch {
-		case secretNext && a != "" && a[0] != '-':
-			b = Redacted
-		case userNext:
-			if j := strings.IndexByte(a, ':'); j >= 0 && j < len(a)-1 {
-				b = a[:j+1] + Redacted
-			}
-		default:
+		b, ok := st.redact(a, i == len(argv)-1)
+		if !ok {
 			b = r.String(a)
 		}
-		secretNext = isSecretFlag(a)
-		userNext = a == "-u" || a == "--user" || a == "--proxy-user" || a == "-U"
 		if b != a {
 			if out == nil {
 				out = slices.Clone(argv)
@@ -188,6 +185,12 @@ func (r *Redactor) String(s string) string {
 	}
 	var buf [256]byte
 	lower, set := lowerASCII(buf[:0], s)
+	if set.has(':') || set.has('=') {
+		if out := keyValues(s); out != s {
+			s = out
+			lower, set = lowerASCII(buf[:0], s)
+		}
+	}
 	for i := range r.rules {
 		if out := r.rules[i].apply(s, lower, &set); out != s {
 			s = out
@@ -201,27 +204,28 @@ func (r *Redactor) String(s string) string {
 // word of s: KEY=secret, --flag=secret and "--flag secret".
 func (r *Redactor) words(s string) string {
 	var b strings.Builder
-	changed, redactNext := false, false
+	changed := false
+	var st argState
 	i := 0
 	for i < len(s) {
 		j := i
-		for j < len(s) && (s[j] == ' ' || s[j] == '\t' || s[j] == '\n') {
+		for j < len(s) && isSpace(s[j]) {
 			j++
 		}
 		b.WriteString(s[i:j])
 		i = j
-		for j < len(s) && s[j] != ' ' && s[j] != '\t' && s[j] != '\n' {
+		for j < len(s) && !isSpace(s[j]) {
 			j++
 		}
 		if i == j {
 			break
 		}
 		w := s[i:j]
-		if redactNext && (w[0] == '\'' || w[0] == '"') {
+		if (st.secretNext || st.progNext) && (w[0] == '\'' || w[0] == '"') {
 			// A quoted value may hold spaces: it ends at its closing quote.
 			if k := strings.IndexByte(s[i+1:], w[0]); k >= 0 {
 				j = i + 1 + k + 1
-				for j < len(s) && s[j] != ' ' && s[j] != '\t' && s[j] != '\n' {
+				for j < len(s) && !isSpace(s[j]) {
 					j++
 				}
 				w = s[i:j]
@@ -229,20 +233,24 @@ func (r *Redactor) words(s string) string {
 		}
 		// Shell quotes around a word or its value do not hide it.
 		bare := strings.Trim(w, "'\"")
-		switch {
-		case redactNext:
+		last := strings.TrimLeft(s[j:], " \t\n") == ""
+		if st.secretNext && bare != w {
+			// A quoted value is a value even when it starts with '-'.
+			st.advance(bare)
 			b.WriteString(Redacted)
-			changed, redactNext = true, false
-		case isSecretFlag(bare):
-			b.WriteString(w)
-			redactNext = true
-		default:
-			if key, value, ok := strings.Cut(bare, "="); ok && value != "" && isName(key) && secretName(key) {
-				b.WriteString(key + "=" + Redacted)
+			changed = true
+		} else if out, ok := st.redact(bare, last); ok {
+			if out != bare {
+				b.WriteString(out)
 				changed = true
 			} else {
 				b.WriteString(w)
 			}
+		} else if key, value, ok := strings.Cut(bare, "="); ok && value != "" && isName(key) && secretName(key) {
+			b.WriteString(key + "=" + Redacted)
+			changed = true
+		} else {
+			b.WriteString(w)
 		}
 		i = j
 	}
@@ -250,6 +258,96 @@ func (r *Redactor) words(s string) string {
 		return s
 	}
 	return b.String()
+}
+
+// keyValues replaces the values of secret keys in "key: value" and
+// "key = value" pairs, as configuration, JSON and headers write them:
+// password: x, {"password":"x"}, aws_secret_access_key = x. The key may be
+// quoted. A quoted value ends at its closing quote; an unquoted one after
+// ':' at the end of the line or a ',', ';' or '}', after '=' at white
+// space or one of ',', ';', '&', '}'. Authorization headers are left to
+// their rule, which keeps the scheme readable.
+func keyValues(s string) string {
+	var b strings.Builder
+	last := 0 // s[:last] is in b, or is to be
+	for i := 0; i < len(s); i++ {
+		sep := s[i]
+		if sep != ':' && sep != '=' {
+			continue
+		}
+		end := i
+		for end > last && (s[end-1] == ' ' || s[end-1] == '\t') {
+			end--
+		}
+		var quote byte
+		if end > last && (s[end-1] == '"' || s[end-1] == '\'') {
+			quote = s[end-1]
+			end--
+		}
+		start := end
+		for start > last && isNameByte(s[start-1]) {
+			start--
+		}
+		if start == end || (quote != 0 && (start == last || s[start-1] != quote)) {
+			continue
+		}
+		if key := s[start:end]; isAuthorization(key) || !secretName(key) {
+			continue
+		}
+		v := i + 1
+		for v < len(s) && (s[v] == ' ' || s[v] == '\t') {
+			v++
+		}
+		vs, ve := v, v
+		if v < len(s) && (s[v] == '"' || s[v] == '\'') {
+			q := s[v]
+			vs, ve = v+1, v+1
+			for ve < len(s) && s[ve] != q {
+				if s[ve] == '\\' && q == '"' && ve+1 < len(s) {
+					ve++
+				}
+				ve++
+			}
+		} else {
+			for ve < len(s) && !endsValue(sep, s[ve]) {
+				ve++
+			}
+		}
+		if vs == ve || s[vs:ve] == Redacted {
+			continue
+		}
+		b.WriteString(s[last:vs])
+		b.WriteString(Redacted)
+		last = ve
+		i = ve - 1
+	}
+	if last == 0 {
+		return s
+	}
+	b.WriteString(s[last:])
+	return b.String()
+}
+
+// endsValue reports whether c ends an unquoted value after sep.
+func endsValue(sep, c byte) bool {
+	switch c {
+	case ',', ';', '}', '\n':
+		return true
+	case ' ', '\t', '&':
+		return sep == '='
+	}
+	return false
+}
+
+func isNameByte(c byte) bool {
+	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '-' || c == '.'
+}
+
+// isAuthorization reports whether key is an Authorization or
+// Proxy-Authorization header name.
+func isAuthorization(key string) bool {
+	key = strings.TrimLeft(key, "-")
+	return strings.EqualFold(key, "authorization") || strings.EqualFold(key, "proxy-authorization")
 }
 
 // byteSet is a set of bytes.
@@ -304,7 +402,12 @@ func (ru *rule) apply(s string, lower []byte, set *byteSet) string {
 			return s
 		}
 	}
-	locs := ru.re.FindAllStringSubmatchIndex(s, -1)
+	var locs [][]int
+	if ru.find != nil {
+		locs = ru.find(s)
+	} else {
+		locs = ru.re.FindAllStringSubmatchIndex(s, -1)
+	}
 	if locs == nil {
 		return s
 	}
@@ -329,6 +432,59 @@ func (ru *rule) apply(s string, lower []byte, set *byteSet) string {
 	return b.String()
 }
 
+// urlPasswords finds the passwords in URLs (scheme://user:password@host).
+// The user information ends at the last @ before the path, so a password
+// may hold an @ (user:p@ss@host); the user name holds no ':'.
+func urlPasswords(s string) [][]int {
+	var locs [][]int
+	for i := 0; i+3 <= len(s); {
+		k := strings.Index(s[i:], "://")
+		if k < 0 {
+			break
+		}
+		sep := i + k
+		i = sep + 3
+		if !isScheme(s, sep) {
+			continue
+		}
+		auth := i
+		for auth < len(s) && s[auth] != '/' && !isSpace(s[auth]) {
+			auth++
+		}
+		at := strings.LastIndexByte(s[i:auth], '@')
+		if at < 0 {
+			continue
+		}
+		at += i
+		colon := strings.IndexByte(s[i:at], ':')
+		if colon < 0 || i+colon+1 == at {
+			continue
+		}
+		locs = append(locs, []int{i, at, i + colon + 1, at})
+		i = auth
+	}
+	return locs
+}
+
+// isScheme reports whether the text before s[sep:] ("://") ends in a URL
+// scheme: a letter, then letters, digits, '+', '-', '.'.
+func isScheme(s string, sep int) bool {
+	j := sep
+	for j > 0 && isSchemeByte(s[j-1]) {
+		j--
+	}
+	for j < sep && !isLetter(s[j]) { // a scheme starts with a letter
+		j++
+	}
+	return j < sep
+}
+
+func isLetter(c byte) bool { return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' }
+
+func isSchemeByte(c byte) bool {
+	return isLetter(c) || c >= '0' && c <= '9' || c == '+' || c == '-' || c == '.'
+}
+
 // isSecretFlag reports whether a is a flag whose value, in the next
 // argument, is a secret: --password, -token, --api-key.
 func isSecretFlag(a string) bool {
@@ -346,8 +502,7 @@ func isName(s string) bool {
 		return false
 	}
 	for i := 0; i < len(s); i++ {
-		c := s[i]
-		if !(c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '-' || c == '.') {
+		if !isNameByte(s[i]) {
 			return false
 		}
 	}

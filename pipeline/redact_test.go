@@ -74,8 +74,37 @@ func TestRedactString(t *testing.T) {
 		{"words", "env GITHUB_TOKEN=abc make; echo ok", "env GITHUB_TOKEN=[REDACTED] make; echo ok"},
 		{"words", "run --token 'x y' --v", "run --token [REDACTED] --v"},
 		{"words", `psql --password "a b c"`, `psql --password [REDACTED]`},
+		{"words", `psql --password "-a b" -h db`, `psql --password [REDACTED] -h db`},
+		{"words", `psql --password '-ab' -h db`, `psql --password [REDACTED] -h db`},
 		{"words neg", "ls -l /tmp --color=auto", "ls -l /tmp --color=auto"},
 		{"words neg", "echo password is secret", "echo password is secret"},
+		// Key-value pairs in one argument: configuration, JSON, headers.
+		{"key value", "password=x", "password=[REDACTED]"},
+		{"key value", "password: x", "password: [REDACTED]"},
+		{"key value", "password:x", "password:[REDACTED]"},
+		{"key value", `{"password":"x"}`, `{"password":"[REDACTED]"}`},
+		{"key value", `{"user":"bob","password": "a \"b\" c","port":5432}`, `{"user":"bob","password": "[REDACTED]","port":5432}`},
+		{"key value", `{'api_key': 'k1', 'n': 2}`, `{'api_key': '[REDACTED]', 'n': 2}`},
+		{"key value", "{token: abc, user: bob}", "{token: [REDACTED], user: bob}"},
+		{"key value", "aws_secret_access_key = x", "aws_secret_access_key = [REDACTED]"},
+		{"key value", "[default]\naws_secret_access_key=wJalr\nregion=eu", "[default]\naws_secret_access_key=[REDACTED]\nregion=eu"},
+		{"key value", "db password: correct horse", "db password: [REDACTED]"},
+		{"key value neg", "user: bob", "user: bob"},
+		{"key value neg", `{"password_file":"/run/pw"}`, `{"password_file":"/run/pw"}`},
+		{"key value neg", "password:", "password:"},
+		{"key value neg", `{"password":""}`, `{"password":""}`},
+		{"key value neg", "see token_url: https://idp/t", "see token_url: https://idp/t"},
+		// The password in a URL ends at the last @ before the host.
+		{"url password", "https://user:p@ss@host/x", "https://user:[REDACTED]@host/x"},
+		{"url password", "https://user:p@ss@host", "https://user:[REDACTED]@host"},
+		{"url password", "https://u:pw@host/users/@me", "https://u:[REDACTED]@host/users/@me"},
+		// Program flags inside one argument (sh -c "…").
+		{"words program", "mysql -u root -phunter2 db", "mysql -u root -p[REDACTED] db"},
+		{"words program", "sshpass -p 'pw 2' ssh -p 22 host", "sshpass -p [REDACTED] ssh -p 22 host"},
+		{"words program", "docker login -u bob -p pw reg.io", "docker login -u bob -p [REDACTED] reg.io"},
+		{"words program", "htpasswd -b /etc/pw bob secret", "htpasswd -b /etc/pw bob [REDACTED]"},
+		{"words program", "curl -u bob:pw http://x/", "curl -u bob:[REDACTED] http://x/"},
+		{"words program neg", "mkdir -p /a/b && ssh -p 22 host", "mkdir -p /a/b && ssh -p 22 host"},
 		// Ordinary arguments.
 		{"plain", "/usr/bin/curl", "/usr/bin/curl"},
 		{"plain", "-l", "-l"},
@@ -103,6 +132,34 @@ func TestRedactArgv(t *testing.T) {
 		{[]string{"app", "--password-file", "/run/pw"}, []string{"app", "--password-file", "/run/pw"}},
 		{[]string{"env", "TOKEN=x", "ls"}, []string{"env", "TOKEN=[REDACTED]", "ls"}},
 		{[]string{"openssl", "enc", "-pass", "pass:pw"}, []string{"openssl", "enc", "-pass", "[REDACTED]"}},
+		// Programs whose own short flags are secrets.
+		{[]string{"mysql", "-u", "root", "-phunter2", "db"}, []string{"mysql", "-u", "root", "-p[REDACTED]", "db"}},
+		{[]string{"/usr/bin/mysqldump", "-pS3cr3t", "--all-databases"}, []string{"/usr/bin/mysqldump", "-p[REDACTED]", "--all-databases"}},
+		{[]string{"sudo", "mariadb", "-ppw"}, []string{"sudo", "mariadb", "-p[REDACTED]"}},
+		{[]string{"mysql", "-p", "db"}, []string{"mysql", "-p", "db"}}, // -p prompts; db is the database
+		{[]string{"sshpass", "-p", "pw", "ssh", "-p", "22", "host"}, []string{"sshpass", "-p", "[REDACTED]", "ssh", "-p", "22", "host"}},
+		{[]string{"sshpass", "-p", "-dash-pw", "ssh", "host"}, []string{"sshpass", "-p", "[REDACTED]", "ssh", "host"}},
+		{[]string{"sshpass", "-ppw", "scp", "-p", "a", "b:"}, []string{"sshpass", "-p[REDACTED]", "scp", "-p", "a", "b:"}},
+		{[]string{"docker", "login", "-u", "bob", "-p", "pw", "reg.io"}, []string{"docker", "login", "-u", "bob", "-p", "[REDACTED]", "reg.io"}},
+		{[]string{"podman", "login", "-ppw", "reg.io"}, []string{"podman", "login", "-p[REDACTED]", "reg.io"}},
+		{[]string{"nerdctl", "--namespace", "k8s.io", "login", "-p", "pw"}, []string{"nerdctl", "--namespace", "k8s.io", "login", "-p", "[REDACTED]"}},
+		{[]string{"redis-cli", "-h", "cache", "-a", "pw", "ping"}, []string{"redis-cli", "-h", "cache", "-a", "[REDACTED]", "ping"}},
+		{[]string{"htpasswd", "-b", "/etc/nginx/pw", "bob", "pw"}, []string{"htpasswd", "-b", "/etc/nginx/pw", "bob", "[REDACTED]"}},
+		{[]string{"htpasswd", "-bnB", "-C", "10", "bob", "pw"}, []string{"htpasswd", "-bnB", "-C", "10", "bob", "[REDACTED]"}},
+		// Found by FuzzRedactArgv: a one-character password, and an
+		// attached password spelling a secret flag name (-ppw, -pass).
+		{[]string{"htpasswd", "-b", "/etc/pw", "bob", "0"}, []string{"htpasswd", "-b", "/etc/pw", "bob", "[REDACTED]"}},
+		{[]string{"mysql", "-pW", "db"}, []string{"mysql", "-p[REDACTED]", "db"}},
+		{[]string{"mysql", "-pass", "db"}, []string{"mysql", "-p[REDACTED]", "db"}},
+		// The same flags elsewhere are not secrets.
+		{[]string{"mkdir", "-p", "/a/b"}, []string{"mkdir", "-p", "/a/b"}},
+		{[]string{"ssh", "-p", "22", "host"}, []string{"ssh", "-p", "22", "host"}},
+		{[]string{"cp", "-p", "a", "b"}, []string{"cp", "-p", "a", "b"}},
+		{[]string{"docker", "run", "-p", "8080:80", "nginx"}, []string{"docker", "run", "-p", "8080:80", "nginx"}},
+		{[]string{"docker", "run", "-p8080:80", "nginx"}, []string{"docker", "run", "-p8080:80", "nginx"}},
+		{[]string{"grep", "-a", "x", "f"}, []string{"grep", "-a", "x", "f"}},
+		{[]string{"htpasswd", "-c", "/etc/pw", "bob"}, []string{"htpasswd", "-c", "/etc/pw", "bob"}},
+		{[]string{"env", "mysql", "-h", "db"}, []string{"env", "mysql", "-h", "db"}},
 	}
 	for _, c := range cases {
 		orig := append([]string(nil), c.in...)

@@ -29,6 +29,9 @@ type entry struct {
 	rootSet bool
 	// execSeen is set by the first exec, when the root is looked at again.
 	execSeen bool
+	// launched marks a process the table's launcher created: a root
+	// without a link to its creator.
+	launched bool
 
 	startNS   uint64    // creation, kernel clock
 	startWall time.Time // creation, wall clock, when an event said it
@@ -102,6 +105,8 @@ type table struct {
 	max    int
 	keep   int // reaped entries remembered
 	policy semconv.RootPolicy
+	// launcher is Config.Launcher: the processes it creates are roots.
+	launcher int32
 
 	// seeding is true until the first event after the KindExisting ones;
 	// meanwhile a child may arrive before its parent and waits in orphans.
@@ -111,15 +116,16 @@ type table struct {
 	evicted, evictedLive, forgotten uint64
 }
 
-func newTable(max, keepReaped int, policy semconv.RootPolicy) *table {
+func newTable(max, keepReaped int, policy semconv.RootPolicy, launcher int32) *table {
 	return &table{
-		byKey:   make(map[semconv.Key]*entry),
-		byPID:   make(map[int32]*entry),
-		max:     max,
-		keep:    keepReaped,
-		policy:  policy,
-		seeding: true,
-		orphans: make(map[int32][]*entry),
+		byKey:    make(map[semconv.Key]*entry),
+		byPID:    make(map[int32]*entry),
+		max:      max,
+		keep:     keepReaped,
+		policy:   policy,
+		launcher: launcher,
+		seeding:  true,
+		orphans:  make(map[int32][]*entry),
 	}
 }
 
@@ -301,7 +307,7 @@ func (t *table) rootOf(en *entry) semconv.Key {
 // isRoot applies the policy to en and its current parent.
 func (t *table) isRoot(en *entry) bool {
 	p := en.parent
-	if p == nil {
+	if p == nil || en.launched {
 		return true
 	}
 	switch t.policy {
@@ -327,7 +333,7 @@ func (t *table) rootField(en *entry) semconv.Key {
 
 // lineage is the value of Event.Lineage and Lifetime.Lineage for en.
 func (t *table) lineage(en *entry, traceParent string) semconv.Lineage {
-	l := semconv.Lineage{Root: t.rootField(en), Creator: en.creator, CreatorRoot: en.creatorRoot, TraceParent: traceParent}
+	l := semconv.Lineage{Root: t.rootField(en), Creator: en.creator, CreatorRoot: en.creatorRoot, TraceParent: traceParent, Unlinked: en.launched}
 	if !en.creator.IsZero() {
 		if c := t.byKey[en.creator]; c != nil {
 			l.CreatorRoot = t.rootField(c)

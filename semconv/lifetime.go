@@ -52,6 +52,9 @@ type Lineage struct {
 	// TraceParent holds a W3C trace context inherited from the process
 	// environment, when that policy is on and one was found.
 	TraceParent string `json:"trace_parent,omitempty"`
+	// Unlinked marks a trace root whose creator's span is never exported
+	// (the command procotel started itself): the span has no link to it.
+	Unlinked bool `json:"unlinked,omitempty"`
 }
 
 // Key returns the process identity of the lifetime.

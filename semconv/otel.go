@@ -539,7 +539,8 @@ type SpanIDs struct {
 // TraceID(boot, root). The span id is SpanID(boot, p.Key()). A non-root
 // process's parent span is its creator's. A root's parent span is the
 // traceparent's span, and a root links to its creator's span, in the
-// creator's trace TraceID(boot, l.CreatorRoot or the creator itself).
+// creator's trace TraceID(boot, l.CreatorRoot or the creator itself),
+// unless l.Unlinked.
 func SpanContextIDs(boot BootID, p *Process, l Lineage) SpanIDs {
 	return spanContextIDs(hasher{boot}, p, l)
 }
@@ -576,7 +577,7 @@ func spanContextIDs[H interface {
 		ids.ParentSpanID = tpSpan
 		ids.ParentRemote = true
 	}
-	if isRoot && !creator.IsZero() {
+	if isRoot && !creator.IsZero() && !l.Unlinked {
 		creatorRoot := l.CreatorRoot
 		if creatorRoot.IsZero() {
 			creatorRoot = creator

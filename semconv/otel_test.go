@@ -378,6 +378,12 @@ func TestSpanContextIDs(t *testing.T) {
 	if !sj.HasLink || sj.LinkTraceID != r.TraceID || sj.LinkSpanID != c.SpanID {
 		t.Errorf("job root link = %+v, want the creator's span in trace %x", sj, r.TraceID)
 	}
+	// An unlinked root (the command procotel started) neither links to
+	// its creator nor has it as parent; its own ids are unchanged.
+	u := SpanContextIDs(boot, &root, Lineage{Creator: KeyOf(1, 10_000_000), Unlinked: true})
+	if u.HasLink || u.ParentSpanID != ([8]byte{}) || u.TraceID != r.TraceID || u.SpanID != r.SpanID {
+		t.Errorf("unlinked root = %+v, want root %+v without its link", u, r)
+	}
 }
 
 func TestParseTraceParent(t *testing.T) {
