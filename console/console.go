@@ -184,8 +184,15 @@ func (c *Console) Run(ctx context.Context) error {
 	}
 	for {
 		line, err := c.rl.Readline()
+		if ctx.Err() != nil {
+			return nil // a line cut short by the end is not run
+		}
 		switch {
 		case errors.Is(err, readline.ErrInterrupt):
+			if n := c.kb.takeTooLong(); n > 0 {
+				c.printf("line dropped: longer than %d bytes, the most a command takes; nothing was run\n", MaxLine)
+				continue
+			}
 			if strings.TrimSpace(line) == "" {
 				c.printf("(Ctrl-C stops tail and top; type quit or press Ctrl-D to leave)\n")
 			}
