@@ -176,7 +176,7 @@ func (c *Console) helpCmd(in input) {
 		}
 		c.printf("%s %s\n  %s\n", cmd.name, cmd.usage, cmd.summary)
 		if cmd.help != "" {
-			c.printf("\n%s\n", indent(cmd.help, "  "))
+			c.print("\n" + indent(cmd.help, "  ") + "\n")
 		}
 		return
 	}

@@ -8,6 +8,7 @@ import (
 	"github.com/chzyer/readline"
 
 	"github.com/procotel/procotel/semconv"
+	"github.com/procotel/procotel/terminal"
 )
 
 // maxCandidates bounds the completions offered at once (pids on a busy
@@ -85,9 +86,11 @@ func (cp completer) filter(word string) ([][]rune, int) {
 		for _, p := range cp.c.opts.Pipeline.Snapshot() {
 			n := p.Comm
 			if field == "exe" {
-				n = name(&p)
+				n = rawName(&p)
 			}
-			if n != "" && !seen[n] {
+			// A name the terminal would act on is not offered: the
+			// list of candidates is printed as it is.
+			if n != "" && !seen[n] && !terminal.NeedsEscape(n) {
 				seen[n] = true
 				cands = append(cands, n)
 			}
@@ -95,7 +98,7 @@ func (cp completer) filter(word string) ([][]rune, int) {
 	case "container":
 		seen := map[string]bool{}
 		for _, p := range cp.c.opts.Pipeline.Snapshot() {
-			if id := shortID(p.ContainerID); id != "" && !seen[id] {
+			if id := shortID(p.ContainerID); id != "" && !seen[id] && !terminal.NeedsEscape(id) {
 				seen[id] = true
 				cands = append(cands, id)
 			}

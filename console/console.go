@@ -21,6 +21,7 @@ import (
 
 	"github.com/procotel/procotel/backends"
 	"github.com/procotel/procotel/pipeline"
+	"github.com/procotel/procotel/terminal"
 )
 
 // DefaultPrompt is the prompt when Options.Prompt is empty.
@@ -183,8 +184,15 @@ func (c *Console) Run(ctx context.Context) error {
 	}
 	for {
 		line, err := c.rl.Readline()
+		if ctx.Err() != nil {
+			return nil // a line cut short by the end is not run
+		}
 		switch {
 		case errors.Is(err, readline.ErrInterrupt):
+			if n := c.kb.takeTooLong(); n > 0 {
+				c.printf("line dropped: longer than %d bytes, the most a command takes; nothing was run\n", MaxLine)
+				continue
+			}
 			if strings.TrimSpace(line) == "" {
 				c.printf("(Ctrl-C stops tail and top; type quit or press Ctrl-D to leave)\n")
 			}
@@ -239,6 +247,44 @@ func (c *Console) Close() error {
 	return c.closeErr
 }
 
+// printf prints to the console. Its string and error arguments are
+// escaped for the terminal (terminal.Escape), since most hold text from
+// the processes watched; the format is printed as it is. Text the console
+// builds itself with line breaks or escape sequences goes through print.
 func (c *Console) printf(format string, args ...any) {
-	fmt.Fprintf(c.out, format, args...)
+	fmt.Fprintf(c.out, format, escapeArgs(args)...)
+}
+
+// print prints text the console composed, as it is.
+func (c *Console) print(s string) { io.WriteString(c.out, s) }
+
+// escapeArgs returns args with each string and error made an escaped
+// value; it does not change args.
+func escapeArgs(args []any) []any {
+	out := make([]any, len(args))
+	for i, a := range args {
+		switch v := a.(type) {
+		case string:
+			out[i] = escaped(v)
+		case error:
+			out[i] = escaped(v.Error())
+		default:
+			out[i] = a
+		}
+	}
+	return out
+}
+
+// escaped is a string that prints escaped for the terminal with %s and
+// %v, with width and flags as given; %q quotes it as usual (which escapes
+// too).
+type escaped string
+
+// Format implements fmt.Formatter.
+func (s escaped) Format(f fmt.State, verb rune) {
+	v := string(s)
+	if verb != 'q' {
+		v = terminal.Escape(v)
+	}
+	fmt.Fprintf(f, fmt.FormatString(f, verb), v)
 }

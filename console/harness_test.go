@@ -122,7 +122,13 @@ func (s *screen) send(keys string) {
 // returns the text after mark.
 func (s *screen) waitFor(mark int, want string) string {
 	s.t.Helper()
-	deadline := time.Now().Add(10 * time.Second)
+	return s.waitForWithin(mark, want, 10*time.Second)
+}
+
+// waitForWithin is waitFor, failing after d.
+func (s *screen) waitForWithin(mark int, want string, d time.Duration) string {
+	s.t.Helper()
+	deadline := time.Now().Add(d)
 	for {
 		txt := s.text()
 		if mark > len(txt) {
@@ -132,7 +138,7 @@ func (s *screen) waitFor(mark int, want string) string {
 			return txt[mark:]
 		}
 		if time.Now().After(deadline) {
-			s.t.Fatalf("waited 10s for %q; screen after mark:\n%s", want, txt[mark:])
+			s.t.Fatalf("waited %v for %q; screen after mark:\n%s", d, want, txt[mark:])
 		}
 		time.Sleep(5 * time.Millisecond)
 	}
@@ -168,6 +174,13 @@ func (s *screen) cmd(line string) string {
 // The console ends with the test; done receives Run's result.
 func startConsole(t *testing.T, r *rig, historyFile string) (*screen, *Console, chan error) {
 	t.Helper()
+	return startConsoleContext(t, context.Background(), r, historyFile)
+}
+
+// startConsoleContext is startConsole with Run given ctx, which a test
+// cancels as the binary does on SIGTERM.
+func startConsoleContext(t *testing.T, ctx context.Context, r *rig, historyFile string) (*screen, *Console, chan error) {
+	t.Helper()
 	ptm, pts, err := pty.Open()
 	if err != nil {
 		t.Fatalf("open pty: %v", err)
@@ -196,7 +209,7 @@ func startConsole(t *testing.T, r *rig, historyFile string) (*screen, *Console, 
 		t.Fatalf("new console: %v", err)
 	}
 	done := make(chan error, 1)
-	go func() { done <- con.Run(context.Background()) }()
+	go func() { done <- con.Run(ctx) }()
 	t.Cleanup(func() {
 		con.Close()
 		select {

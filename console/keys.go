@@ -10,8 +10,17 @@ import (
 const (
 	keyInterrupt = 0x03 // Ctrl-C
 	keyQuit      = 'q'
-	// maxPending bounds the bytes typed ahead of the line editor.
+	// maxPending bounds the bytes typed ahead of the line editor; the
+	// keyboard reads no more input while that many wait.
 	maxPending = 64 << 10
+	// MaxLine is the longest command line the console takes, in bytes
+	// typed (editing keys included); a longer line is dropped before the
+	// editor sees more of it than this, and the console says so. The line
+	// editor redraws the whole line for every key, so a line costs time
+	// and output quadratic in its length: on a pty, 1 KB takes 0.2 s and
+	// 0.5 MB of redraws, 4 KB 2 s and 8 MB, 100 KB minutes. A command
+	// line with the longest filter is a few hundred bytes.
+	MaxLine = 1024
 )
 
 // keyboard sits between the console's input and the line editor. It reads
@@ -32,6 +41,16 @@ type keyboard struct {
 	// view is non-nil while a view runs; the keyboard closes it (once)
 	// on Ctrl-C, q or end of input.
 	view chan struct{}
+	// lineLen is the length of the current line so far (since the last
+	// line end or Ctrl-C), given to the editor or pending; its last
+	// linePending bytes are the tail of pending.
+	lineLen, linePending int
+	// discarding is set while the rest of a line longer than MaxLine is
+	// dropped, up to its line end.
+	discarding bool
+	// tooLong counts the lines dropped for their length that the console
+	// has not reported yet.
+	tooLong int
 }
 
 func newKeyboard(src io.ReadCloser) *keyboard {
@@ -41,15 +60,24 @@ func newKeyboard(src io.ReadCloser) *keyboard {
 	return k
 }
 
-// read copies the input into pending until it ends.
+// read copies the input into pending until it ends. While maxPending
+// bytes wait, it reads no more: typed-ahead input waits in the terminal
+// instead of being lost.
 func (k *keyboard) read() {
 	buf := make([]byte, 4096)
 	for {
+		k.mu.Lock()
+		for len(k.pending) >= maxPending && !k.closed && k.view == nil {
+			k.cond.Wait()
+		}
+		closed := k.closed
+		k.mu.Unlock()
+		if closed {
+			return
+		}
 		n, err := k.src.Read(buf)
 		k.mu.Lock()
-		if n > 0 && len(k.pending)+n <= maxPending {
-			k.pending = append(k.pending, buf[:n]...)
-		}
+		k.addLocked(buf[:n])
 		if err != nil {
 			k.err = err
 		}
@@ -62,18 +90,75 @@ func (k *keyboard) read() {
 	}
 }
 
+// addLocked appends input to pending, cutting every line longer than
+// MaxLine: what pends of such a line is dropped, and the rest of it as it
+// comes, up to its line end, and a Ctrl-C takes its place, so the editor
+// abandons what it has of the line and the console reports it. Each byte
+// is looked at once.
+func (k *keyboard) addLocked(in []byte) {
+	for len(in) > 0 {
+		end := bytes.IndexAny(in, "\r\n\x03")
+		if k.discarding {
+			if end < 0 {
+				return
+			}
+			in, k.discarding = in[end+1:], false
+			continue
+		}
+		seg := in
+		if end >= 0 {
+			seg = in[:end+1]
+		}
+		in = in[len(seg):]
+		body := len(seg)
+		if end >= 0 {
+			body-- // the line end or Ctrl-C
+		}
+		if k.lineLen+body > MaxLine {
+			k.pending = append(k.pending[:len(k.pending)-k.linePending], keyInterrupt)
+			k.tooLong++
+			k.discarding = end < 0
+			k.lineLen, k.linePending = 0, 0
+			continue
+		}
+		k.pending = append(k.pending, seg...)
+		if end >= 0 {
+			k.lineLen, k.linePending = 0, 0
+		} else {
+			k.lineLen += len(seg)
+			k.linePending += len(seg)
+		}
+	}
+}
+
+// takeTooLong returns how many lines were dropped for being longer than
+// MaxLine since it was last called.
+func (k *keyboard) takeTooLong() int {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	n := k.tooLong
+	k.tooLong = 0
+	return n
+}
+
 // scanLocked stops the running view when Ctrl-C or q is pending, or the
 // input has ended.
 func (k *keyboard) scanLocked() {
 	if k.view == nil {
 		return
 	}
+	// Keys typed into a view are not commands, and a line dropped for its
+	// length there (its Ctrl-C stops the view) is not reported. The editor
+	// holds no line while a view runs.
+	k.tooLong = 0
 	if i := bytes.IndexAny(k.pending, string([]byte{keyInterrupt, keyQuit})); i >= 0 {
-		k.pending = k.pending[i+1:]
+		k.takeLocked(i + 1)
+		k.lineLen = k.linePending
 		k.stopViewLocked()
 		return
 	}
-	k.pending = k.pending[:0] // keys typed into a view are not commands
+	k.takeLocked(len(k.pending))
+	k.lineLen = 0
 	if k.err != nil || k.closed {
 		k.stopViewLocked()
 	}
@@ -135,8 +220,16 @@ func (k *keyboard) Read(p []byte) (int, error) {
 		n = i + 1
 	}
 	n = copy(p, k.pending[:n])
-	k.pending = k.pending[n:]
+	k.takeLocked(n)
 	return n, nil
+}
+
+// takeLocked removes the first n bytes of pending, which the editor got
+// or a view discarded.
+func (k *keyboard) takeLocked(n int) {
+	k.pending = k.pending[n:]
+	k.linePending = min(k.linePending, len(k.pending))
+	k.cond.Broadcast() // read may wait for pending to drain
 }
 
 // Close makes Read return io.EOF and closes the input. It is idempotent.

@@ -149,7 +149,7 @@ func (c *Console) top(ctx context.Context, in input) {
 		switch e.Kind {
 		case semconv.KindFork:
 			// Just after fork the child runs its parent's image.
-			hits = append(hits, hit{at: s.at, pid: e.Process.PPID, fork: true, name: e.Process.Comm})
+			hits = append(hits, hit{at: s.at, pid: e.Process.PPID, fork: true, name: terminal.Escape(e.Process.Comm)})
 		case semconv.KindExec:
 			hits = append(hits, hit{at: s.at, pid: e.Process.PID, name: name(&e.Process)})
 		}
@@ -262,5 +262,5 @@ func (c *Console) renderTop(hits []hit, window time.Duration, since time.Time, s
 		}
 		fmt.Fprintf(&b, "%7d %7d %7d  %-16s %s\n", r.pid, r.forks, r.execs, clip(nm, 16), state)
 	}
-	c.printf("%s", b.String())
+	c.print(b.String())
 }

@@ -1,7 +1,6 @@
 package console
 
 import (
-	"context"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -118,7 +117,13 @@ func writeRecording(t *testing.T) (string, uint64) {
 		e.Exec = semconv.ExecInfo{Filename: tr.Exe, Argv: tr.Argv}
 	})
 	r.add(3420*ms, semconv.KindExit, tr, nil)
+	return saveRecording(t, r.events)
+}
 
+// saveRecording writes events as a recording and returns its path and
+// event count.
+func saveRecording(t *testing.T, events []semconv.Event) (string, uint64) {
+	t.Helper()
 	path := filepath.Join(t.TempDir(), "rec.jsonl")
 	f, err := os.Create(path)
 	if err != nil {
@@ -132,24 +137,30 @@ func writeRecording(t *testing.T) (string, uint64) {
 		t.Fatal(err)
 	}
 	var st backends.Stats
-	for i := range r.events {
-		if err := w.Write(&r.events[i]); err != nil {
+	for i := range events {
+		if err := w.Write(&events[i]); err != nil {
 			t.Fatal(err)
 		}
-		st.Received[r.events[i].Kind]++
+		st.Received[events[i].Kind]++
 	}
 	st.Lost[semconv.KindFork] = 3 // the recording run lost three forks
 	if err := w.Close(st); err != nil {
 		t.Fatal(err)
 	}
-	return path, uint64(len(r.events))
+	return path, uint64(len(events))
 }
 
 // replayRig starts the replay backend over the test recording and waits
 // until the pipeline has the whole table.
 func replayRig(t *testing.T) *rig {
 	t.Helper()
-	path, n := writeRecording(t)
+	return replayRigOf(t, writeRecording)
+}
+
+// replayRigOf is replayRig over the recording that write makes.
+func replayRigOf(t *testing.T, write func(*testing.T) (string, uint64)) *rig {
+	t.Helper()
+	path, n := write(t)
 	b, err := replay.New(path, backends.Options{})
 	if err != nil {
 		t.Fatal(err)
@@ -479,20 +490,7 @@ func TestConsoleReplay(t *testing.T) {
 // TestConsoleScript drives the console without a terminal, as a script
 // would: no prompt, the line reprinted above a filter error's caret.
 func TestConsoleScript(t *testing.T) {
-	r := replayRig(t)
-	var out strings.Builder
-	in := strings.NewReader("show 201\ntail kind=exit cdoe!=0\nbogus\nquit\nps\n")
-	con, err := New(Options{Backend: r.b, Pipeline: r.pipe, Sink: r.sink, Stdin: pipeInput{in}, Stdout: &lockedWriter{w: &out}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer con.Close()
-	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer cancel()
-	if err := con.Run(ctx); err != nil {
-		t.Fatal(err)
-	}
-	got := out.String()
+	got := runScript(t, replayRig(t), "show 201\ntail kind=exit cdoe!=0\nbogus\nquit\nps\n")
 	for _, w := range []string{
 		"state:       exited with code 2, reaped",
 		"  tail kind=exit cdoe!=0\n" + strings.Repeat(" ", 2+len("tail kind=exit ")) + `^ unknown field "cdoe"`,

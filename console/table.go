@@ -12,6 +12,7 @@ import (
 
 	"github.com/procotel/procotel/pipeline"
 	"github.com/procotel/procotel/semconv"
+	"github.com/procotel/procotel/terminal"
 )
 
 // This file holds the views of the process table: ps, tree, show,
@@ -54,8 +55,9 @@ func compactDuration(d time.Duration) string {
 	return fmt.Sprintf("%dd%02dh", d/(24*time.Hour), d%(24*time.Hour)/time.Hour)
 }
 
-// name is the process's executable base name, or its kernel name.
-func name(p *semconv.Process) string {
+// rawName is the process's executable base name, or its kernel name, as
+// the process set it; name is what may be printed.
+func rawName(p *semconv.Process) string {
 	if p.Exe != "" {
 		return path.Base(p.Exe)
 	}
@@ -65,35 +67,23 @@ func name(p *semconv.Process) string {
 	return "?"
 }
 
-// args returns argv[1:] joined, quoted where a shell would need quotes.
+// name is rawName escaped for the terminal (terminal.Escape).
+func name(p *semconv.Process) string { return terminal.Escape(rawName(p)) }
+
+// args returns argv[1:] joined, each quoted where a shell would need
+// quotes or a terminal would act on it (terminal.QuoteArg).
 func args(argv []string) string {
-	var b strings.Builder
+	var b []byte
 	for i, a := range argv {
 		if i == 0 {
 			continue
 		}
 		if i > 1 {
-			b.WriteByte(' ')
+			b = append(b, ' ')
 		}
-		if a == "" || strings.ContainsAny(a, " \t\n'\"\\$`|&;<>(){}*?") {
-			b.WriteString(strconv.Quote(a))
-		} else {
-			b.WriteString(a)
-		}
+		b = terminal.AppendQuotedArg(b, a)
 	}
-	return b.String()
-}
-
-// commandLine is the whole command line, or the name when argv is unknown.
-func commandLine(p *semconv.Process) string {
-	if len(p.Argv) == 0 {
-		return name(p)
-	}
-	s := strings.Join(append([]string{p.Argv[0]}, args(p.Argv)), " ")
-	if p.ArgvTruncated {
-		s += " …(truncated)"
-	}
-	return strings.TrimSpace(s)
+	return string(b)
 }
 
 // where names the container or jail of p, "" on the host.
@@ -101,12 +91,12 @@ func where(p *semconv.Process) string {
 	switch {
 	case p.ContainerID != "":
 		if p.ContainerName != "" {
-			return "container " + p.ContainerName
+			return "container " + terminal.Escape(p.ContainerName)
 		}
-		return "container " + shortID(p.ContainerID)
+		return "container " + terminal.Escape(shortID(p.ContainerID))
 	case p.JailID != 0:
 		if p.JailName != "" {
-			return "jail " + p.JailName
+			return "jail " + terminal.Escape(p.JailName)
 		}
 		return "jail " + strconv.Itoa(int(p.JailID))
 	}
@@ -256,7 +246,7 @@ func (c *Console) show(_ context.Context, in input) {
 	p := &info.Process
 	now := time.Now()
 	kv := func(k, format string, args ...any) {
-		c.printf("  %-12s %s\n", k+":", fmt.Sprintf(format, args...))
+		c.printf("  %-12s %s\n", k+":", fmt.Sprintf(format, escapeArgs(args)...))
 	}
 	c.printf("process %d (%s)  key %s\n", p.PID, name(p), p.Key())
 	state := ending(&info)
@@ -286,19 +276,19 @@ func (c *Console) show(_ context.Context, in input) {
 	kv("creds", "uid %d euid %d gid %d egid %d", p.UID, p.EUID, p.GID, p.EGID)
 	sess := fmt.Sprintf("sid %d pgid %d", p.SID, p.PGID)
 	if p.TTY != "" {
-		sess += " tty " + p.TTY
+		sess += " tty " + terminal.Escape(p.TTY)
 	}
 	if p.NSPID != 0 && p.NSPID != p.PID {
 		sess += fmt.Sprintf(" (pid %d in its namespace)", p.NSPID)
 	}
 	kv("session", "%s", sess)
 	if p.ContainerID != "" {
-		s := p.ContainerID
+		s := terminal.Escape(p.ContainerID)
 		if p.ContainerName != "" {
-			s += " (" + p.ContainerName + ")"
+			s += " (" + terminal.Escape(p.ContainerName) + ")"
 		}
 		if p.ContainerRuntime != "" {
-			s += " runtime " + p.ContainerRuntime
+			s += " runtime " + terminal.Escape(p.ContainerRuntime)
 		}
 		kv("container", "%s", s)
 	}
@@ -308,7 +298,7 @@ func (c *Console) show(_ context.Context, in input) {
 	if p.JailID != 0 {
 		s := strconv.Itoa(int(p.JailID))
 		if p.JailName != "" {
-			s += " (" + p.JailName + ")"
+			s += " (" + terminal.Escape(p.JailName) + ")"
 		}
 		kv("jail", "%s", s)
 	}
@@ -568,7 +558,8 @@ func (c *Console) printGroups(idTitle, extraTitle string, rows map[string]*group
 	})
 	c.printf("%-14s %-20s %-10s %6s %6s\n", idTitle, "NAME", extraTitle, "LIVE", "ENDED")
 	for _, r := range list {
-		c.printf("%-14s %-20s %-10s %6d %6d\n", clip(shortID(r.id), 14), clip(r.name, 20), clip(r.extra, 10), r.live, r.ended)
+		c.printf("%-14s %-20s %-10s %6d %6d\n", clip(terminal.Escape(shortID(r.id)), 14),
+			clip(terminal.Escape(r.name), 20), clip(terminal.Escape(r.extra), 10), r.live, r.ended)
 	}
 	c.printf("%-14s %-20s %-10s %6d\n", "(host)", "", "", host)
 	c.printf("ENDED counts processes that exited while the console ran.\n")

@@ -6,7 +6,6 @@ import (
 	"io"
 	"path"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/procotel/procotel/semconv"
@@ -160,7 +159,7 @@ func (t *Text) format(b []byte, e *semconv.Event) []byte {
 	if p.Exe != "" && e.Kind != semconv.KindFork {
 		name = path.Base(p.Exe)
 	}
-	b = append(b, name...)
+	b = AppendEscaped(b, name)
 	b = pad(b, s, 16)
 	s = len(b)
 	b = detail(b, e)
@@ -172,9 +171,9 @@ func (t *Text) format(b []byte, e *semconv.Event) []byte {
 		b = append(b, sep...)
 		b = append(b, "[container "...)
 		if p.ContainerName != "" {
-			b = append(b, p.ContainerName...)
+			b = AppendEscaped(b, p.ContainerName)
 		} else {
-			b = append(b, shortID(p.ContainerID)...)
+			b = AppendEscaped(b, shortID(p.ContainerID))
 		}
 		b = append(b, ']')
 	}
@@ -182,7 +181,7 @@ func (t *Text) format(b []byte, e *semconv.Event) []byte {
 		b = append(b, sep...)
 		b = append(b, "[jail "...)
 		if p.JailName != "" {
-			b = append(b, p.JailName...)
+			b = AppendEscaped(b, p.JailName)
 		} else {
 			b = strconv.AppendInt(b, int64(p.JailID), 10)
 		}
@@ -229,7 +228,7 @@ func detail(b []byte, e *semconv.Event) []byte {
 		if exe == "" {
 			exe = e.Exec.Filename
 		}
-		b = append(b, exe...)
+		b = AppendEscaped(b, exe)
 		b = appendArgs(b, argv)
 		if e.Process.ArgvTruncated || e.Exec.ArgvTruncated {
 			b = append(b, " …(truncated)"...)
@@ -240,7 +239,7 @@ func detail(b []byte, e *semconv.Event) []byte {
 			b = append(b, ')')
 		}
 	case semconv.KindExecFailed:
-		b = append(b, e.Exec.Filename...)
+		b = AppendEscaped(b, e.Exec.Filename)
 		b = append(b, ": "...)
 		b = append(b, semconv.ErrnoName(e.OS, e.Exec.Errno)...)
 	case semconv.KindExit, semconv.KindThreadExit:
@@ -262,7 +261,7 @@ func detail(b []byte, e *semconv.Event) []byte {
 			b = strconv.AppendInt(b, int64(e.Signal.SenderPID), 10)
 			if e.Signal.SenderComm != "" {
 				b = append(b, " ("...)
-				b = append(b, e.Signal.SenderComm...)
+				b = AppendEscaped(b, e.Signal.SenderComm)
 				b = append(b, ')')
 			}
 		} else {
@@ -279,18 +278,15 @@ func detail(b []byte, e *semconv.Event) []byte {
 	return b
 }
 
-// appendArgs appends argv[1:] quoted where a shell would need quotes.
+// appendArgs appends argv[1:], each quoted where a shell would need
+// quotes or a terminal would act on it (see QuoteArg).
 func appendArgs(b []byte, argv []string) []byte {
 	for i, a := range argv {
 		if i == 0 {
 			continue
 		}
 		b = append(b, ' ')
-		if a == "" || strings.ContainsAny(a, " \t\n'\"\\$`|&;<>(){}*?") {
-			b = strconv.AppendQuote(b, a)
-		} else {
-			b = append(b, a...)
-		}
+		b = AppendQuotedArg(b, a)
 	}
 	return b
 }

@@ -153,3 +153,37 @@ func TestAppendClockMatchesLayout(t *testing.T) {
 		}
 	}
 }
+
+// `--output json` of a process that exited 0 as root says so: the exit
+// object with code 0, and uid 0, are in the line.
+func TestJSONExitZeroIsPresent(t *testing.T) {
+	e := ev(semconv.KindExit, 7, 1, "true")
+	var buf bytes.Buffer
+	j := NewJSON(&buf, Options{})
+	j.Event(&e)
+	j.Close(context.Background())
+	var m struct {
+		Exit *struct {
+			Code *int32 `json:"code"`
+		} `json:"exit"`
+		Process struct {
+			UID *uint32 `json:"uid"`
+		} `json:"process"`
+	}
+	if err := json.Unmarshal(buf.Bytes(), &m); err != nil {
+		t.Fatalf("decode %q: %v", buf.String(), err)
+	}
+	if m.Exit == nil || m.Exit.Code == nil || *m.Exit.Code != 0 {
+		t.Fatalf("exit.code 0 not in %s", buf.String())
+	}
+	if m.Process.UID == nil || *m.Process.UID != 0 {
+		t.Fatalf("process.uid 0 not in %s", buf.String())
+	}
+	var back semconv.Event
+	if err := json.Unmarshal(buf.Bytes(), &back); err != nil {
+		t.Fatal(err)
+	}
+	if back.Kind != semconv.KindExit || back.Process.PID != 7 || back.Exit != (semconv.ExitInfo{}) || back.Process.UID != 0 {
+		t.Fatalf("decoded %+v", back)
+	}
+}
