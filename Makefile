@@ -4,7 +4,7 @@ BIN     ?= bin/procotel
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X main.version=$(VERSION)
 
-.PHONY: all build test test-unpriv generate lint bench storm freebsd otelcol bench-storm clean
+.PHONY: all build test test-unpriv generate lint fuzz bench storm freebsd otelcol bench-storm clean
 
 all: build
 
@@ -39,6 +39,22 @@ lint:
 	$(GO) tool staticcheck ./...
 	GOOS=freebsd CGO_ENABLED=0 $(GO) tool staticcheck ./...
 	$(GO) test -count=1 ./internal/layout/
+
+# Every fuzz target over outside input, each for FUZZTIME (default 20s):
+# the filter language, the redactor, the config loader, the replay reader
+# and the two kernel record decoders. Findings land in testdata/fuzz.
+FUZZTIME ?= 20s
+FUZZ_TARGETS = \
+	./pipeline/:FuzzFilterParse \
+	./pipeline/:FuzzRedactArgv \
+	./linux/:FuzzDecode \
+	./freebsd/:FuzzDecode
+fuzz:
+	@set -e; for t in $(FUZZ_TARGETS); do \
+	  pkg=$${t%%:*}; name=$${t#*:}; \
+	  echo "fuzz $$pkg $$name ($(FUZZTIME))"; \
+	  $(GO) test -run '^$$' -fuzz "^$$name$$" -fuzztime $(FUZZTIME) $$pkg; \
+	done
 
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./semconv/... ./pipeline/... ./terminal/... ./linux/... ./export/...
