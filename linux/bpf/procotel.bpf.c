@@ -417,10 +417,12 @@ static __always_inline u32 walk_path(struct exec_scratch *s, u32 pos, struct vfs
 	if (!ps || !vfsmnt || !d)
 		return 0;
 	struct dentry *mnt_root = vfsmnt->mnt_root;
-	bool own_root = d->d_parent == d;
-	const struct dentry_operations *ops = d->d_op;
-	bool name_only = own_root && d != mnt_root && ops && ops->d_dname;
-	bool deleted = name_only || (!own_root && !d->d_hash.pprev);
+	bool own_root = d->d_parent == d, name_only = false, deleted;
+	if (own_root && d != mnt_root) {
+		const struct dentry_operations *ops = d->d_op;
+		name_only = ops && ops->d_dname;
+	}
+	deleted = name_only || (!own_root && !d->d_hash.pprev);
 	u32 end = PATH_CAP - 1; /* the path is written before b[end] */
 	if (deleted) {
 		end -= sizeof(DELETED) - 1;
