@@ -28,7 +28,11 @@ type Backend interface {
 	Start(ctx context.Context) error
 	// Run first sends one KindExisting event for every process that was
 	// alive at Start, then every event as it happens, on out, until ctx
-	// ends (returning nil) or the source fails (returning the error).
+	// ends or the source fails (returning the error). When ctx ends, Run
+	// still sends what the kernel had already produced (it drains its
+	// buffer without waiting for more) and then returns nil: the caller
+	// keeps receiving from out until Run returns. Close makes a Run
+	// blocked on out return at once.
 	// Run blocks on out when it is full: the kernel buffer behind it
 	// absorbs bursts and its overflow is counted per kind in Stats.Lost.
 	// Run never closes out.
@@ -55,6 +59,13 @@ type Capabilities struct {
 	Containers, Jails                 bool
 	// Notes lists, in plain words, what this backend cannot see.
 	Notes []string
+	// Warnings lists, one line each, what the operator should know about
+	// this start: something the backend changed on the host (it mounted
+	// tracefs) or left out because of the host (a missing privilege or
+	// file), with how to fix it. Callers print every line at start-up;
+	// the standalone binary on stderr, the Collector receiver as a
+	// logged warning.
+	Warnings []string
 }
 
 // Has reports whether the backend produces kind k.
@@ -107,7 +118,10 @@ var ErrNotSupported = errors.New("not supported on this operating system")
 // and did not find.
 type MissingFeatureError struct {
 	Backend string
-	Feature string // "root (CAP_BPF and CAP_PERFMON)", "BTF (/sys/kernel/btf/vmlinux)", ...
+	// Feature names what is missing: a capability ("CAP_PERFMON"), a file
+	// or a kernel feature ("BTF (/sys/kernel/btf/vmlinux)"). A refusal
+	// for want of privilege names the privilege, never the kernel.
+	Feature string
 	Hint    string // what to do about it
 }
 

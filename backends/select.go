@@ -17,8 +17,13 @@ type Options struct {
 	StartEvents bool
 	// SignalDeliver adds delivery events to the generation events.
 	SignalDeliver bool
-	// SignalsAll reports every signal; by default SIGCHLD, which every
-	// exit generates, is left out.
+	// SignalsAll reports every signal. By default two kinds of signal
+	// are left out: SIGCHLD, which every exit generates, and the signals
+	// a process's runtime sends to itself to run its own threads (Go's
+	// SIGURG preemption, the SIGPROF and SIGVTALRM of profiling and
+	// interval timers, glibc's internal signals 32 and 33). Other
+	// signals a process sends itself (a fault's SIGSEGV, abort's SIGABRT,
+	// SIGPIPE, raise) are always reported.
 	SignalsAll bool
 	// NoExecFailures leaves failed execs out. On Linux the syscall
 	// tracepoints that see them put every task on the host on the slow

@@ -115,6 +115,9 @@ func (r *procotelReceiver) start(ctx context.Context, host component.Host) error
 		return fmt.Errorf("start procotel receiver: start %s backend: %w", b.Name(), err)
 	}
 	caps := b.Capabilities()
+	for _, w := range caps.Warnings {
+		r.set.Logger.Warn("procotel backend: "+w, zap.String("backend", b.Name()))
+	}
 	pcfg, err := r.pipelineConfig(caps)
 	if err != nil {
 		_ = b.Close()

@@ -54,6 +54,13 @@ type Backend struct {
 	closed bool
 
 	cgroups *cgroupResolver
+	tracefs tracefsHost
+	// execFailures says whether the syscall tracepoints are attached;
+	// set by Start.
+	execFailures bool
+	// closing is closed by Close: it ends a Run blocked on its output.
+	closing   chan struct{}
+	closeOnce sync.Once
 
 	received     [semconv.NumKinds]atomic.Uint64
 	decodeErrors atomic.Uint64
@@ -73,7 +80,8 @@ func New(source string, opts backends.Options) (backends.Backend, error) {
 	if opts.BufferSize < 0 {
 		return nil, fmt.Errorf("ebpf backend: negative buffer size %d", opts.BufferSize)
 	}
-	return &Backend{opts: opts, cgroups: newCgroupResolver(cgroupRoot, dirInode)}, nil
+	return &Backend{opts: opts, cgroups: newCgroupResolver(cgroupRoot, dirInode), tracefs: hostTracefs,
+		closing: make(chan struct{})}, nil
 }
 
 // Name returns "ebpf".
@@ -88,22 +96,6 @@ func (b *Backend) Capabilities() backends.Capabilities {
 
 func missing(feature, hint string) *backends.MissingFeatureError {
 	return &backends.MissingFeatureError{Backend: backendName, Feature: feature, Hint: hint}
-}
-
-// checkPrivileges reports a MissingFeatureError unless the process may
-// load tracing programs: CAP_BPF and CAP_PERFMON, or CAP_SYS_ADMIN.
-func checkPrivileges() error {
-	var hdr = unix.CapUserHeader{Version: unix.LINUX_CAPABILITY_VERSION_3}
-	var data [2]unix.CapUserData
-	if err := unix.Capget(&hdr, &data[0]); err != nil {
-		return fmt.Errorf("read capabilities: %w", err)
-	}
-	has := func(c uint) bool { return data[c/32].Effective&(1<<(c%32)) != 0 }
-	if has(unix.CAP_SYS_ADMIN) || (has(unix.CAP_BPF) && has(unix.CAP_PERFMON)) {
-		return nil
-	}
-	return missing("root (CAP_BPF and CAP_PERFMON, or CAP_SYS_ADMIN)",
-		"run as root or grant the capabilities (setcap cap_bpf,cap_perfmon+ep)")
 }
 
 // Start checks privileges and kernel features, loads the programs and
@@ -121,13 +113,23 @@ func (b *Backend) Start(ctx context.Context) error {
 	if b.opts.StartEvents {
 		return errors.New("start ebpf backend: start events are not available: they need fentry on schedule_tail, which this backend does not attach; turn capture.start_events off")
 	}
-	if err := checkPrivileges(); err != nil {
+	held, err := effectiveCaps()
+	if err != nil {
+		return fmt.Errorf("start ebpf backend: %w", err)
+	}
+	if err := checkPrivileges(held); err != nil {
 		return err
 	}
 	if _, err := os.Stat(btfPath); err != nil {
+		if errors.Is(err, os.ErrPermission) {
+			return fmt.Errorf("start ebpf backend: %w: %w", err, missing("read access to "+btfPath, "it is world-readable by default; make it readable (chmod a+r "+btfPath+")"))
+		}
 		return missing("BTF ("+btfPath+")", "use a kernel built with CONFIG_DEBUG_INFO_BTF=y")
 	}
 	if err := rlimit.RemoveMemlock(); err != nil {
+		if errors.Is(err, os.ErrPermission) {
+			return refused("raise RLIMIT_MEMLOCK (kernels before 5.11 charge BPF memory to it)", err, capSysResource)
+		}
 		return fmt.Errorf("start ebpf backend: raise RLIMIT_MEMLOCK: %w", err)
 	}
 	if err := features.HaveMapType(ebpf.RingBuf); err != nil {
@@ -139,7 +141,7 @@ func (b *Backend) Start(ctx context.Context) error {
 	if err := ctx.Err(); err != nil {
 		return err
 	}
-	if err := b.load(); err != nil {
+	if err := b.load(held); err != nil {
 		b.closeLocked()
 		return err
 	}
@@ -154,7 +156,7 @@ type hook struct {
 	optional string // when set, attach failure is tolerated and noted with this text
 }
 
-func (b *Backend) load() error {
+func (b *Backend) load(held capSet) error {
 	spec, err := loadProcotel()
 	if err != nil {
 		return fmt.Errorf("start ebpf backend: %w", err)
@@ -193,26 +195,39 @@ func (b *Backend) load() error {
 		{prog: procotelProgOnExec, name: "sched_process_exec"},
 		{prog: procotelProgOnExit, name: "sched_process_exit"},
 		{prog: procotelProgOnSignalGenerate, name: "signal_generate"},
+		{prog: procotelProgOnKernelClone, name: "kernel_clone", optional: "clone flags are derived from what parent and child share (fentry on kernel_clone unavailable): CLONE_VM, FS, FILES, SIGHAND, THREAD, NEW* namespaces and the exit signal; not CLONE_VFORK"},
+		{prog: procotelProgOnReleaseTask, name: "release_task", optional: "reap comes from sched_process_free, and the reaper named is the parent at release (fentry on release_task unavailable)"},
+	}
+	// The syscall tracepoints see failed execs. They are found through
+	// tracefs: without it (not mounted and not mountable, or not
+	// readable) the backend starts without them and says why.
+	syscallHooks := []hook{
 		{prog: procotelProgOnEnterExecve, group: "syscalls", name: "sys_enter_execve"},
 		{prog: procotelProgOnEnterExecveat, group: "syscalls", name: "sys_enter_execveat"},
 		{prog: procotelProgOnExitExecve, group: "syscalls", name: "sys_exit_execve"},
 		{prog: procotelProgOnExitExecveat, group: "syscalls", name: "sys_exit_execveat"},
-		{prog: procotelProgOnKernelClone, name: "kernel_clone", optional: "clone flags are derived from what parent and child share (fentry on kernel_clone unavailable): CLONE_VM, FS, FILES, SIGHAND, THREAD, NEW* namespaces and the exit signal; not CLONE_VFORK"},
-		{prog: procotelProgOnReleaseTask, name: "release_task", optional: "reap comes from sched_process_free, and the reaper named is the parent at release (fentry on release_task unavailable)"},
 	}
-	if b.opts.NoExecFailures {
+	warnings := privilegeWarnings(held, b.opts)
+	b.execFailures = !b.opts.NoExecFailures
+	if b.execFailures {
+		ok, warning := b.tracefs.prepare()
+		if warning != "" {
+			warnings = append(warnings, warning)
+		}
+		b.execFailures = ok
+	}
+	if !b.execFailures {
 		// No syscall tracepoint: failed execs go unseen, successful ones
 		// still come from sched_process_exec.
-		kept := hooks[:0]
-		for _, h := range hooks {
-			if h.group == "syscalls" {
-				delete(spec.Programs, h.prog)
-				continue
-			}
-			kept = append(kept, h)
+		for _, h := range syscallHooks {
+			delete(spec.Programs, h.prog)
 		}
-		hooks = kept
-		notes = append(notes, "failed execs are not reported (exec failures off): no syscall tracepoint is attached")
+		syscallHooks = nil
+		if b.opts.NoExecFailures {
+			notes = append(notes, "failed execs are not reported (exec failures off): no syscall tracepoint is attached")
+		} else {
+			notes = append(notes, "failed execs are not reported: the syscall tracepoints could not be attached (see the warning)")
+		}
 	}
 	if b.opts.SignalDeliver {
 		hooks = append(hooks, hook{prog: procotelProgOnSignalDeliver, name: "signal_deliver"})
@@ -228,7 +243,7 @@ func (b *Backend) load() error {
 	}
 	coll, err := ebpf.NewCollectionWithOptions(spec, ebpf.CollectionOptions{})
 	if err != nil {
-		return fmt.Errorf("start ebpf backend: load programs: %w", err)
+		return loadError(err)
 	}
 	b.coll = coll
 	for _, name := range []string{procotelProgOnKernelClone, procotelProgOnReleaseTask} {
@@ -258,10 +273,13 @@ func (b *Backend) load() error {
 				}
 				continue
 			}
-			return fmt.Errorf("start ebpf backend: attach %s: %w: %w", h.name, err,
-				missing("tracing attach ("+h.name+")", "a kernel with BTF, tp_btf and tracepoints (Linux 6.2+)"))
+			return attachError(h.name, err)
 		}
 		b.links = append(b.links, l)
+	}
+	if w := b.attachSyscalls(coll, syscallHooks); w != "" {
+		warnings = append(warnings, w)
+		notes = append(notes, "failed execs are not reported: the syscall tracepoints could not be attached (see the warning)")
 	}
 	if !reaper {
 		prog, err := loadOne(spec, optional[procotelProgOnProcessFree], coll)
@@ -273,8 +291,7 @@ func (b *Backend) load() error {
 			}
 		}
 		if err != nil {
-			return fmt.Errorf("start ebpf backend: attach sched_process_free: %w: %w", err,
-				missing("tracing attach (sched_process_free)", "a kernel with BTF and tp_btf"))
+			return attachError("sched_process_free", err)
 		}
 	}
 
@@ -291,7 +308,34 @@ func (b *Backend) load() error {
 	rd.SetDeadline(time.Unix(1, 0))
 	b.reader, b.waiter = rd, w
 	b.caps = b.capabilities(notes)
+	b.caps.Warnings = warnings
 	return nil
+}
+
+// attachSyscalls attaches the syscall tracepoints of failed execs. When
+// one cannot be attached it detaches those it did, turns failed execs off
+// and returns a one-line warning saying why; the rest of the backend runs
+// without them.
+func (b *Backend) attachSyscalls(coll *ebpf.Collection, hooks []hook) string {
+	var links []link.Link
+	for _, h := range hooks {
+		l, err := link.Tracepoint(h.group, h.name, coll.Programs[h.prog], nil)
+		if err != nil {
+			for _, l := range links {
+				l.Close()
+			}
+			b.execFailures = false
+			var mf *backends.MissingFeatureError
+			fix := ""
+			if errors.As(attachError(h.name, err), &mf) {
+				fix = ": " + mf.Feature + ": " + mf.Hint
+			}
+			return fmt.Sprintf("failed execs are not reported: attach %s/%s: %v%s; %s", h.group, h.name, err, fix, execFailuresOff)
+		}
+		links = append(links, l)
+	}
+	b.links = append(b.links, links...)
+	return ""
 }
 
 // loadOne loads one program of spec that was left out of coll, sharing
@@ -351,7 +395,7 @@ func ringSize(n int) (int, error) {
 func (b *Backend) capabilities(notes []string) backends.Capabilities {
 	kinds := []semconv.Kind{semconv.KindFork, semconv.KindExec, semconv.KindExecFailed,
 		semconv.KindExit, semconv.KindReap, semconv.KindSignal}
-	if b.opts.NoExecFailures {
+	if !b.execFailures {
 		kinds = slices.DeleteFunc(kinds, func(k semconv.Kind) bool { return k == semconv.KindExecFailed })
 	}
 	if b.opts.Threads {
@@ -362,7 +406,8 @@ func (b *Backend) capabilities(notes []string) backends.Capabilities {
 	}
 	notes = append(notes,
 		"exe and cwd are resolved up to the root of the process's mount namespace",
-		"the sender of a delivered signal is not known; signal events for SIGCHLD need SignalsAll")
+		"the sender of a delivered signal is not known",
+		"left out unless SignalsAll: SIGCHLD (sent on every exit), and the runtime signals a process sends itself: SIGURG (Go preemption), SIGPROF and SIGVTALRM (profiling and interval timers), glibc's internal 32 and 33")
 	boot, _ := os.ReadFile(bootIDPath)
 	return backends.Capabilities{
 		OS:            semconv.OSLinux,
@@ -405,72 +450,6 @@ func bootClock() semconv.Clock {
 	return semconv.Clock{BootWall: best}
 }
 
-// Run sends one KindExisting event per process alive at Start, then the
-// events of the ring buffer, until ctx ends. It must be called once, after
-// Start.
-func (b *Backend) Run(ctx context.Context, out chan<- semconv.Event) error {
-	b.mu.Lock()
-	rd, w, clock := b.reader, b.waiter, b.caps.Clock
-	b.mu.Unlock()
-	if rd == nil {
-		return errors.New("run ebpf backend: not started")
-	}
-	stop := context.AfterFunc(ctx, w.interrupt)
-	defer stop()
-
-	if err := b.seed(ctx, out, clock); err != nil {
-		return err
-	}
-
-	var rec ringbuf.Record
-	var ev semconv.Event
-	var dec decoder
-	// The programs submit without waking the reader (a wakeup costs the
-	// producing hook an interrupt); the reader drains the ring every
-	// pollInterval, and the kernel wakes it early when the buffer fills
-	// past a quarter.
-	for {
-		err := rd.ReadInto(&rec)
-		if err != nil {
-			if ctx.Err() != nil {
-				return nil
-			}
-			switch {
-			case errors.Is(err, os.ErrDeadlineExceeded): // drained
-				if err := w.wait(pollInterval); err != nil {
-					if errors.Is(err, errRingClosed) {
-						return nil
-					}
-					return fmt.Errorf("run ebpf backend: wait for ring buffer: %w", err)
-				}
-				continue
-			case errors.Is(err, ringbuf.ErrClosed):
-				return nil
-			}
-			return fmt.Errorf("run ebpf backend: read ring buffer: %w", err)
-		}
-		truncated, err := dec.decode(rec.RawSample, &ev)
-		if err != nil {
-			b.decodeErrors.Add(1)
-			continue
-		}
-		if truncated {
-			b.truncated.Add(1)
-		}
-		b.received[ev.Kind].Add(1)
-		ev.Time = clock.Wall(ev.BootNS)
-		b.addCgroup(&ev.Process)
-		if b.opts.TraceParent && ev.Kind == semconv.KindExec {
-			ev.TraceParent = b.traceParent(ev.Process.PID)
-		}
-		select {
-		case out <- ev:
-		case <-ctx.Done():
-			return nil
-		}
-	}
-}
-
 // addCgroup fills the cgroup path and container from the cgroup id.
 func (b *Backend) addCgroup(p *semconv.Process) {
 	if p.CgroupID == 0 {
@@ -486,11 +465,12 @@ func (b *Backend) addCgroup(p *semconv.Process) {
 	p.ContainerRuntime = c.container.Runtime
 }
 
-// seed sends a KindExisting event for every process in /proc.
-func (b *Backend) seed(ctx context.Context, out chan<- semconv.Event, clock semconv.Clock) error {
+// seed sends a KindExisting event for every process in /proc. It reports
+// false, nil when Close interrupted it.
+func (b *Backend) seed(out chan<- semconv.Event, clock semconv.Clock) (bool, error) {
 	procs, err := readProcesses(procRoot)
 	if err != nil {
-		return fmt.Errorf("run ebpf backend: seed: %w", err)
+		return false, fmt.Errorf("run ebpf backend: seed: %w", err)
 	}
 	now := bootNow()
 	// Most processes share a few cgroups: look each up once.
@@ -517,14 +497,12 @@ func (b *Backend) seed(ctx context.Context, out chan<- semconv.Event, clock semc
 		}
 		ev := semconv.Event{Kind: semconv.KindExisting, BootNS: now, Time: clock.Wall(now), CPU: -1,
 			OS: semconv.OSLinux, Process: *p}
-		select {
-		case out <- ev:
-			b.existing.Add(1)
-		case <-ctx.Done():
-			return nil
+		if !b.send(out, ev) {
+			return false, nil
 		}
+		b.existing.Add(1)
 	}
-	return nil
+	return true, nil
 }
 
 func bootNow() uint64 {
@@ -570,6 +548,7 @@ func readLost(m *ebpf.Map) [semconv.NumKinds]uint64 {
 // Close detaches the programs and frees the ring buffer. It interrupts a
 // running Run, is idempotent and may be called without Start.
 func (b *Backend) Close() error {
+	b.closeOnce.Do(func() { close(b.closing) })
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	b.closed = true

@@ -53,6 +53,15 @@ enum {
 #define SIGNAL_GROUP_EXIT 0x00000004
 #define SIGCHLD 17
 #define SIGURG 23
+#define SIGVTALRM 26
+#define SIGPROF 27
+#define SIGCANCEL 32 /* glibc's, for pthread_cancel */
+#define SIGSETXID 33 /* glibc's, to apply set*id() to every thread */
+#define SI_USER 0
+#define SI_KERNEL 0x80
+#define SI_QUEUE -1
+#define SI_TIMER -2
+#define SI_TKILL -6
 
 #define CLONE_VM 0x00000100
 #define CLONE_FS 0x00000200
@@ -125,9 +134,19 @@ struct qstr {
 	const unsigned char *name;
 } __ctx;
 
+struct hlist_bl_node {
+	struct hlist_bl_node **pprev;
+} __ctx;
+
+struct dentry_operations {
+	void *d_dname;
+} __ctx;
+
 struct dentry {
 	struct dentry *d_parent;
 	struct qstr d_name;
+	struct hlist_bl_node d_hash; /* unhashed (pprev NULL): the name was removed */
+	const struct dentry_operations *d_op;
 } __ctx;
 
 struct vfsmount {
@@ -209,6 +228,11 @@ struct kernel_siginfo {
 	int si_signo;
 	int si_errno;
 	int si_code;
+	union {
+		struct {
+			int _pid; /* the sender, for SI_USER, SI_TKILL and SI_QUEUE */
+		} _kill;
+	} _sifields;
 } __ctx;
 
 struct k_sigaction;

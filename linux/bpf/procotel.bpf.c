@@ -19,7 +19,7 @@ char __license[] SEC("license") = "Dual MIT/GPL";
 
 /* Configuration, set by the loader before load. */
 volatile const u32 argv_max = ARGV_CAP; /* argv capture limit, <= ARGV_CAP */
-volatile const u8 signals_all = 0;      /* report SIGCHLD too */
+volatile const u8 signals_all = 0;      /* report SIGCHLD and runtime signals too */
 volatile const u8 threads = 0;          /* report thread start and exit */
 volatile const u32 self_tgid = 0;       /* procotel itself: its runtime's own signals are not reported */
 volatile const u64 wakeup_bytes = 1 << 22; /* wake the reader past this backlog */
@@ -347,6 +347,7 @@ struct walk_ctx {
 	u64 mnt;      /* struct mount * */
 	u32 off;      /* the path so far starts at path_scratch.b[off] */
 	u8 done;      /* reached the root */
+	u8 name_only; /* a file of no mount's tree (memfd): its name is its path */
 };
 
 #define AS(type, addr) ((struct type *)bpf_rdonly_cast((void *)(addr), bpf_core_type_id_kernel(struct type)))
@@ -364,7 +365,7 @@ static long walk_step(u64 i, struct walk_ctx *c)
 		return 1;
 	struct dentry *d = AS(dentry, c->d);
 	struct dentry *parent = d->d_parent;
-	if (c->d == c->mnt_root || d == parent) {
+	if (!c->name_only && (c->d == c->mnt_root || d == parent)) {
 		struct mount *mnt = AS(mount, c->mnt);
 		struct mount *mp = mnt->mnt_parent;
 		if (!mp || (u64)mp == c->mnt) {
@@ -387,14 +388,26 @@ static long walk_step(u64 i, struct walk_ctx *c)
 	bpf_probe_read_kernel(&ps->b[off + 1], len, name);
 	ps->b[off] = '/';
 	c->off = off;
+	if (c->name_only) {
+		c->done = 1;
+		return 1;
+	}
 	c->d = (u64)parent;
 	return 0;
 }
 
+/* DELETED is what d_path appends to the path of an unlinked file. */
+#define DELETED " (deleted)"
+
 /*
  * walk_path writes the path of (mnt, dentry) into the record tail at pos and
  * returns the bytes written, including the NUL. It follows dentry parents
- * and mount points up to the root of the mount namespace.
+ * and mount points up to the root of the mount namespace, and writes what
+ * d_path (and so /proc/PID/exe) shows:
+ *  - a file of no mount's tree, such as a memfd (its dentry is its own
+ *    parent but not a mount's root, and names itself through d_dname), is
+ *    "/NAME (deleted)": "/memfd:NAME (deleted)";
+ *  - an unlinked file (its dentry unhashed) ends in " (deleted)".
  */
 static __always_inline u32 walk_path(struct exec_scratch *s, u32 pos, struct vfsmount *vfsmnt,
 				     struct dentry *d, u8 *flags)
@@ -403,21 +416,34 @@ static __always_inline u32 walk_path(struct exec_scratch *s, u32 pos, struct vfs
 	struct path_scratch *ps = bpf_map_lookup_elem(&path_scratch, &zero);
 	if (!ps || !vfsmnt || !d)
 		return 0;
+	struct dentry *mnt_root = vfsmnt->mnt_root;
+	bool own_root = d->d_parent == d, name_only = false, deleted;
+	if (own_root && d != mnt_root) {
+		const struct dentry_operations *ops = d->d_op;
+		name_only = ops && ops->d_dname;
+	}
+	deleted = name_only || (!own_root && !d->d_hash.pprev);
+	u32 end = PATH_CAP - 1; /* the path is written before b[end] */
+	if (deleted) {
+		end -= sizeof(DELETED) - 1;
+		__builtin_memcpy(&ps->b[end], DELETED, sizeof(DELETED) - 1);
+	}
 	ps->b[PATH_CAP - 1] = 0;
 	struct walk_ctx c = {
 		.d = (u64)d,
-		.mnt_root = (u64)vfsmnt->mnt_root,
+		.mnt_root = (u64)mnt_root,
 		.mnt = (u64)vfsmnt - bpf_core_field_offset(struct mount, mnt),
-		.off = PATH_CAP - 1,
+		.off = end,
+		.name_only = name_only,
 	};
 	bpf_loop(64, walk_step, &c, 0);
 	u8 done = c.done;
 	u32 off = c.off;
 	if (!done)
 		*flags |= FLAG_PATH_TRUNCATED;
-	if (off >= PATH_CAP - 1) {
-		off = PATH_CAP - 2;
-		ps->b[off] = '/';
+	if (off >= end) {
+		off = end - 1;
+		ps->b[off & (PATH_CAP - 1)] = '/';
 	}
 	off &= PATH_CAP - 1;
 	u32 n = PATH_CAP - off;
@@ -723,15 +749,35 @@ static __always_inline void fill_sender(struct record *r, struct kernel_siginfo 
 		r->u.signal.code = BPF_CORE_READ(info, si_code);
 }
 
+/*
+ * runtime_signal reports whether sig is one a process's runtime sends its
+ * own threads to run itself rather than an event of its life: SIGURG (Go
+ * preempts goroutines with it, thousands a second under load), SIGPROF
+ * and SIGVTALRM (CPU-time interval timers: profilers, runtime tickers),
+ * and glibc's internal SIGCANCEL and SIGSETXID. Unless signals_all, these
+ * are left out when the process sends them to itself; sent by another
+ * process (kill -URG) they are reported.
+ *
+ * Self-directed signals in general are not left out: a fault (SIGSEGV,
+ * SIGBUS, SIGFPE, SIGILL, SIGTRAP), abort()'s SIGABRT, SIGPIPE, SIGXCPU and
+ * raise() are all sent by the process to itself, and they are what
+ * explains how a process died.
+ */
+static __always_inline bool runtime_signal(int sig)
+{
+	return sig == SIGURG || sig == SIGPROF || sig == SIGVTALRM || sig == SIGCANCEL || sig == SIGSETXID;
+}
+
 SEC("tp_btf/signal_generate")
 int BPF_PROG(on_signal_generate, int sig, struct kernel_siginfo *info, struct task_struct *task,
 	     int group, int result)
 {
-	if (sig == SIGCHLD && !signals_all)
+	u32 sender = bpf_get_current_pid_tgid() >> 32;
+	if (!signals_all && (sig == SIGCHLD || (runtime_signal(sig) && sender == task->tgid)))
 		return 0;
 	/* procotel's own Go runtime signals itself (SIGURG preemption, ...):
 	 * that is the observer, not the observed. */
-	if (self_tgid && task->tgid == self_tgid && (u32)(bpf_get_current_pid_tgid() >> 32) == self_tgid)
+	if (self_tgid && task->tgid == self_tgid && sender == self_tgid)
 		return 0;
 	RESERVE(KIND_SIGNAL);
 	fill_task(r, task);
@@ -743,15 +789,31 @@ int BPF_PROG(on_signal_generate, int sig, struct kernel_siginfo *info, struct ta
 	return 0;
 }
 
+/*
+ * self_sent reports whether a delivered signal came from the receiving
+ * process tgid itself: sent by one of its threads, or by one of its own
+ * timers (timer_create timers, and the CPU-time interval timers behind
+ * SIGPROF and SIGVTALRM).
+ */
+static __always_inline bool self_sent(struct kernel_siginfo *info, int sig, int tgid)
+{
+	int code = BPF_CORE_READ(info, si_code);
+	if (code == SI_TIMER || (code == SI_KERNEL && (sig == SIGPROF || sig == SIGVTALRM)))
+		return true;
+	if (code != SI_USER && code != SI_TKILL && code != SI_QUEUE)
+		return false;
+	return BPF_CORE_READ(info, _sifields._kill._pid) == tgid;
+}
+
 SEC("tp_btf/signal_deliver")
 int BPF_PROG(on_signal_deliver, int sig, struct kernel_siginfo *info, struct k_sigaction *ka)
 {
-	if (sig == SIGCHLD && !signals_all)
+	struct task_struct *cur = bpf_get_current_task_btf();
+	if (!signals_all && (sig == SIGCHLD || (runtime_signal(sig) && self_sent(info, sig, cur->tgid))))
 		return 0;
-	if (sig == SIGURG && self_tgid && (u32)(bpf_get_current_pid_tgid() >> 32) == self_tgid)
+	if (sig == SIGURG && self_tgid && cur->tgid == self_tgid)
 		return 0; /* the Go runtime's preemption of procotel itself */
 	RESERVE(KIND_SIGNAL);
-	struct task_struct *cur = bpf_get_current_task_btf();
 	fill_task(r, cur);
 	fill_sender(r, info, sig);
 	/* The sender of a delivered signal is not known here. */

@@ -1,0 +1,215 @@
+//go:build linux
+
+package linux
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"strconv"
+	"time"
+
+	"github.com/cilium/ebpf/ringbuf"
+
+	"github.com/procotel/procotel/semconv"
+)
+
+// reapGrace bounds how long a stopping Run waits for the reaps of
+// processes the kernel has already released (see awaitReaps). On a busy
+// 2-core VM most arrive within 30 ms of the release; RCU callbacks run
+// late when their CPU is saturated.
+const reapGrace = 500 * time.Millisecond
+
+// maxUnreaped bounds the exits Run remembers while it waits for their
+// reaps; beyond it (a host of zombies, or reaps lost in the kernel) the
+// rest are not waited for at stop.
+const maxUnreaped = 1 << 16
+
+// procKey is a process's identity: pid and start time.
+type procKey struct {
+	pid   int32
+	start uint64
+}
+
+// ringRun is the state of one Run: the ring buffer reader and what it has
+// decoded.
+type ringRun struct {
+	b     *Backend
+	rd    *ringbuf.Reader
+	w     *ringWaiter
+	out   chan<- semconv.Event
+	clock semconv.Clock
+	rec   ringbuf.Record
+	ev    semconv.Event
+	dec   decoder
+	// unreaped holds the processes whose exit was delivered and whose
+	// reap was not yet.
+	unreaped map[procKey]struct{}
+}
+
+// Run sends one KindExisting event per process alive at Start, then the
+// events of the ring buffer, until ctx ends. When ctx ends it still sends
+// what the kernel had produced by then and returns (see stop). It must be
+// called once, after Start; Close ends a Run blocked on out.
+func (b *Backend) Run(ctx context.Context, out chan<- semconv.Event) error {
+	b.mu.Lock()
+	rd, w, clock := b.reader, b.waiter, b.caps.Clock
+	b.mu.Unlock()
+	if rd == nil {
+		return errors.New("run ebpf backend: not started")
+	}
+	stop := context.AfterFunc(ctx, w.interrupt)
+	defer stop()
+
+	if ok, err := b.seed(out, clock); !ok {
+		return err
+	}
+	r := &ringRun{b: b, rd: rd, w: w, out: out, clock: clock, unreaped: map[procKey]struct{}{}}
+	// The programs submit without waking the reader (a wakeup costs the
+	// producing hook an interrupt); the reader drains the ring every
+	// pollInterval, and the kernel wakes it early when the buffer fills
+	// past a quarter.
+	for {
+		more, err := r.read(ctx, -1)
+		if !more || err != nil {
+			return err
+		}
+		if ctx.Err() != nil {
+			return r.stop()
+		}
+		if more, err := r.wait(); !more || err != nil {
+			return err
+		}
+	}
+}
+
+// stop delivers, once Run's context ended, what the kernel had produced
+// by then: the records in the ring buffer at that moment (not the ones the
+// programs, still attached, keep adding), and the reaps of processes the
+// kernel had already released. Without fentry on release_task a reap is
+// reported from sched_process_free, which runs an RCU grace period after
+// the release; stop waits up to reapGrace for those.
+func (r *ringRun) stop() error {
+	if more, err := r.read(context.Background(), r.rd.AvailableBytes()); !more || err != nil {
+		return err
+	}
+	_, err := r.awaitReaps()
+	return err
+}
+
+// awaitReaps reads the ring until every process whose exit was delivered
+// and which is gone from /proc (released, its reap due from
+// sched_process_free) has had its reap delivered, or reapGrace passed.
+// Processes still in /proc (zombies nobody waited for) are not waited for.
+func (r *ringRun) awaitReaps() (more bool, err error) {
+	due := map[procKey]struct{}{}
+	for k := range r.unreaped {
+		if released(k) {
+			due[k] = struct{}{}
+		}
+	}
+	deadline := time.Now().Add(reapGrace)
+	for len(due) > 0 {
+		if more, err := r.read(context.Background(), r.rd.AvailableBytes()); !more || err != nil {
+			return more, err
+		}
+		for k := range due {
+			if _, ok := r.unreaped[k]; !ok {
+				delete(due, k)
+			}
+		}
+		if len(due) == 0 || time.Now().After(deadline) {
+			break
+		}
+		if more, err := r.wait(); !more || err != nil {
+			return more, err
+		}
+	}
+	return true, nil
+}
+
+// released reports whether the process k is gone from /proc: the kernel
+// released it (or its pid now names a later process).
+func released(k procKey) bool {
+	b, err := os.ReadFile(procRoot + "/" + strconv.Itoa(int(k.pid)) + "/stat")
+	if err != nil {
+		return true
+	}
+	st, err := parseStat(b)
+	return err == nil && st.startTick*tickNS != k.start/tickNS*tickNS
+}
+
+// wait waits for the ring buffer to wake the reader or pollInterval to
+// pass. It reports false when the backend was closed.
+func (r *ringRun) wait() (more bool, err error) {
+	if err := r.w.wait(pollInterval); err != nil {
+		if errors.Is(err, errRingClosed) {
+			return false, nil
+		}
+		return false, fmt.Errorf("run ebpf backend: wait for ring buffer: %w", err)
+	}
+	return true, nil
+}
+
+// read delivers the records of the ring buffer until it is empty, ctx
+// ends, or, when limit >= 0, records of limit bytes were taken. It
+// reports false when the backend was closed.
+func (r *ringRun) read(ctx context.Context, limit int) (more bool, err error) {
+	b := r.b
+	for limit != 0 && ctx.Err() == nil {
+		if err := r.rd.ReadInto(&r.rec); err != nil {
+			switch {
+			case errors.Is(err, os.ErrDeadlineExceeded): // empty
+				return true, nil
+			case errors.Is(err, ringbuf.ErrClosed):
+				return false, nil
+			}
+			return false, fmt.Errorf("run ebpf backend: read ring buffer: %w", err)
+		}
+		if limit > 0 {
+			// A record takes an 8-byte header and is padded to 8 bytes.
+			limit = max(0, limit-(8+(len(r.rec.RawSample)+7)&^7))
+		}
+		ev := &r.ev
+		truncated, err := r.dec.decode(r.rec.RawSample, ev)
+		if err != nil {
+			b.decodeErrors.Add(1)
+			continue
+		}
+		if truncated {
+			b.truncated.Add(1)
+		}
+		b.received[ev.Kind].Add(1)
+		ev.Time = r.clock.Wall(ev.BootNS)
+		b.addCgroup(&ev.Process)
+		switch ev.Kind {
+		case semconv.KindExec:
+			if b.opts.TraceParent {
+				ev.TraceParent = b.traceParent(ev.Process.PID)
+			}
+		case semconv.KindExit:
+			if len(r.unreaped) < maxUnreaped {
+				r.unreaped[procKey{ev.Process.PID, ev.Process.Start}] = struct{}{}
+			}
+		case semconv.KindReap:
+			delete(r.unreaped, procKey{ev.Process.PID, ev.Process.Start})
+		}
+		if !b.send(r.out, *ev) {
+			return false, nil
+		}
+	}
+	return true, nil
+}
+
+// send hands ev to out, blocking until out takes it or Close is called;
+// it reports whether out took it. An event read from the ring is counted
+// as received: it is not given up when ctx ends.
+func (b *Backend) send(out chan<- semconv.Event, ev semconv.Event) bool {
+	select {
+	case out <- ev:
+		return true
+	case <-b.closing:
+		return false
+	}
+}
