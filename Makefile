@@ -4,7 +4,7 @@ BIN     ?= bin/procotel
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X main.version=$(VERSION)
 
-.PHONY: all build test test-unpriv generate lint bench storm freebsd otelcol bench-storm clean
+.PHONY: all build test test-unpriv generate lint bench storm freebsd otelcol bench-storm image deb clean
 
 all: build
 
@@ -56,6 +56,18 @@ freebsd:
 # otlphttp and debug exporters, batch processor) into bin/otelcol-procotel.
 otelcol:
 	sh collector/build.sh
+
+# Container image (packaging/Dockerfile, FROM scratch): a static binary
+# built here and a context of only bin/image/, so no base or Go image is
+# pulled. make image IMAGE=name:tag
+IMAGE   ?= procotel:$(VERSION)
+CA_CERTS ?= /etc/ssl/certs/ca-certificates.crt
+
+image:
+	rm -rf bin/image && mkdir -p bin/image
+	CGO_ENABLED=0 $(GO) build -trimpath -ldflags "-s -w $(LDFLAGS)" -o bin/image/procotel ./cmd/procotel
+	cp $(CA_CERTS) bin/image/ca-certificates.crt
+	docker build -f packaging/Dockerfile -t $(IMAGE) bin/image
 
 clean:
 	rm -rf bin
