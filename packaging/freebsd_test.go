@@ -137,6 +137,12 @@ procotel_flags="--jail www --filter kind=exec"`)
 		t.Fatalf("start runs %q, want /usr/sbin/daemon ... /usr/local/bin/procotel ...", lines[0])
 	}
 	daemonArgs, procotelArgs := args[1:bin], args[bin+1:]
+	for _, a := range daemonArgs {
+		if strings.HasPrefix(a, "--") || a == "www" {
+			t.Errorf("daemon(8) gets procotel_flags: %q", daemonArgs)
+			break
+		}
+	}
 	if i := slices.Index(daemonArgs, "-P"); i < 0 || i+1 >= len(daemonArgs) || daemonArgs[i+1] != "/var/run/procotel.pid" {
 		t.Errorf("daemon %q: want -P /var/run/procotel.pid (the supervisor's pid, which stop signals)", daemonArgs)
 	}
