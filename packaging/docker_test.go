@@ -7,16 +7,18 @@ import (
 	"fmt"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 )
 
 // TestContainerImageSeesHost builds the image with `make image` and runs
-// it as the Dockerfile documents (host pid namespace, /sys/kernel from the
-// host, SYS_ADMIN for Docker 20.10, which knows no CAP_BPF): a process the
-// host starts while the container watches must show up with its pid and
-// exit code.
+// it as the Dockerfile documents (host pid namespace, /sys/kernel and the
+// cgroup tree from the host, SYS_ADMIN for Docker 20.10, which knows no
+// CAP_BPF). A process the host starts while the container watches must
+// show up with its pid and exit code, and a process in another container
+// with that container's id.
 func TestContainerImageSeesHost(t *testing.T) {
 	docker, err := exec.LookPath("docker")
 	if err != nil {
@@ -35,11 +37,12 @@ func TestContainerImageSeesHost(t *testing.T) {
 	}
 	t.Cleanup(func() { exec.Command(docker, "rmi", "-f", image).Run() })
 
-	name := strings.ReplaceAll(strings.ReplaceAll(image, ":", "-"), "/", "-")
+	name := fmt.Sprintf("procotel-packaging-test-%d", os.Getpid())
 	t.Cleanup(func() { exec.Command(docker, "rm", "-f", name).Run() })
 	run := exec.Command(docker, "run", "--rm", "--name", name, "--network", "none",
-		"--pid=host", "--cap-add", "SYS_ADMIN", "-v", "/sys/kernel:/sys/kernel:ro",
-		image, "--output", "json", "--duration", "30s")
+		"--pid=host", "--cap-add", "SYS_ADMIN",
+		"-v", "/sys/kernel:/sys/kernel:ro", "-v", "/sys/fs/cgroup:/sys/fs/cgroup:ro",
+		image, "--output", "json", "--duration", "60s")
 	stdout, err := run.StdoutPipe()
 	if err != nil {
 		t.Fatal(err)
@@ -50,41 +53,57 @@ func TestContainerImageSeesHost(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer run.Wait()
-	timer := time.AfterFunc(25*time.Second, func() { exec.Command(docker, "rm", "-f", name).Run() })
+	timer := time.AfterFunc(50*time.Second, func() { exec.Command(docker, "rm", "-f", name).Run() })
 	defer timer.Stop()
 
-	lines := bufio.NewScanner(stdout)
-	lines.Buffer(nil, 1<<20)
-	var host *exec.Cmd
+	// Once the container prints events it is attached: start a host
+	// process, then another container, and note who they are.
+	events := make(chan event)
+	go func() {
+		defer close(events)
+		lines := bufio.NewScanner(stdout)
+		lines.Buffer(nil, 1<<20)
+		for lines.Scan() {
+			var e event
+			if err := json.Unmarshal(lines.Bytes(), &e); err != nil {
+				t.Errorf("not a JSON event line: %v: %s", err, lines.Bytes())
+				return
+			}
+			events <- e
+		}
+	}()
+	if _, ok := <-events; !ok {
+		t.Fatalf("the container printed no event:\n%s", &stderr)
+	}
+	host := exec.Command("sh", "-c", "exit 7")
+	if err := host.Run(); err == nil {
+		t.Fatal("sh -c 'exit 7' exited 0")
+	}
+	cidfile := filepath.Join(t.TempDir(), "cid")
+	if out, err := exec.Command(docker, "run", "--rm", "--network", "none", "--cidfile", cidfile, image, "version").CombinedOutput(); err != nil {
+		t.Fatalf("docker run %s version: %v\n%s", image, err, out)
+	}
+	cid, err := os.ReadFile(cidfile)
+	if err != nil {
+		t.Fatal(err)
+	}
+
 	seen := map[string]event{}
-	for lines.Scan() {
-		if host == nil {
-			// The container prints events: it is attached. Start the host's
-			// process now.
-			host = exec.Command("sh", "-c", "exit 7")
-			if err := host.Start(); err != nil {
-				t.Fatal(err)
-			}
-			if err := host.Wait(); err == nil {
-				t.Fatal("sh -c 'exit 7' exited 0")
-			}
+	containerExec := false
+	for e := range events {
+		if e.Process.PID == host.Process.Pid {
+			seen[e.Kind] = e
 		}
-		var e event
-		if err := json.Unmarshal(lines.Bytes(), &e); err != nil {
-			t.Fatalf("not a JSON event line: %v: %s", err, lines.Bytes())
+		if e.Kind == "exec" && e.Process.ContainerID == strings.TrimSpace(string(cid)) {
+			containerExec = true
 		}
-		if e.Process.PID != host.Process.Pid {
-			continue
-		}
-		seen[e.Kind] = e
-		if e.Kind == "exit" {
+		if containerExec && seen["exit"].Kind != "" {
 			break
 		}
 	}
 	exec.Command(docker, "rm", "-f", name).Run()
-	if host == nil {
-		run.Wait()
-		t.Fatalf("the container printed no event:\n%s", &stderr)
+	for range events {
+		// the reader stops once the container's output closes
 	}
 	for _, kind := range []string{"fork", "exec", "exit"} {
 		if _, ok := seen[kind]; !ok {
@@ -93,5 +112,8 @@ func TestContainerImageSeesHost(t *testing.T) {
 	}
 	if e := seen["exit"]; e.Exit.Code != 7 {
 		t.Errorf("host's sh exit event: code %d, want 7", e.Exit.Code)
+	}
+	if !containerExec {
+		t.Errorf("no exec event with container id %s (the second container's)", cid)
 	}
 }

@@ -303,6 +303,8 @@ type event struct {
 		UID int    `json:"uid"`
 		Exe string `json:"exe"`
 		Cwd string `json:"cwd"`
+
+		ContainerID string `json:"container_id"`
 	} `json:"process"`
 	Exit struct {
 		Code   int `json:"code"`
