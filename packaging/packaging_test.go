@@ -113,6 +113,23 @@ func (u unit) list(section, key string) []string {
 // temporary root holding the unit, the binary at the unit's ExecStart path
 // and the host's system units (for the targets it orders against).
 func TestSystemdUnitVerifies(t *testing.T) {
+	u := parseUnit(t, unitPath)
+	execStart := strings.Fields(u.one(t, "Service", "ExecStart"))[0]
+	if execStart != "/usr/bin/procotel" {
+		t.Errorf("ExecStart runs %s, want /usr/bin/procotel (where the .deb installs it)", execStart)
+	}
+	root := t.TempDir()
+	copyFile(t, procotelBin, filepath.Join(root, execStart), 0o755)
+	copyFile(t, unitPath, filepath.Join(root, "etc/systemd/system/procotel.service"), 0o644)
+	verifyUnitInRoot(t, root)
+}
+
+// verifyUnitInRoot runs systemd-analyze verify procotel.service in root,
+// a file tree holding the unit and its binary, after adding the host's
+// system units (the targets the unit orders against). It skips where
+// there is no systemd to verify with.
+func verifyUnitInRoot(t *testing.T, root string) {
+	t.Helper()
 	analyze, err := exec.LookPath("systemd-analyze")
 	if err != nil {
 		t.Skip("systemd-analyze is not installed (Debian: apt-get install systemd)")
@@ -127,19 +144,11 @@ func TestSystemdUnitVerifies(t *testing.T) {
 	if units == "" {
 		t.Skip("no systemd system units on this host (multi-user.target) to verify against")
 	}
-	u := parseUnit(t, unitPath)
-	execStart := strings.Fields(u.one(t, "Service", "ExecStart"))[0]
-	if execStart != "/usr/bin/procotel" {
-		t.Errorf("ExecStart runs %s, want /usr/bin/procotel (where the .deb installs it)", execStart)
-	}
-
-	root := t.TempDir()
-	copyFile(t, procotelBin, filepath.Join(root, execStart), 0o755)
-	copyFile(t, unitPath, filepath.Join(root, "etc/systemd/system/procotel.service"), 0o644)
-	if err := os.MkdirAll(filepath.Join(root, "usr/lib/systemd"), 0o755); err != nil {
+	dst := filepath.Join(root, "usr/lib/systemd/system")
+	if err := os.MkdirAll(dst, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	if out, err := exec.Command("cp", "-a", units, filepath.Join(root, "usr/lib/systemd/")).CombinedOutput(); err != nil {
+	if out, err := exec.Command("cp", "-a", units+"/.", dst).CombinedOutput(); err != nil {
 		t.Fatalf("copy %s: %v\n%s", units, err, out)
 	}
 	out, err := exec.Command(analyze, "--root="+root, "verify", "procotel.service").CombinedOutput()
