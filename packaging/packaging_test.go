@@ -240,6 +240,13 @@ func TestUnitHardening(t *testing.T) {
 			t.Errorf("%s=%s breaks procotel", key, bad)
 		}
 	}
+	// tracefs must be mounted before procotel starts: it holds no
+	// capability to mount it itself.
+	for _, key := range []string{"Wants", "After"} {
+		if !slices.Contains(u.list("Unit", key), "sys-kernel-tracing.mount") {
+			t.Errorf("%s= lacks sys-kernel-tracing.mount", key)
+		}
+	}
 	if user := u.one(t, "Service", "User"); user == "root" || user == "0" {
 		t.Errorf("User=%s: the service must not run as root", user)
 	}
