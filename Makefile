@@ -4,7 +4,7 @@ BIN     ?= bin/procotel
 VERSION ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS := -X main.version=$(VERSION)
 
-.PHONY: all build test test-unpriv generate lint fuzz bench storm freebsd otelcol bench-storm clean
+.PHONY: all build test test-unpriv generate lint fuzz bench storm freebsd otelcol bench-storm image deb clean
 
 all: build
 
@@ -80,6 +80,37 @@ freebsd:
 # otlphttp and debug exporters, batch processor) into bin/otelcol-procotel.
 otelcol:
 	sh collector/build.sh
+
+# Container image (packaging/Dockerfile, FROM scratch): a static binary
+# built here and a context of only bin/image/, so no base or Go image is
+# pulled. make image IMAGE=name:tag
+IMAGE   ?= procotel:$(VERSION)
+CA_CERTS ?= /etc/ssl/certs/ca-certificates.crt
+
+# The static binary the image and the .deb carry (no libc dependency).
+STATIC_BUILD = CGO_ENABLED=0 $(GO) build -trimpath -ldflags "-s -w $(LDFLAGS)"
+
+image:
+	rm -rf bin/image && mkdir -p bin/image
+	$(STATIC_BUILD) -o bin/image/procotel ./cmd/procotel
+	cp $(CA_CERTS) bin/image/ca-certificates.crt
+	docker build -f packaging/Dockerfile -t $(IMAGE) bin/image
+
+# The .deb (packaging/nfpm.yaml): binary, systemd unit, sysusers.d file and
+# default configuration, into bin/deb (nfpm.yaml names the binary's
+# path there). nfpm runs from its own tool
+# module, packaging/nfpm.mod, pinned there. A version that is no release
+# tag becomes 0.0.0~git<describe>, which sorts before any release.
+DEB_DIR      = bin/deb
+DEB_ARCH    ?= $(shell $(GO) env GOARCH)
+DEB_VERSION ?= $(shell v='$(VERSION)'; case $$v in (v[0-9]*) echo "$${v#v}";; ([0-9]*) echo "$$v";; (*) echo "0.0.0~git$$v";; esac)
+
+deb:
+	rm -rf $(DEB_DIR) && mkdir -p $(DEB_DIR)
+	$(STATIC_BUILD) -o $(DEB_DIR)/procotel ./cmd/procotel
+	DEB_ARCH=$(DEB_ARCH) DEB_VERSION=$(DEB_VERSION) \
+	  $(GO) tool -modfile=packaging/nfpm.mod nfpm package \
+	  --config packaging/nfpm.yaml --packager deb --target $(DEB_DIR)/
 
 clean:
 	rm -rf bin
