@@ -127,11 +127,11 @@ func (r *runner) run(ctx context.Context) (int, error) {
 	}
 	select {
 	case <-ctx.Done():
+		time.Sleep(settle)
 	case <-timeout:
+		time.Sleep(settle)
 	case <-cmdDone:
-		// Let the command's last events (exit, reap) through the kernel
-		// buffer and the ordering window before stopping.
-		time.Sleep(r.cfg.Pipeline.Window + 200*time.Millisecond)
+		time.Sleep(settle)
 	case err := <-backendErr:
 		backendErr <- err // the backend stopped by itself; waitRun reports it
 	}
@@ -234,6 +234,15 @@ func waitRun(cancel func(), b backends.Backend, backendErr, pipeDone <-chan erro
 	}
 	return err
 }
+
+// settle is how long procotel keeps watching after it was told to stop
+// (signal, --duration, the command's exit) before it stops the backend,
+// which then drains what the kernel buffer holds: the kernel reports a
+// reap only after an RCU grace period, and a backend reads its buffer
+// periodically, so the events of what had already happened are still on
+// their way. The ordering window needs no wait: the pipeline releases it
+// when its input ends.
+const settle = 250 * time.Millisecond
 
 // eventQueue is how many events wait between the backend and the
 // pipeline (or the recorder); beyond it the kernel buffer absorbs bursts.
@@ -403,13 +412,14 @@ func (r *runner) record(ctx context.Context, b backends.Backend, caps backends.C
 				writeErr = w.Write(&e)
 			}
 		case <-interrupted:
-			interrupted = nil // drain what the backend still delivers
-			cancel()
+			interrupted, timeout, cmdDone = nil, nil, nil // keep draining what the backend delivers
+			time.AfterFunc(settle, cancel)
 		case <-timeout:
-			cancel()
+			interrupted, timeout, cmdDone = nil, nil, nil
+			time.AfterFunc(settle, cancel)
 		case <-cmdDone:
-			cmdDone = nil
-			time.AfterFunc(300*time.Millisecond, cancel)
+			interrupted, timeout, cmdDone = nil, nil, nil
+			time.AfterFunc(settle, cancel)
 		}
 	}
 	runErr := <-backendErr
