@@ -1,13 +1,10 @@
 package config
 
 import (
-	"bytes"
 	"errors"
 	"flag"
 	"fmt"
-	"io"
 	"net/url"
-	"os"
 	"regexp"
 	"strconv"
 	"strings"
@@ -24,36 +21,39 @@ type Flags struct {
 	values map[string]*string
 }
 
-// flagSpec describes one flag: its name, the YAML field it sets and its help.
+// flagSpec describes one flag: its name, the YAML field it sets and its
+// help. A flag with a join separator may be given more than once: its
+// values are joined with it (every other flag keeps its last value).
 type flagSpec struct {
 	name, field, usage string
 	boolean            bool
+	join               string
 }
 
 var flagSpecs = []flagSpec{
-	{"backend", "backend", "event source: auto, ebpf, dtrace, kqueue, replay:FILE", false},
-	{"output", "output", "terminal format when no OTLP endpoint is set: text or json", false},
-	{"color", "color", "colour the text output: auto, always, never", false},
-	{"filter", "filter", "only show events matching this expression, e.g. 'kind=exec,exit exe=*/curl'", false},
-	{"argv-max", "capture.argv_max", "largest argv captured per exec, in bytes", false},
-	{"threads", "capture.threads", "also report thread start and exit", true},
-	{"start-events", "capture.start_events", "also report when a new process first runs", true},
-	{"signal-deliver", "capture.signal_deliver", "also report signal delivery, not only generation", true},
-	{"signals-all", "capture.signals_all", "include SIGCHLD (sent on every exit)", true},
-	{"exec-failures", "capture.exec_failures", "report failed execs (default true); Linux: --exec-failures=false attaches no syscall tracepoint, which otherwise slows every syscall on the host", true},
-	{"buffer-size", "capture.buffer_size", "kernel ring buffer size in bytes (power of two)", false},
-	{"jail", "capture.jails", "FreeBSD: only watch these jails (comma-separated ids or names)", false},
-	{"window", "pipeline.window", "reordering window, e.g. 20ms", false},
-	{"max-processes", "pipeline.max_processes", "bound on the process table", false},
-	{"redact", "pipeline.redact", "redact secrets in command lines", true},
-	{"root-policy", "traces.root_policy", "which process starts a trace: process_group, session, container, none", false},
-	{"traceparent", "traces.traceparent", "processes with TRACEPARENT in their environment join that trace", true},
-	{"flush-incomplete", "traces.flush_incomplete", "at exit, emit spans of processes still alive, marked incomplete", true},
-	{"otlp-endpoint", "otlp.endpoint", "OTLP destination (host:port or URL); empty prints to the terminal", false},
-	{"otlp-protocol", "otlp.protocol", "grpc or http/protobuf", false},
-	{"otlp-insecure", "otlp.insecure", "send without TLS", true},
-	{"otlp-header", "otlp.headers", "extra header, key=value (comma-separated for several)", false},
-	{"service-name", "service_name", "service.name on the resource", false},
+	{"backend", "backend", "event source: auto, ebpf, dtrace, kqueue, replay:FILE", false, ""},
+	{"output", "output", "terminal format when no OTLP endpoint is set: text or json", false, ""},
+	{"color", "color", "colour the text output: auto, always, never", false, ""},
+	{"filter", "filter", "only show events matching this expression, e.g. 'kind=exec,exit exe=*/curl';\ngiven more than once, an event must match every one (they are joined with AND);\nthe flag replaces the configuration file's filter", false, " "},
+	{"argv-max", "capture.argv_max", "largest argv captured per exec, in bytes", false, ""},
+	{"threads", "capture.threads", "also report thread start and exit", true, ""},
+	{"start-events", "capture.start_events", "also report when a new process first runs", true, ""},
+	{"signal-deliver", "capture.signal_deliver", "also report signal delivery, not only generation", true, ""},
+	{"signals-all", "capture.signals_all", "include SIGCHLD (sent on every exit)", true, ""},
+	{"exec-failures", "capture.exec_failures", "report failed execs (default true); Linux: --exec-failures=false attaches no syscall tracepoint, which otherwise slows every syscall on the host", true, ""},
+	{"buffer-size", "capture.buffer_size", "kernel ring buffer size in bytes (power of two)", false, ""},
+	{"jail", "capture.jails", "FreeBSD: only watch these jails (comma-separated ids or names)", false, ""},
+	{"window", "pipeline.window", "reordering window, e.g. 20ms", false, ""},
+	{"max-processes", "pipeline.max_processes", "bound on the process table", false, ""},
+	{"redact", "pipeline.redact", "redact secrets in command lines", true, ""},
+	{"root-policy", "traces.root_policy", "which process starts a trace: process_group, session, container, none", false, ""},
+	{"traceparent", "traces.traceparent", "processes with TRACEPARENT in their environment join that trace", true, ""},
+	{"flush-incomplete", "traces.flush_incomplete", "at exit, emit spans of processes still alive, marked incomplete", true, ""},
+	{"otlp-endpoint", "otlp.endpoint", "OTLP destination (host:port or URL); empty prints to the terminal", false, ""},
+	{"otlp-protocol", "otlp.protocol", "grpc or http/protobuf", false, ""},
+	{"otlp-insecure", "otlp.insecure", "send without TLS", true, ""},
+	{"otlp-header", "otlp.headers", "extra header, key=value (comma-separated for several, or give the flag again)", false, ","},
+	{"service-name", "service_name", "service.name on the resource", false, ""},
 }
 
 // NewFlags registers the configuration flags on fs, plus --config FILE.
@@ -66,13 +66,16 @@ func NewFlags(fs *flag.FlagSet) *Flags {
 		if s.boolean {
 			fs.Var(boolFlag{v}, s.name, s.usage)
 		} else {
-			fs.Var(stringFlag{v}, s.name, s.usage)
+			fs.Var(stringFlag{v, s.join}, s.name, s.usage)
 		}
 	}
 	return f
 }
 
-type stringFlag struct{ p *string }
+type stringFlag struct {
+	p    *string
+	join string // separator of repeated values; "" keeps the last
+}
 
 func (s stringFlag) String() string {
 	if s.p == nil {
@@ -80,7 +83,13 @@ func (s stringFlag) String() string {
 	}
 	return *s.p
 }
-func (s stringFlag) Set(v string) error { *s.p = v; return nil }
+func (s stringFlag) Set(v string) error {
+	if s.join != "" && *s.p != "" {
+		v = *s.p + s.join + v
+	}
+	*s.p = v
+	return nil
+}
 
 type boolFlag struct{ p *string }
 
@@ -131,49 +140,6 @@ func (f *Flags) Load(getenv func(string) string) (Config, error) {
 	return c, c.Validate()
 }
 
-// LoadFile reads a YAML configuration file onto c. Unknown fields are errors.
-func LoadFile(c *Config, path string) error {
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return fmt.Errorf("read config: %w", err)
-	}
-	if err := decodeYAML(c, b); err != nil {
-		return fmt.Errorf("config %s: %w", path, err)
-	}
-	return nil
-}
-
-var yamlFieldNotFound = regexp.MustCompile(`line (\d+): field (\S+) not found in type config\.(\w+)`)
-
-func decodeYAML(c *Config, b []byte) error {
-	dec := yaml.NewDecoder(bytes.NewReader(b))
-	dec.KnownFields(true)
-	if err := dec.Decode(c); err != nil {
-		if errors.Is(err, io.EOF) {
-			return nil // empty file
-		}
-		var te *yaml.TypeError
-		if errors.As(err, &te) && len(te.Errors) > 0 {
-			msg := te.Errors[0]
-			if m := yamlFieldNotFound.FindStringSubmatch(msg); m != nil {
-				return fmt.Errorf("line %s: unknown field %q in %s", m[1], m[2], sectionName(m[3]))
-			}
-			if m := yamlLine.FindStringSubmatch(msg); m != nil {
-				line, _ := strconv.Atoi(m[1])
-				var root yaml.Node
-				if yaml.Unmarshal(b, &root) == nil {
-					if path := pathAtLine(&root, line, ""); path != "" {
-						return fmt.Errorf("line %d: %s: %s", line, path, typeHint(m[2]))
-					}
-				}
-			}
-			return errors.New(strings.TrimPrefix(msg, "yaml: "))
-		}
-		return err
-	}
-	return nil
-}
-
 var yamlLine = regexp.MustCompile(`^line (\d+): (.*)$`)
 
 // pathAtLine returns the dotted path of the mapping key whose value is on
@@ -208,16 +174,6 @@ func pathAtLine(n *yaml.Node, line int, prefix string) string {
 		}
 	}
 	return ""
-}
-
-func sectionName(goType string) string {
-	switch goType {
-	case "Config":
-		return "the top level"
-	case "TLS":
-		return "otlp.tls"
-	}
-	return strings.ToLower(goType)
 }
 
 // ApplyEnv applies the standard OpenTelemetry environment variables:
@@ -304,12 +260,12 @@ func setField(c *Config, field, v string) error {
 	for i := len(parts) - 1; i >= 0; i-- {
 		doc = &yaml.Node{Kind: yaml.MappingNode, Content: []*yaml.Node{{Kind: yaml.ScalarNode, Value: parts[i]}, doc}}
 	}
-	if err := doc.Decode(c); err != nil {
+	if err := decodeNode(c, doc); err != nil {
 		var te *yaml.TypeError
 		if errors.As(err, &te) && len(te.Errors) > 0 {
 			return fmt.Errorf("%s: cannot use %q (%s)", field, v, typeHint(te.Errors[0]))
 		}
-		return fmt.Errorf("%s: %v", field, err)
+		return err // the check names the field
 	}
 	return nil
 }
@@ -354,17 +310,27 @@ func splitList(s string) []string {
 	return out
 }
 
+// checkEndpoint checks an OTLP endpoint. Its errors never repeat the
+// user info of a URL (RedactURL).
 func checkEndpoint(ep string) error {
 	if strings.Contains(ep, "://") {
+		shown := RedactURL(ep)
+		if shown != ep {
+			return fmt.Errorf("%q: user info (user:password@) is not allowed in the URL; send credentials in a header, e.g. --otlp-header authorization=Basic…", shown)
+		}
 		u, err := url.Parse(ep)
 		if err != nil {
-			return fmt.Errorf("not a URL: %v", err)
+			var ue *url.Error
+			if errors.As(err, &ue) {
+				err = ue.Err
+			}
+			return fmt.Errorf("%q is not a URL: %v", shown, err)
 		}
 		if u.Scheme != "http" && u.Scheme != "https" {
 			return fmt.Errorf("scheme must be http or https, got %q", u.Scheme)
 		}
 		if u.Host == "" {
-			return fmt.Errorf("%q has no host", ep)
+			return fmt.Errorf("%q has no host", shown)
 		}
 		return nil
 	}
@@ -376,6 +342,26 @@ func checkEndpoint(ep string) error {
 		return fmt.Errorf("bad port in %q", ep)
 	}
 	return nil
+}
+
+// RedactURL returns s with the user info of a URL in it ("user:secret@"
+// after "scheme://") replaced by [REDACTED]. Every error message that
+// shows a configured URL shows it through RedactURL.
+func RedactURL(s string) string {
+	i := strings.Index(s, "://")
+	if i < 0 {
+		return s
+	}
+	rest := s[i+3:]
+	end := strings.IndexAny(rest, "/?#")
+	if end < 0 {
+		end = len(rest)
+	}
+	at := strings.LastIndex(rest[:end], "@")
+	if at < 0 {
+		return s
+	}
+	return s[:i+3] + "[REDACTED]" + rest[at:]
 }
 
 func checkRegexp(p string) error {

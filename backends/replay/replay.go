@@ -50,6 +50,29 @@ type trailerLine struct {
 	Trailer *Trailer `json:"trailer"`
 }
 
+// RecordingError is a recording that cannot be read: missing, not a
+// recording, or with a line that does not decode. It is the user's input
+// at fault, not the machine; Line is 0 when no line is to blame.
+type RecordingError struct {
+	Path string
+	Line int
+	Err  error
+}
+
+func (e *RecordingError) Error() string {
+	if e.Line > 0 {
+		return fmt.Sprintf("replay %s: line %d: %v", e.Path, e.Line, e.Err)
+	}
+	return fmt.Sprintf("replay %s: %v", e.Path, e.Err)
+}
+
+func (e *RecordingError) Unwrap() error { return e.Err }
+
+// bad returns a *RecordingError at the line last read.
+func (b *Backend) bad(format string, args ...any) error {
+	return &RecordingError{Path: b.path, Line: b.line, Err: fmt.Errorf(format, args...)}
+}
+
 // Writer writes a recording. It is not safe for concurrent use.
 type Writer struct {
 	w   *bufio.Writer
@@ -147,19 +170,22 @@ func (b *Backend) Capabilities() backends.Capabilities {
 func (b *Backend) Start(context.Context) error {
 	f, err := os.Open(b.path)
 	if err != nil {
-		return fmt.Errorf("replay: %w", err)
+		return &RecordingError{Path: b.path, Err: err}
 	}
 	b.f = f
 	b.r = bufio.NewReaderSize(f, 256<<10)
 	line, err := b.next()
+	if err == io.EOF {
+		return b.bad("empty file, not a procotel recording (write one with procotel record FILE)")
+	}
 	if err != nil {
-		return fmt.Errorf("replay %s: read header: %w", b.path, err)
+		return b.bad("read header: %w", err)
 	}
 	if err := json.Unmarshal(line, &b.hdr); err != nil || b.hdr.Version == 0 {
-		return fmt.Errorf("replay %s: line 1: not a procotel recording header", b.path)
+		return b.bad("not a procotel recording header (write one with procotel record FILE)")
 	}
 	if b.hdr.Version != FormatVersion {
-		return fmt.Errorf("replay %s: recording format %d, this procotel reads %d", b.path, b.hdr.Version, FormatVersion)
+		return b.bad("recording format %d, this procotel reads %d", b.hdr.Version, FormatVersion)
 	}
 	return nil
 }
@@ -193,12 +219,12 @@ func (b *Backend) Run(ctx context.Context, out chan<- semconv.Event) error {
 			return nil
 		}
 		if err != nil {
-			return fmt.Errorf("replay %s: %w", b.path, err)
+			return &RecordingError{Path: b.path, Err: err}
 		}
 		if bytes.HasPrefix(line, []byte(`{"trailer"`)) {
 			var t trailerLine
 			if err := json.Unmarshal(line, &t); err != nil || t.Trailer == nil {
-				return fmt.Errorf("replay %s: line %d: bad trailer: %v", b.path, b.line, err)
+				return b.bad("bad trailer: %v", err)
 			}
 			b.applyTrailer(t.Trailer)
 			continue
@@ -208,10 +234,10 @@ func (b *Backend) Run(ctx context.Context, out chan<- semconv.Event) error {
 			b.mu.Lock()
 			b.stats.DecodeErrors++
 			b.mu.Unlock()
-			return fmt.Errorf("replay %s: line %d: %v", b.path, b.line, err)
+			return b.bad("%v", err)
 		}
 		if !e.Kind.Valid() {
-			return fmt.Errorf("replay %s: line %d: event without a valid kind", b.path, b.line)
+			return b.bad("event without a valid kind")
 		}
 		b.mu.Lock()
 		b.stats.Received[e.Kind]++

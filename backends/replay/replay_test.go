@@ -3,6 +3,7 @@ package replay
 import (
 	"bytes"
 	"context"
+	"errors"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -89,7 +90,7 @@ func TestRoundTrip(t *testing.T) {
 
 func TestBadInput(t *testing.T) {
 	cases := map[string]string{
-		"":                             "read header",
+		"":                             "empty file, not a procotel recording",
 		"{\"x\":1}\n":                  "line 1: not a procotel recording header",
 		"{\"procotel_recording\":9}\n": "recording format 9",
 	}
@@ -98,9 +99,13 @@ func TestBadInput(t *testing.T) {
 		os.WriteFile(path, []byte(content), 0o600)
 		b, _ := New(path, backends.Options{})
 		err := b.Start(context.Background())
-		if err == nil || !strings.Contains(err.Error(), want) {
-			t.Errorf("content %q: error %v, want %q", content, err, want)
+		var re *RecordingError
+		if !errors.As(err, &re) || !strings.Contains(err.Error(), want) {
+			t.Errorf("content %q: error %#v, want a *RecordingError saying %q", content, err, want)
 		}
+	}
+	if b, _ := New(filepath.Join(t.TempDir(), "none"), backends.Options{}); !errors.As(b.Start(context.Background()), new(*RecordingError)) {
+		t.Error("a missing recording is not a *RecordingError")
 	}
 	// A broken event line names its line number.
 	path := filepath.Join(t.TempDir(), "bad.jsonl")
@@ -111,7 +116,7 @@ func TestBadInput(t *testing.T) {
 	}
 	out := make(chan semconv.Event, 10)
 	err := b.Run(context.Background(), out)
-	if err == nil || !strings.Contains(err.Error(), "line 4") || !strings.Contains(err.Error(), "exxit") {
+	if !errors.As(err, new(*RecordingError)) || !strings.Contains(err.Error(), "line 4") || !strings.Contains(err.Error(), "exxit") {
 		t.Fatalf("want an error naming line 4 and the bad kind, got %v", err)
 	}
 	if len(out) != 1 {

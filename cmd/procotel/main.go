@@ -12,6 +12,7 @@ import (
 	"os"
 	"runtime/debug"
 	"strings"
+	"time"
 
 	"github.com/procotel/procotel/config"
 )
@@ -33,14 +34,22 @@ Commands:
   run      (default) watch and print to the terminal, or export over OTLP
            when an endpoint is set (--otlp-endpoint or
            OTEL_EXPORTER_OTLP_ENDPOINT)
-  record   write the backend's raw events to FILE as JSON lines; play them
-           back with --backend replay:FILE
+  record   write the backend's events to FILE as JSON lines; play them
+           back with --backend replay:FILE. Command lines in it are
+           redacted like every other output (--redact=false keeps them
+           raw). FILE is created readable by its owner only (0600); an
+           existing FILE or symlink is never overwritten or followed:
+           remove it or choose another name
   console  an interactive prompt over the live process table: tail, ps,
            tree, show PID, top, stats, containers, jails (help lists them)
   version  print the version
 
 With a command after --, procotel starts it once attached, shows only it
 and its descendants, and stops when it exits (the exit code is passed on).
+
+SIGINT, SIGTERM and SIGHUP stop procotel the same way: the events already
+in the kernel buffer and the reordering window are delivered, the output
+is flushed, and the summary is printed on stderr.
 
 Needs root (CAP_BPF and CAP_PERFMON) on Linux for the eBPF backend.
 
@@ -89,14 +98,13 @@ func Main(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprintf(stdout, "procotel %s\n", version)
 		return exitOK
 	case "help":
-		fs, _ := newFlagSet(stderr)
+		fs, _, _ := runFlagSet(stderr)
 		fs.SetOutput(stdout)
 		fs.Usage()
 		return exitOK
 	}
 
-	fs, flags := newFlagSet(stderr)
-	duration := fs.Duration("duration", 0, "stop after this long (0: until interrupted or the command exits)")
+	fs, flags, duration := runFlagSet(stderr)
 	fs.SetOutput(io.Discard) // errors are reported below, in one line
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
@@ -152,6 +160,38 @@ func printFlags(out io.Writer, fs *flag.FlagSet) {
 		}
 		fmt.Fprintf(out, "  --%s%s\n    \t%s\n", fl.Name, name, strings.ReplaceAll(usage, "\n", "\n    \t"))
 	})
+}
+
+// durationFlag is --duration: a duration by config's one rule, never
+// negative.
+type durationFlag struct{ d *time.Duration }
+
+func (f durationFlag) String() string {
+	if f.d == nil {
+		return ""
+	}
+	return f.d.String()
+}
+
+func (f durationFlag) Set(s string) error {
+	d, err := config.ParseDuration(s)
+	if err != nil {
+		return err
+	}
+	if d < 0 {
+		return fmt.Errorf("%s is negative (want 0 for no limit, or a positive duration such as 30s)", s)
+	}
+	*f.d = d
+	return nil
+}
+
+// runFlagSet is the flag set of run and record: the configuration's
+// flags and --duration.
+func runFlagSet(stderr io.Writer) (*flag.FlagSet, *config.Flags, *time.Duration) {
+	fs, f := newFlagSet(stderr)
+	duration := new(time.Duration)
+	fs.Var(durationFlag{duration}, "duration", "stop after this `duration`, e.g. 30s (default 0: until interrupted or the command exits)")
+	return fs, f, duration
 }
 
 func newFlagSet(stderr io.Writer) (*flag.FlagSet, *config.Flags) {

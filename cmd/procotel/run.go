@@ -6,6 +6,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"os/exec"
 	"os/signal"
@@ -59,28 +60,46 @@ func backendOptions(c config.Config) (backends.Options, error) {
 	return o, nil
 }
 
+// stopSignals stop procotel, all the same way: the backend drains the
+// kernel buffer, the pipeline its ordering window, the sinks flush, and
+// the summary is printed. SIGHUP is among them because a closed terminal
+// or an ssh session ending sends it, and that must not lose the output.
+var stopSignals = []os.Signal{os.Interrupt, syscall.SIGTERM, syscall.SIGHUP}
+
 func (r *runner) run(ctx context.Context) (int, error) {
-	ctx, stop := signal.NotifyContext(ctx, os.Interrupt, syscall.SIGTERM)
+	ctx, stop := signal.NotifyContext(ctx, stopSignals...)
 	defer stop()
 
 	opts, pcfg, err := r.prepare()
 	if err != nil {
 		return exitUsage, err
 	}
+	var rec *os.File
+	if r.recordFile != "" {
+		// Before the backend starts: a name that cannot be used is the
+		// user's to fix, and the kernel need not be touched for it.
+		if rec, err = createRecording(r.recordFile); err != nil {
+			return exitUsage, err
+		}
+		defer rec.Close()
+	}
 	b, code, err := r.openBackend(ctx, opts)
 	if err != nil {
+		if rec != nil {
+			os.Remove(r.recordFile) // empty: nothing was recorded
+		}
 		return code, err
 	}
 	defer b.Close()
 	caps := b.Capabilities()
 
-	if r.recordFile != "" {
-		return r.record(ctx, b, caps)
+	if rec != nil {
+		return r.record(ctx, b, caps, rec, pcfg.Redact)
 	}
 
 	sinks, closers, err := r.sinks(ctx, caps)
 	if err != nil {
-		return exitError, err
+		return exitUsage, err // the sinks connect lazily: what fails here is configuration
 	}
 	pcfg.Clock, pcfg.CredsComplete = caps.Clock, caps.Creds
 	pipe := pipeline.New(pcfg, sinks...)
@@ -108,11 +127,11 @@ func (r *runner) run(ctx context.Context) (int, error) {
 	}
 	select {
 	case <-ctx.Done():
+		time.Sleep(settle)
 	case <-timeout:
+		time.Sleep(settle)
 	case <-cmdDone:
-		// Let the command's last events (exit, reap) through the kernel
-		// buffer and the ordering window before stopping.
-		time.Sleep(r.cfg.Pipeline.Window + 200*time.Millisecond)
+		time.Sleep(settle)
 	case err := <-backendErr:
 		backendErr <- err // the backend stopped by itself; waitRun reports it
 	}
@@ -130,7 +149,7 @@ func (r *runner) run(ctx context.Context) (int, error) {
 	}
 	r.summary(b.Stats(), pipe.Stats(), sinks)
 	if runErr != nil {
-		return exitError, runErr
+		return exitCode(runErr), runErr
 	}
 	return code, nil
 }
@@ -188,9 +207,18 @@ func (r *runner) openBackend(ctx context.Context, opts backends.Options) (backen
 		if !errors.As(err, &mf) {
 			err = fmt.Errorf("start %s backend: %w", b.Name(), err)
 		}
-		return nil, exitError, err
+		return nil, exitCode(err), err
 	}
 	return b, exitOK, nil
+}
+
+// exitCode is the exit code of a failed run: usage when the input the
+// user named is at fault (a recording that cannot be read), else error.
+func exitCode(err error) int {
+	if errors.As(err, new(*replay.RecordingError)) {
+		return exitUsage
+	}
+	return exitError
 }
 
 // waitRun stops a running backend (cancel), waits for it and for the
@@ -206,6 +234,15 @@ func waitRun(cancel func(), b backends.Backend, backendErr, pipeDone <-chan erro
 	}
 	return err
 }
+
+// settle is how long procotel keeps watching after it was told to stop
+// (signal, --duration, the command's exit) before it stops the backend,
+// which then drains what the kernel buffer holds: the kernel reports a
+// reap only after an RCU grace period, and a backend reads its buffer
+// periodically, so the events of what had already happened are still on
+// their way. The ordering window needs no wait: the pipeline releases it
+// when its input ends.
+const settle = 250 * time.Millisecond
 
 // eventQueue is how many events wait between the backend and the
 // pipeline (or the recorder); beyond it the kernel buffer absorbs bursts.
@@ -322,13 +359,30 @@ func (r *runner) startCommand(ctx context.Context, code *int) <-chan struct{} {
 	return done
 }
 
-// record writes raw backend events to the recording file.
-func (r *runner) record(ctx context.Context, b backends.Backend, caps backends.Capabilities) (int, error) {
-	f, err := os.Create(r.recordFile)
-	if err != nil {
-		return exitError, fmt.Errorf("record: %w", err)
+// createRecording creates the recording file, readable by its owner only
+// (command lines are in it). It never overwrites a file nor follows a
+// symlink: O_EXCL fails on both.
+func createRecording(path string) (*os.File, error) {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	switch {
+	case errors.Is(err, fs.ErrExist):
+		return nil, fmt.Errorf("record: %s already exists (or is a symlink); remove it or choose another name", path)
+	case err != nil:
+		return nil, fmt.Errorf("record: %w", err)
 	}
-	defer f.Close()
+	return f, nil
+}
+
+// redactEvent scrubs the command lines of e the way the pipeline scrubs
+// them before every other output.
+func redactEvent(red *pipeline.Redactor, e *semconv.Event) {
+	e.Process.Argv = red.Argv(e.Process.Argv)
+	e.Exec.Argv = red.Argv(e.Exec.Argv)
+}
+
+// record writes the backend's events, redacted by red, to the recording
+// file f.
+func (r *runner) record(ctx context.Context, b backends.Backend, caps backends.Capabilities, f *os.File, red *pipeline.Redactor) (int, error) {
 	w, err := replay.NewWriter(f, b.Name(), caps)
 	if err != nil {
 		return exitError, err
@@ -345,6 +399,7 @@ func (r *runner) record(ctx context.Context, b backends.Backend, caps backends.C
 	}
 	stopped := false
 	var writeErr error
+	interrupted := ctx.Done()
 	for !stopped {
 		select {
 		case e, ok := <-events:
@@ -353,15 +408,18 @@ func (r *runner) record(ctx context.Context, b backends.Backend, caps backends.C
 				break
 			}
 			if writeErr == nil {
+				redactEvent(red, &e)
 				writeErr = w.Write(&e)
 			}
-		case <-ctx.Done():
-			cancel()
+		case <-interrupted:
+			interrupted, timeout, cmdDone = nil, nil, nil // keep draining what the backend delivers
+			time.AfterFunc(settle, cancel)
 		case <-timeout:
-			cancel()
+			interrupted, timeout, cmdDone = nil, nil, nil
+			time.AfterFunc(settle, cancel)
 		case <-cmdDone:
-			cmdDone = nil
-			time.AfterFunc(300*time.Millisecond, cancel)
+			interrupted, timeout, cmdDone = nil, nil, nil
+			time.AfterFunc(settle, cancel)
 		}
 	}
 	runErr := <-backendErr
@@ -369,9 +427,12 @@ func (r *runner) record(ctx context.Context, b backends.Backend, caps backends.C
 	if err := w.Close(st); err != nil && writeErr == nil {
 		writeErr = err
 	}
+	if err := f.Close(); err != nil && writeErr == nil {
+		writeErr = err
+	}
 	fmt.Fprintf(r.stderr, "procotel: recorded %d events to %s (lost in kernel: %d)\n", w.Count(), r.recordFile, st.TotalLost())
 	if runErr != nil {
-		return exitError, fmt.Errorf("%s backend: %w", b.Name(), runErr)
+		return exitCode(runErr), fmt.Errorf("%s backend: %w", b.Name(), runErr)
 	}
 	if writeErr != nil {
 		return exitError, fmt.Errorf("record: %w", writeErr)
