@@ -37,6 +37,8 @@ type Agent struct {
 	cancel      context.CancelFunc
 	backendDone chan struct{}
 	backendErr  error // Run's result when the backend stopped by itself
+	byItself    bool  // the backend stopped before Stop was called
+	events      chan semconv.Event
 	consumeDone chan struct{}
 
 	stopOnce sync.Once
@@ -78,6 +80,11 @@ func settleRuntime() {
 // Capabilities are what the started backend can report.
 func (a *Agent) Capabilities() backends.Capabilities { return a.caps }
 
+// Backend is the started backend, for views that read its name,
+// capabilities and counters (the console). Its Start, Run and Close are
+// the agent's to call.
+func (a *Agent) Backend() backends.Backend { return a.backend }
+
 // BackendName is the started backend's name ("ebpf", "replay", ...).
 func (a *Agent) BackendName() string { return a.backend.Name() }
 
@@ -116,14 +123,18 @@ func (a *Agent) RunRaw(consume func(*semconv.Event)) {
 
 func (a *Agent) start() <-chan semconv.Event {
 	events := make(chan semconv.Event, EventQueue)
+	a.events = events
 	ctx, cancel := context.WithCancel(context.Background())
 	a.cancel = cancel
 	go func() {
 		defer close(a.backendDone)
 		err := a.backend.Run(ctx, events)
 		close(events)
-		if ctx.Err() == nil && err != nil {
-			a.backendErr = fmt.Errorf("%s backend: %w", a.backend.Name(), err)
+		if ctx.Err() == nil {
+			a.byItself = true
+			if err != nil {
+				a.backendErr = fmt.Errorf("%s backend: %w", a.backend.Name(), err)
+			}
 		}
 	}()
 	return events
@@ -136,6 +147,19 @@ func (a *Agent) Ended() <-chan struct{} { return a.backendDone }
 // Err is why the backend stopped by itself, nil while it runs, after a
 // clean end or after Stop. Call it after Ended is closed.
 func (a *Agent) Err() error { return a.backendErr }
+
+// EndedByItself says the backend stopped before Stop was called (a replay
+// at its end, or a failure: see Err). Call it after Ended is closed.
+func (a *Agent) EndedByItself() bool { return a.byItself }
+
+// QueueDepth is how many events wait between the backend and their
+// consumer, and how many can; zero before Run.
+func (a *Agent) QueueDepth() (n, capacity int) {
+	if a.events == nil {
+		return 0, 0
+	}
+	return len(a.events), cap(a.events)
+}
 
 // Stop ends the agent in order: the backend stops reading the kernel and
 // hands on what the kernel had already produced; the pipeline takes all of

@@ -11,7 +11,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/procotel/procotel/backends"
+	"github.com/procotel/procotel/agent"
 	"github.com/procotel/procotel/console"
 	"github.com/procotel/procotel/pipeline"
 	"github.com/procotel/procotel/semconv"
@@ -58,55 +58,51 @@ func runConsole(args []string, stdout, stderr io.Writer) int {
 		return exitUsage
 	}
 	r := &runner{cfg: cfg, stdout: stdout, stderr: stderr}
-	opts, pcfg, err := r.prepare()
+	plan, err := r.plan()
 	if err != nil {
 		fmt.Fprintf(stderr, "procotel console: %v\n", err)
 		return exitUsage
 	}
+	plan.Pipeline.FlushIncomplete = false // the console shows live processes; it exports no spans
 
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGTERM, syscall.SIGHUP)
 	defer stop()
-	b, code, err := r.openBackend(ctx, opts)
+	a, code, err := r.open(ctx, plan)
 	if err != nil {
 		fmt.Fprintf(stderr, "procotel console: %v\n", err)
 		return code
 	}
-	defer b.Close()
-	caps := b.Capabilities()
+	closeCtx, closeCancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer closeCancel()
+	defer a.Stop(closeCtx)
 
 	sink := console.NewSink(console.SinkOptions{})
-	pcfg.Clock, pcfg.CredsComplete = caps.Clock, caps.Creds
-	pcfg.FlushIncomplete = false // the console shows live processes; it exports no spans
-	pipe := pipeline.New(pcfg, sink)
-	events := make(chan semconv.Event, eventQueue)
-
+	pipe := a.Run(sink)
 	con, err := console.New(console.Options{
-		Backend:     b,
+		Backend:     a.Backend(),
 		Pipeline:    pipe,
 		Sink:        sink,
 		Stdin:       os.Stdin,
 		Stdout:      stdout,
 		HistoryFile: *history,
 		Color:       r.color(),
-		QueueDepth:  func() (int, int) { return len(events), cap(events) },
+		QueueDepth:  a.QueueDepth,
 	})
 	if err != nil {
 		fmt.Fprintf(stderr, "procotel console: %v\n", err)
 		return exitError
 	}
 	defer con.Close()
-
-	runCtx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	backendErr := runBackend(runCtx, b, events, func(err error) {
-		if err != nil {
-			con.Notify(fmt.Sprintf("procotel: %s backend stopped: %v", b.Name(), err))
-		} else if runCtx.Err() == nil {
-			con.Notify(fmt.Sprintf("procotel: %s backend has no more events; the table stays for you to look at", b.Name()))
+	go func() {
+		<-a.Ended()
+		switch {
+		case !a.EndedByItself():
+		case a.Err() != nil:
+			con.Notify(fmt.Sprintf("procotel: %v", a.Err()))
+		default:
+			con.Notify(fmt.Sprintf("procotel: %s backend has no more events; the table stays for you to look at", a.BackendName()))
 		}
-	})
-	pipeDone := make(chan error, 1)
-	go func() { pipeDone <- pipe.Run(context.Background(), events) }()
+	}()
 
 	// With a terminal, Ctrl-C is a key the console reads; without one
 	// (input from a pipe) it arrives as SIGINT and stops the view.
@@ -119,18 +115,13 @@ func runConsole(args []string, stdout, stderr io.Writer) int {
 		}
 	}()
 
-	waitSeeded(ctx, b, pipe)
+	waitSeeded(ctx, a, pipe)
 	runErr := con.Run(ctx)
-	if err := waitRun(cancel, b, backendErr, pipeDone); runErr == nil {
+	if err := a.Stop(closeCtx); err != nil && runErr == nil {
 		runErr = err
 	}
-	closeCtx, closeCancel := context.WithTimeout(context.Background(), 10*time.Second)
-	defer closeCancel()
-	if err := pipe.Close(closeCtx); err != nil && runErr == nil {
-		runErr = fmt.Errorf("close console sink: %w", err)
-	}
 	con.Close()
-	r.summary(b.Stats(), pipe.Stats(), nil)
+	r.summary(a.Stats(), pipe.Stats(), nil)
 	if d := sink.Stats().ViewDropped; d > 0 {
 		fmt.Fprintf(stderr, "procotel: console views dropped %d events (terminal too slow)\n", d)
 	}
@@ -145,13 +136,13 @@ func runConsole(args []string, stdout, stderr io.Writer) int {
 // that existed at start and the pipeline has taken them, so the first
 // command (from a script, say) sees the whole table. The backend sends
 // them first; the count stops growing when they are all sent.
-func waitSeeded(ctx context.Context, b backends.Backend, pipe *pipeline.Pipeline) {
+func waitSeeded(ctx context.Context, a *agent.Agent, pipe *pipeline.Pipeline) {
 	const settle = 100 * time.Millisecond
 	deadline := time.Now().Add(3 * time.Second)
-	last, since := b.Stats().Existing, time.Now()
+	last, since := a.Stats().Existing, time.Now()
 	for time.Now().Before(deadline) && ctx.Err() == nil {
 		time.Sleep(10 * time.Millisecond)
-		n := b.Stats().Existing
+		n := a.Stats().Existing
 		if n != last {
 			last, since = n, time.Now()
 			continue

@@ -5,10 +5,10 @@ import (
 
 	"go.opentelemetry.io/otel/attribute"
 
+	"github.com/procotel/procotel/agent"
 	"github.com/procotel/procotel/backends"
 	"github.com/procotel/procotel/config"
 	"github.com/procotel/procotel/export"
-	"github.com/procotel/procotel/pipeline"
 	"github.com/procotel/procotel/semconv"
 )
 
@@ -19,12 +19,12 @@ import (
 // exp may be nil (no OTLP log/trace exporter): exported and dropped are
 // then zero. Call stop after the pipeline is closed, so that the last
 // export carries the final counts.
-func startSelfMetrics(ctx context.Context, cfg config.Config, caps backends.Capabilities, b backends.Backend,
-	p *pipeline.Pipeline, exp *export.Exporter) (stop func(context.Context) error, err error) {
+func startSelfMetrics(ctx context.Context, cfg config.Config, caps backends.Capabilities, a *agent.Agent,
+	exp *export.Exporter) (stop func(context.Context) error, err error) {
 	if cfg.OTLP.Endpoint == "" {
 		return func(context.Context) error { return nil }, nil
 	}
-	m, err := export.NewMetrics(ctx, otlpOptions(cfg, caps), func() export.SelfStats { return selfStats(b, p, exp) })
+	m, err := export.NewMetrics(ctx, otlpOptions(cfg, caps), func() export.SelfStats { return selfStats(a, exp) })
 	if err != nil {
 		return nil, err
 	}
@@ -33,10 +33,10 @@ func startSelfMetrics(ctx context.Context, cfg config.Config, caps backends.Capa
 
 // selfStats gathers the counters of the backend, the pipeline and the
 // exporter. Each Stats method is safe for concurrent use.
-func selfStats(b backends.Backend, p *pipeline.Pipeline, exp *export.Exporter) export.SelfStats {
-	bs := b.Stats()
+func selfStats(a *agent.Agent, exp *export.Exporter) export.SelfStats {
+	bs := a.Stats()
 	s := export.SelfStats{Received: bs.Received, Lost: bs.Lost}
-	if p != nil {
+	if p := a.Pipeline(); p != nil {
 		ps := p.Stats()
 		s.Filtered, s.FilteredLifetimes, s.TableSize = ps.Filtered, ps.LifetimesFiltered, ps.TableSize
 	}

@@ -1,7 +1,6 @@
 package main
 
 import (
-	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -15,6 +14,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/procotel/procotel/agent"
 	"github.com/procotel/procotel/backends"
 	"github.com/procotel/procotel/backends/replay"
 	"github.com/procotel/procotel/config"
@@ -39,27 +39,6 @@ type statsSink interface {
 	Stats() terminal.Stats
 }
 
-func backendOptions(c config.Config) (backends.Options, error) {
-	o := backends.Options{
-		ArgvMax:        c.Capture.ArgvMax,
-		Threads:        c.Capture.Threads,
-		StartEvents:    c.Capture.StartEvents,
-		SignalDeliver:  c.Capture.SignalDeliver,
-		SignalsAll:     c.Capture.SignalsAll,
-		NoExecFailures: !c.Capture.ExecFailures,
-		TraceParent:    c.Traces.Traceparent,
-		BufferSize:     c.Capture.BufferSize,
-	}
-	if len(c.Capture.Jails) > 0 {
-		ids, err := resolveJails(c.Capture.Jails)
-		if err != nil {
-			return o, fmt.Errorf("capture.jails: %w", err)
-		}
-		o.Jails = ids
-	}
-	return o, nil
-}
-
 // stopSignals stop procotel, all the same way: the backend drains the
 // kernel buffer, the pipeline its ordering window, the sinks flush, and
 // the summary is printed. SIGHUP is among them because a closed terminal
@@ -70,7 +49,7 @@ func (r *runner) run(ctx context.Context) (int, error) {
 	ctx, stop := signal.NotifyContext(ctx, stopSignals...)
 	defer stop()
 
-	opts, pcfg, err := r.prepare()
+	plan, err := r.plan()
 	if err != nil {
 		return exitUsage, err
 	}
@@ -83,44 +62,36 @@ func (r *runner) run(ctx context.Context) (int, error) {
 		}
 		defer rec.Close()
 	}
-	b, code, err := r.openBackend(ctx, opts)
+	a, code, err := r.open(ctx, plan)
 	if err != nil {
 		if rec != nil {
 			os.Remove(r.recordFile) // empty: nothing was recorded
 		}
 		return code, err
 	}
-	defer b.Close()
-	caps := b.Capabilities()
-
+	caps := a.Capabilities()
 	if rec != nil {
-		return r.record(ctx, b, caps, rec, pcfg.Redact)
+		return r.record(ctx, a, rec, plan.Pipeline.Redact)
 	}
 
 	sinks, closers, err := r.sinks(ctx, caps)
 	if err != nil {
+		_ = a.Stop(ctx)
 		return exitUsage, err // the sinks connect lazily: what fails here is configuration
 	}
-	pcfg.Clock, pcfg.CredsComplete = caps.Clock, caps.Creds
-	pipe := pipeline.New(pcfg, sinks...)
 	var exp *export.Exporter
 	if len(sinks) > 0 {
 		exp, _ = sinks[0].(*export.Exporter) // nil unless exporting OTLP
 	}
-	stopMetrics, err := startSelfMetrics(ctx, r.cfg, caps, b, pipe, exp)
+	pipe := a.Run(sinks...)
+	stopMetrics, err := startSelfMetrics(ctx, r.cfg, caps, a, exp)
 	if err != nil {
+		_ = a.Stop(ctx)
 		return exitError, err
 	}
 
-	events := make(chan semconv.Event, eventQueue)
-	runCtx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	backendErr := runBackend(runCtx, b, events, nil)
-	pipeDone := make(chan error, 1)
-	go func() { pipeDone <- pipe.Run(context.Background(), events) }()
-
 	code = exitOK
-	cmdDone := r.startCommand(runCtx, &code)
+	cmdDone := r.startCommand(&code)
 	var timeout <-chan time.Time
 	if r.duration > 0 {
 		timeout = time.After(r.duration)
@@ -132,84 +103,58 @@ func (r *runner) run(ctx context.Context) (int, error) {
 		time.Sleep(settle)
 	case <-cmdDone:
 		time.Sleep(settle)
-	case err := <-backendErr:
-		backendErr <- err // the backend stopped by itself; waitRun reports it
+	case <-a.Ended(): // the backend stopped by itself; Stop reports why
 	}
-	runErr := waitRun(cancel, b, backendErr, pipeDone)
 	closeCtx, closeCancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer closeCancel()
-	if err := pipe.Close(closeCtx); err != nil && runErr == nil {
-		runErr = fmt.Errorf("flush output: %w", err)
-	}
+	runErr := a.Stop(closeCtx)
 	for _, c := range closers {
 		c()
 	}
 	if err := stopMetrics(closeCtx); err != nil && runErr == nil {
 		runErr = fmt.Errorf("self-metrics: %w", err)
 	}
-	r.summary(b.Stats(), pipe.Stats(), sinks)
+	r.summary(a.Stats(), pipe.Stats(), sinks)
 	if runErr != nil {
 		return exitCode(runErr), runErr
 	}
 	return code, nil
 }
 
-// settleRuntime makes the Go runtime do, before the backend attaches, the
-// one-time check it otherwise does at the first process it starts: on
-// Linux it forks a child with clone(CLONE_PIDFD) that exits at once, which
-// would show up as an event of procotel's own.
-func settleRuntime() {
-	if p, err := os.FindProcess(os.Getpid()); err == nil {
-		p.Release()
+// plan checks everything the user typed before the kernel is touched and
+// translates it once (agent.NewPlan). With a command, only the command and
+// its descendants are shown, and the command roots its own trace.
+func (r *runner) plan() (agent.Plan, error) {
+	rc := r.cfg.Receiver()
+	if len(r.command) > 0 {
+		self := strconv.Itoa(os.Getpid())
+		rc.Filter = strings.TrimSpace(rc.Filter + " pid=" + self + "+ pid!=" + self)
 	}
+	p, err := agent.NewPlan(rc)
+	if err != nil {
+		return p, err
+	}
+	if len(r.command) > 0 {
+		p.Pipeline.Launcher = int32(os.Getpid()) // the command startCommand starts roots its own trace
+	}
+	return p, nil
 }
 
-// prepare checks everything the user typed before the kernel is touched,
-// and returns the backend options and the pipeline configuration (its
-// clock and credential fields are the backend's to fill once it started).
-func (r *runner) prepare() (backends.Options, pipeline.Config, error) {
-	opts, err := backendOptions(r.cfg)
+// open starts the planned backend and prints its warnings. On error it
+// also returns the exit code: usage for a backend that does not exist or
+// a recording that cannot be read, error for one that cannot start.
+func (r *runner) open(ctx context.Context, plan agent.Plan) (*agent.Agent, int, error) {
+	a, err := agent.Open(ctx, plan, agent.Factories())
 	if err != nil {
-		return opts, pipeline.Config{}, err
-	}
-	filter, err := r.filter()
-	if err != nil {
-		return opts, pipeline.Config{}, err
-	}
-	redactor, err := r.redactor()
-	if err != nil {
-		return opts, pipeline.Config{}, err
-	}
-	policy, _ := semconv.ParseRootPolicy(r.cfg.Traces.RootPolicy) // validated by config
-	return opts, pipeline.Config{
-		Window:          r.cfg.Pipeline.Window,
-		RootPolicy:      policy,
-		Filter:          filter,
-		Redact:          redactor,
-		MaxProcesses:    r.cfg.Pipeline.MaxProcesses,
-		KeepReaped:      cmp.Or(r.cfg.Pipeline.KeepReaped, -1), // the pipeline reads 0 as its default
-		FlushIncomplete: r.cfg.Traces.FlushIncomplete,
-	}, nil
-}
-
-// openBackend selects and starts the configured backend. On error it also
-// returns the exit code: usage for a backend that does not exist, error
-// for one that cannot start.
-func (r *runner) openBackend(ctx context.Context, opts backends.Options) (backends.Backend, int, error) {
-	b, err := backends.New(r.cfg.Backend, opts, append(platformBackends(), replay.Factory))
-	if err != nil {
-		return nil, exitUsage, err
-	}
-	settleRuntime()
-	if err := b.Start(ctx); err != nil {
-		b.Close()
-		var mf *backends.MissingFeatureError
-		if !errors.As(err, &mf) {
-			err = fmt.Errorf("start %s backend: %w", b.Name(), err)
+		if errors.As(err, new(*agent.SelectError)) {
+			return nil, exitUsage, err
 		}
 		return nil, exitCode(err), err
 	}
-	return b, exitOK, nil
+	for _, w := range a.Capabilities().Warnings {
+		fmt.Fprintf(r.stderr, "procotel: warning: %s\n", terminal.Escape(w))
+	}
+	return a, exitOK, nil
 }
 
 // exitCode is the exit code of a failed run: usage when the input the
@@ -221,20 +166,6 @@ func exitCode(err error) int {
 	return exitError
 }
 
-// waitRun stops a running backend (cancel), waits for it and for the
-// pipeline draining its events, and returns the first error of the two.
-func waitRun(cancel func(), b backends.Backend, backendErr, pipeDone <-chan error) error {
-	cancel()
-	var err error
-	if e := <-backendErr; e != nil {
-		err = fmt.Errorf("%s backend: %w", b.Name(), e)
-	}
-	if e := <-pipeDone; e != nil && err == nil {
-		err = e
-	}
-	return err
-}
-
 // settle is how long procotel keeps watching after it was told to stop
 // (signal, --duration, the command's exit) before it stops the backend,
 // which then drains what the kernel buffer holds: the kernel reports a
@@ -243,53 +174,6 @@ func waitRun(cancel func(), b backends.Backend, backendErr, pipeDone <-chan erro
 // their way. The ordering window needs no wait: the pipeline releases it
 // when its input ends.
 const settle = 250 * time.Millisecond
-
-// eventQueue is how many events wait between the backend and the
-// pipeline (or the recorder); beyond it the kernel buffer absorbs bursts.
-const eventQueue = 8192
-
-// runBackend runs b into events until ctx ends, then closes events, calls
-// after (if any) with Run's result, and sends that result on the returned
-// channel.
-func runBackend(ctx context.Context, b backends.Backend, events chan<- semconv.Event, after func(error)) chan error {
-	errc := make(chan error, 1)
-	go func() {
-		err := b.Run(ctx, events)
-		close(events)
-		if after != nil {
-			after(err)
-		}
-		errc <- err
-	}()
-	return errc
-}
-
-// filter combines --filter with, when a command is given, the subtree of
-// this process (so only the command and its descendants show).
-func (r *runner) filter() (*pipeline.Filter, error) {
-	expr := r.cfg.Filter
-	if len(r.command) > 0 {
-		self := strconv.Itoa(os.Getpid())
-		expr = strings.TrimSpace(expr + " pid=" + self + "+ pid!=" + self)
-	}
-	if expr == "" {
-		return nil, nil
-	}
-	f, err := pipeline.ParseFilter(expr)
-	if err != nil {
-		return nil, err
-	}
-	return f, nil
-}
-
-func (r *runner) redactor() (*pipeline.Redactor, error) {
-	red, err := pipeline.NewRedactor(r.cfg.Pipeline.RedactPatterns...)
-	if err != nil {
-		return nil, fmt.Errorf("pipeline.redact_patterns: %w", err)
-	}
-	red.Disabled = !r.cfg.Pipeline.RedactEnabled()
-	return red, nil
-}
 
 // sinks returns the output sinks: OTLP when an endpoint is configured,
 // else the terminal.
@@ -326,7 +210,7 @@ func isTerminal(w io.Writer) bool {
 // startCommand runs the command given after --, once the backend is
 // attached. The returned channel is closed when it exits; *code is its
 // exit code. With no command it returns nil (never ready).
-func (r *runner) startCommand(ctx context.Context, code *int) <-chan struct{} {
+func (r *runner) startCommand(code *int) <-chan struct{} {
 	if len(r.command) == 0 {
 		return nil
 	}
@@ -382,48 +266,36 @@ func redactEvent(red *pipeline.Redactor, e *semconv.Event) {
 
 // record writes the backend's events, redacted by red, to the recording
 // file f.
-func (r *runner) record(ctx context.Context, b backends.Backend, caps backends.Capabilities, f *os.File, red *pipeline.Redactor) (int, error) {
-	w, err := replay.NewWriter(f, b.Name(), caps)
+func (r *runner) record(ctx context.Context, a *agent.Agent, f *os.File, red *pipeline.Redactor) (int, error) {
+	w, err := replay.NewWriter(f, a.BackendName(), a.Capabilities())
 	if err != nil {
+		_ = a.Stop(ctx)
 		return exitError, err
 	}
-	events := make(chan semconv.Event, eventQueue)
-	runCtx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	backendErr := runBackend(runCtx, b, events, nil)
+	var writeErr error
+	a.RunRaw(func(e *semconv.Event) {
+		if writeErr == nil {
+			redactEvent(red, e)
+			writeErr = w.Write(e)
+		}
+	})
 	code := exitOK
-	cmdDone := r.startCommand(runCtx, &code)
+	cmdDone := r.startCommand(&code)
 	var timeout <-chan time.Time
 	if r.duration > 0 {
 		timeout = time.After(r.duration)
 	}
-	stopped := false
-	var writeErr error
-	interrupted := ctx.Done()
-	for !stopped {
-		select {
-		case e, ok := <-events:
-			if !ok {
-				stopped = true
-				break
-			}
-			if writeErr == nil {
-				redactEvent(red, &e)
-				writeErr = w.Write(&e)
-			}
-		case <-interrupted:
-			interrupted, timeout, cmdDone = nil, nil, nil // keep draining what the backend delivers
-			time.AfterFunc(settle, cancel)
-		case <-timeout:
-			interrupted, timeout, cmdDone = nil, nil, nil
-			time.AfterFunc(settle, cancel)
-		case <-cmdDone:
-			interrupted, timeout, cmdDone = nil, nil, nil
-			time.AfterFunc(settle, cancel)
-		}
+	select {
+	case <-ctx.Done():
+		time.Sleep(settle)
+	case <-timeout:
+		time.Sleep(settle)
+	case <-cmdDone:
+		time.Sleep(settle)
+	case <-a.Ended():
 	}
-	runErr := <-backendErr
-	st := b.Stats()
+	runErr := a.Stop(context.Background()) // every event was handed to the writer when it returns
+	st := a.Stats()
 	if err := w.Close(st); err != nil && writeErr == nil {
 		writeErr = err
 	}
@@ -432,7 +304,7 @@ func (r *runner) record(ctx context.Context, b backends.Backend, caps backends.C
 	}
 	fmt.Fprintf(r.stderr, "procotel: recorded %d events to %s (lost in kernel: %d)\n", w.Count(), r.recordFile, st.TotalLost())
 	if runErr != nil {
-		return exitCode(runErr), fmt.Errorf("%s backend: %w", b.Name(), runErr)
+		return exitCode(runErr), runErr
 	}
 	if writeErr != nil {
 		return exitError, fmt.Errorf("record: %w", writeErr)
