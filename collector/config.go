@@ -5,7 +5,6 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/procotel/procotel/backends"
 	"github.com/procotel/procotel/config"
 	"github.com/procotel/procotel/pipeline"
 )
@@ -89,25 +88,4 @@ func (c *Config) Validate() error {
 		return &config.FieldError{Field: "delivery.retry_for", Msg: fmt.Sprintf("must not be negative, got %s", d.RetryFor)}
 	}
 	return nil
-}
-
-// backendOptions translates the capture settings for the backend.
-// Validate has checked the jail ids.
-func (c *Config) backendOptions() backends.Options {
-	o := backends.Options{
-		ArgvMax:        c.Capture.ArgvMax,
-		Threads:        c.Capture.Threads,
-		StartEvents:    c.Capture.StartEvents,
-		SignalDeliver:  c.Capture.SignalDeliver,
-		SignalsAll:     c.Capture.SignalsAll,
-		NoExecFailures: !c.Capture.ExecFailures,
-		TraceParent:    c.Traces.Traceparent,
-		BufferSize:     c.Capture.BufferSize,
-	}
-	for _, j := range c.Capture.Jails {
-		if n, err := strconv.ParseInt(j, 10, 32); err == nil {
-			o.Jails = append(o.Jails, int32(n))
-		}
-	}
-	return o
 }

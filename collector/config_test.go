@@ -15,6 +15,8 @@ import (
 
 	"github.com/procotel/procotel/collector/internal/metadata"
 	"github.com/procotel/procotel/config"
+
+	"github.com/procotel/procotel/agent"
 )
 
 // loadConfig unmarshals the receiver section id of testdata/config.yaml
@@ -81,9 +83,16 @@ func TestLoadConfig(t *testing.T) {
 	if err := confmap.Validate(got); err != nil {
 		t.Errorf("procotel/custom: %v", err)
 	}
-	opts := got.backendOptions()
-	if opts.ArgvMax != 4096 || !opts.Threads || !opts.StartEvents || !opts.SignalDeliver || !opts.SignalsAll ||
-		opts.BufferSize != 32<<20 || !reflect.DeepEqual(opts.Jails, []int32{3, 7}) {
+	// The agent translates the receiver's settings (jails aside: they
+	// resolve on FreeBSD only).
+	rc := got.Receiver
+	rc.Capture.Jails = nil
+	plan, err := agent.NewPlan(rc)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if opts := plan.BackendOptions; opts.ArgvMax != 4096 || !opts.Threads || !opts.StartEvents || !opts.SignalDeliver || !opts.SignalsAll ||
+		opts.BufferSize != 32<<20 {
 		t.Errorf("backend options: %+v", opts)
 	}
 }

@@ -8,6 +8,7 @@ import (
 	"go.opentelemetry.io/collector/consumer"
 	"go.opentelemetry.io/collector/receiver"
 
+	"github.com/procotel/procotel/agent"
 	"github.com/procotel/procotel/backends"
 	"github.com/procotel/procotel/collector/internal/metadata"
 )
@@ -19,7 +20,7 @@ import (
 // Each factory keeps its own table of instances: there is no package-level
 // state.
 func NewFactory() receiver.Factory {
-	return newFactory(platformBackends())
+	return newFactory(agent.Factories())
 }
 
 // newFactory is NewFactory with the backends to choose from; tests pass

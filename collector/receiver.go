@@ -1,7 +1,6 @@
 package collector
 
 import (
-	"cmp"
 	"context"
 	"errors"
 	"fmt"
@@ -18,6 +17,7 @@ import (
 	"go.opentelemetry.io/otel/metric"
 	"go.uber.org/zap"
 
+	"github.com/procotel/procotel/agent"
 	"github.com/procotel/procotel/backends"
 	"github.com/procotel/procotel/collector/internal/metadata"
 	"github.com/procotel/procotel/pipeline"
@@ -26,10 +26,6 @@ import (
 
 // obsFormat is the format attribute of the receiver's observability.
 const obsFormat = "procotel"
-
-// eventQueue is the channel between the backend and the pipeline; the
-// kernel buffer behind the backend absorbs what does not fit.
-const eventQueue = 8192
 
 // procotelReceiver is one receiver instance: one backend, one pipeline,
 // one sink, serving the logs and the traces pipeline that use its
@@ -52,15 +48,12 @@ type procotelReceiver struct {
 
 // run is what a started receiver owns.
 type run struct {
-	backend     backends.Backend
-	pipe        *pipeline.Pipeline
-	sink        *pdataSink
-	logs        *deliverer[plog.Logs]
-	traces      *deliverer[ptrace.Traces]
-	telemetry   *metadata.TelemetryBuilder
-	cancel      context.CancelFunc
-	backendDone chan struct{}
-	pipeDone    chan struct{}
+	agent     *agent.Agent
+	pipe      *pipeline.Pipeline
+	sink      *pdataSink
+	logs      *deliverer[plog.Logs]
+	traces    *deliverer[ptrace.Traces]
+	telemetry *metadata.TelemetryBuilder
 }
 
 var (
@@ -102,36 +95,27 @@ func (r *procotelReceiver) Start(ctx context.Context, host component.Host) error
 
 func (r *procotelReceiver) start(ctx context.Context, host component.Host) error {
 	cfg := r.cfg
-	b, err := backends.New(cfg.Backend, cfg.backendOptions(), r.factories)
+	plan, err := agent.NewPlan(cfg.Receiver)
 	if err != nil {
 		return fmt.Errorf("start procotel receiver: %w", err)
 	}
-	if err := b.Start(ctx); err != nil {
-		_ = b.Close()
-		var mf *backends.MissingFeatureError
-		if errors.As(err, &mf) {
-			return fmt.Errorf("start procotel receiver: %w", err)
-		}
-		return fmt.Errorf("start procotel receiver: start %s backend: %w", b.Name(), err)
+	a, err := agent.Open(ctx, plan, r.factories)
+	if err != nil {
+		return fmt.Errorf("start procotel receiver: %w", err)
 	}
-	caps := b.Capabilities()
+	caps := a.Capabilities()
 	for _, w := range caps.Warnings {
-		r.set.Logger.Warn("procotel backend: "+w, zap.String("backend", b.Name()))
-	}
-	pcfg, err := r.pipelineConfig(caps)
-	if err != nil {
-		_ = b.Close()
-		return fmt.Errorf("start procotel receiver: %w", err)
+		r.set.Logger.Warn("procotel backend: "+w, zap.String("backend", a.BackendName()))
 	}
 	obs, err := receiverhelper.NewObsReport(receiverhelper.ObsReportSettings{
-		ReceiverID: r.set.ID, Transport: b.Name(), ReceiverCreateSettings: r.set,
+		ReceiverID: r.set.ID, Transport: a.BackendName(), ReceiverCreateSettings: r.set,
 	})
 	if err != nil {
-		_ = b.Close()
+		_ = a.Stop(ctx)
 		return fmt.Errorf("start procotel receiver: observability: %w", err)
 	}
 
-	run := &run{backend: b, backendDone: make(chan struct{}), pipeDone: make(chan struct{})}
+	run := &run{agent: a}
 	d := cfg.Delivery
 	if r.logs != nil {
 		next := r.logs
@@ -155,71 +139,27 @@ func (r *procotelReceiver) start(ctx context.Context, host component.Host) error
 	}
 	res := semconv.ResourceAttributes(observer(caps.OS), nil)
 	run.sink = newPdataSink(caps.Boot, res, procotelVersion(), d, run.logs, run.traces)
-	run.pipe = pipeline.New(pcfg, run.sink)
+	run.pipe = a.Run(run.sink)
 
 	if run.telemetry, err = r.registerTelemetry(run); err != nil {
 		r.set.Logger.Warn("procotel receiver metrics are not available", zap.Error(err))
 	}
-
-	events := make(chan semconv.Event, eventQueue)
-	runCtx, cancel := context.WithCancel(context.Background())
-	run.cancel = cancel
 	go func() {
-		defer close(run.backendDone)
-		err := b.Run(runCtx, events)
-		close(events)
+		<-a.Ended()
 		switch {
-		case runCtx.Err() != nil:
-		case err != nil:
-			err = fmt.Errorf("procotel receiver: %s backend: %w", b.Name(), err)
+		case !a.EndedByItself():
+		case a.Err() != nil:
+			err := fmt.Errorf("procotel receiver: %w", a.Err())
 			r.set.Logger.Error("procotel backend failed", zap.Error(err))
 			componentstatus.ReportStatus(host, componentstatus.NewFatalErrorEvent(err))
 		default:
 			r.set.Logger.Info("procotel backend has no more events", zap.String("backend", cfg.Backend))
 		}
 	}()
-	go func() {
-		defer close(run.pipeDone)
-		_ = run.pipe.Run(context.Background(), events)
-	}()
 	r.run = run
-	r.set.Logger.Info("procotel receiver started", zap.String("backend", b.Name()),
+	r.set.Logger.Info("procotel receiver started", zap.String("backend", a.BackendName()),
 		zap.Strings("notes", caps.Notes), zap.Bool("logs", run.logs != nil), zap.Bool("traces", run.traces != nil))
 	return nil
-}
-
-// pipelineConfig builds the pipeline's configuration; Validate has checked
-// the filter, patterns and policy already.
-func (r *procotelReceiver) pipelineConfig(caps backends.Capabilities) (pipeline.Config, error) {
-	cfg := r.cfg
-	var filter *pipeline.Filter
-	if cfg.Filter != "" {
-		f, err := pipeline.ParseFilter(cfg.Filter)
-		if err != nil {
-			return pipeline.Config{}, fmt.Errorf("filter: %w", err)
-		}
-		filter = f
-	}
-	red, err := pipeline.NewRedactor(cfg.Pipeline.RedactPatterns...)
-	if err != nil {
-		return pipeline.Config{}, fmt.Errorf("pipeline.redact_patterns: %w", err)
-	}
-	red.Disabled = !cfg.Pipeline.RedactEnabled()
-	policy, err := semconv.ParseRootPolicy(cfg.Traces.RootPolicy)
-	if err != nil {
-		return pipeline.Config{}, fmt.Errorf("traces.root_policy: %w", err)
-	}
-	return pipeline.Config{
-		Window:          cfg.Pipeline.Window,
-		RootPolicy:      policy,
-		Filter:          filter,
-		Redact:          red,
-		MaxProcesses:    cfg.Pipeline.MaxProcesses,
-		KeepReaped:      cmp.Or(cfg.Pipeline.KeepReaped, -1), // the pipeline reads 0 as its default
-		FlushIncomplete: cfg.Traces.FlushIncomplete,
-		Clock:           caps.Clock,
-		CredsComplete:   caps.Creds,
-	}, nil
 }
 
 // Shutdown stops the backend, lets the pipeline drain and the sink flush
@@ -245,23 +185,12 @@ func (r *procotelReceiver) Shutdown(ctx context.Context) error {
 		}
 	}()
 
-	run.cancel()
-	var errs []error
-	select {
-	case <-run.backendDone:
-	case <-ctx.Done():
-		// Close interrupts a backend stuck in the kernel.
-		errs = append(errs, run.backend.Close())
-		<-run.backendDone
+	// The backend drains the kernel buffer, the pipeline its window, the
+	// sink flushes within ctx; what could not be delivered is counted.
+	if err := run.agent.Stop(ctx); err != nil {
+		return fmt.Errorf("stop procotel receiver: %w", err)
 	}
-	// The backend closed the event channel: the pipeline drains it,
-	// releases its window and returns.
-	<-run.pipeDone
-	if err := run.pipe.Close(ctx); err != nil {
-		errs = append(errs, fmt.Errorf("flush procotel receiver: %w", err))
-	}
-	errs = append(errs, run.backend.Close())
-	return errors.Join(errs...)
+	return nil
 }
 
 // registerTelemetry creates the receiver's metrics, which read the
@@ -277,7 +206,7 @@ func (r *procotelReceiver) registerTelemetry(run *run) (*metadata.TelemetryBuild
 	}
 	err = errors.Join(
 		tb.RegisterReceiverProcotelBackendEventsLostCallback(func(_ context.Context, o metric.Int64Observer) error {
-			for k, n := range run.backend.Stats().Lost {
+			for k, n := range run.agent.Stats().Lost {
 				if n > 0 {
 					o.Observe(clampInt64(n), kindAttrs[k])
 				}
@@ -285,7 +214,7 @@ func (r *procotelReceiver) registerTelemetry(run *run) (*metadata.TelemetryBuild
 			return nil
 		}),
 		tb.RegisterReceiverProcotelBackendDecodeErrorsCallback(func(_ context.Context, o metric.Int64Observer) error {
-			o.Observe(clampInt64(run.backend.Stats().DecodeErrors))
+			o.Observe(clampInt64(run.agent.Stats().DecodeErrors))
 			return nil
 		}),
 		tb.RegisterReceiverProcotelPipelineDroppedCallback(func(_ context.Context, o metric.Int64Observer) error {

@@ -25,10 +25,10 @@ import (
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
 
+	"github.com/procotel/procotel/agent"
 	"github.com/procotel/procotel/backends"
 	"github.com/procotel/procotel/backends/replay"
 	"github.com/procotel/procotel/collector/internal/metadata"
-	"github.com/procotel/procotel/pipeline"
 	"github.com/procotel/procotel/semconv"
 )
 
@@ -216,24 +216,18 @@ func (c *collectSink) Close(context.Context) error { return nil }
 // receiver configures it and returns what its sink saw.
 func reference(t *testing.T, cfg *Config) *collectSink {
 	t.Helper()
-	b, err := replay.New(strings.TrimPrefix(cfg.Backend, "replay:"), cfg.backendOptions())
+	plan, err := agent.NewPlan(cfg.Receiver)
 	if err != nil {
 		t.Fatal(err)
 	}
-	defer b.Close()
-	if err := b.Start(context.Background()); err != nil {
-		t.Fatal(err)
-	}
-	r := &procotelReceiver{cfg: cfg}
-	pcfg, err := r.pipelineConfig(b.Capabilities())
+	a, err := agent.Open(context.Background(), plan, []backends.Factory{replay.Factory})
 	if err != nil {
 		t.Fatal(err)
 	}
 	sink := &collectSink{}
-	p := pipeline.New(pcfg, sink)
-	events := make(chan semconv.Event, 64)
-	go func() { _ = b.Run(context.Background(), events); close(events) }()
-	if err := p.Run(context.Background(), events); err != nil {
+	a.Run(sink)
+	<-a.Ended()
+	if err := a.Stop(context.Background()); err != nil {
 		t.Fatal(err)
 	}
 	return sink

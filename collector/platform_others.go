@@ -2,14 +2,7 @@
 
 package collector
 
-import (
-	"errors"
-
-	"github.com/procotel/procotel/backends"
-)
-
-// platformBackends is empty: procotel has no backend for this system.
-func platformBackends() []backends.Factory { return nil }
+import "errors"
 
 // errUnsupported makes creating a receiver fail on this system.
 func errUnsupported() error {
