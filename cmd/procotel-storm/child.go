@@ -59,11 +59,6 @@ func runChild(p *procotel) {
 		r.Err = err.Error()
 	}
 	_ = json.NewEncoder(os.Stdout).Encode(r)
-	// Detach only when the parent has read the programs' statistics.
-	_, _ = in.ReadString('\n')
-	if err := p.b.Close(); err != nil {
-		fmt.Fprintf(os.Stderr, "procotel child: %v\n", err)
-	}
 }
 
 // procotelChild runs procotel in a child process of the harness, so that
@@ -124,17 +119,18 @@ func (c *procotelChild) stop() (observed, error) {
 		}
 		cmd = "stop " + string(js) + "\n"
 	}
+	// The storm is over: the hooks have run for it. Read their statistics
+	// now, before the child drains, stops and detaches.
+	bpfAfter := bpfRuntime()
 	if _, err := io.WriteString(c.stdin, cmd); err != nil {
 		return o, err
 	}
 	var r childReport
 	dec := json.NewDecoder(c.out)
 	errDec := dec.Decode(&r)
-	bpfAfter := bpfRuntime()
 	if c.collector != 0 {
 		o.extraCPU = pidCPU(c.collector) - c.coll0
 	}
-	_, _ = io.WriteString(c.stdin, "close\n")
 	c.stdin.Close()
 	errWait := c.cmd.Wait()
 	if errDec != nil {

@@ -12,9 +12,10 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/procotel/procotel/agent"
 	"github.com/procotel/procotel/backends"
+	"github.com/procotel/procotel/config"
 	"github.com/procotel/procotel/export"
-	"github.com/procotel/procotel/linux"
 	"github.com/procotel/procotel/pipeline"
 	"github.com/procotel/procotel/semconv"
 	"github.com/procotel/procotel/terminal"
@@ -110,14 +111,11 @@ type procotel struct {
 	// tracepoint, no failed execs.
 	noExecFailures bool
 
-	b         backends.Backend
+	agent     *agent.Agent
 	pipe      *pipeline.Pipeline
 	text      *terminal.Text
 	exp       *export.Exporter
 	sink      *stormSink
-	cancel    context.CancelFunc
-	runDone   chan error
-	pipeDone  chan error
 	devnull   *os.File
 	bpfBefore map[string][3]uint64
 	cpu0      time.Duration
@@ -159,18 +157,30 @@ func (p *procotel) kinds() []semconv.Kind {
 	return countedKinds
 }
 
+// plan is the configuration a user running procotel this way has: the
+// defaults, with the monitor's table bound and exec-failure setting.
+func (p *procotel) plan() (agent.Plan, error) {
+	rc := config.DefaultReceiver()
+	rc.Backend = "ebpf"
+	rc.Capture.ExecFailures = !p.noExecFailures
+	if p.maxProcs > 0 {
+		rc.Pipeline.MaxProcesses = p.maxProcs
+	}
+	return agent.NewPlan(rc)
+}
+
 func (p *procotel) start() error {
-	ctx, cancel := context.WithCancel(context.Background())
-	p.cancel = cancel
-	b, err := linux.New("", backends.Options{NoExecFailures: p.noExecFailures})
+	ctx := context.Background()
+	plan, err := p.plan()
 	if err != nil {
 		return err
 	}
-	if err := b.Start(ctx); err != nil {
+	a, err := agent.Open(ctx, plan, agent.Factories())
+	if err != nil {
 		return err
 	}
-	p.b = b
-	caps := b.Capabilities()
+	p.agent = a
+	caps := a.Capabilities()
 	p.sink = &stormSink{}
 	sinks := []pipeline.Sink{p.sink}
 	switch {
@@ -193,20 +203,12 @@ func (p *procotel) start() error {
 		p.text = terminal.NewText(p.devnull, terminal.Options{})
 		sinks = append(sinks, p.text)
 	}
-	events := make(chan semconv.Event, 8192)
-	p.runDone, p.pipeDone = make(chan error, 1), make(chan error, 1)
-	go func() { p.runDone <- b.Run(ctx, events); close(events) }()
 	if p.kernelOnly {
-		go func() {
-			for e := range events {
-				p.sink.Event(&e)
-			}
-			p.pipeDone <- nil
-		}()
+		a.RunRaw(p.sink.Event)
 	} else {
-		p.pipe = pipeline.New(pipeline.Config{Clock: caps.Clock, CredsComplete: caps.Creds, MaxProcesses: p.maxProcs}, sinks...)
-		go func() { p.pipeDone <- p.pipe.Run(context.Background(), events) }()
+		p.pipe = a.Run(sinks...)
 	}
+	b := a.Backend()
 	waitSeeded(b)
 	// Measure from here: attached, seeded, steady.
 	runtime.GC()
@@ -258,14 +260,9 @@ func (p *procotel) stop() (observed, error) {
 	if !p.child {
 		bpfAfter = bpfRuntime()
 	}
-	p.cancel()
-	errRun, errPipe := <-p.runDone, <-p.pipeDone
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
 	defer cancel()
-	var errClose error
-	if p.pipe != nil {
-		errClose = p.pipe.Close(ctx)
-	}
+	errStop := p.agent.Stop(ctx)
 	o := observed{seen: map[semconv.Kind]int64{}, bpf: map[string][3]uint64{}}
 	o.cpu = selfCPU() - p.cpu0
 	if p.collector != 0 {
@@ -280,7 +277,7 @@ func (p *procotel) stop() (observed, error) {
 	}
 	fmt.Fprintf(os.Stderr, "[heap %.1f MiB in use, %.1f MiB from the OS; table %d entries (%d live, %d exited, %d reaped); %s] ",
 		float64(ms.HeapInuse)/(1<<20), float64(ms.Sys)/(1<<20), ps.TableSize, ps.Live, ps.Exited, ps.Reaped, rssParts())
-	st := p.b.Stats()
+	st := p.agent.Stats()
 	for _, n := range st.Lost {
 		o.lost += n
 	}
@@ -310,16 +307,7 @@ func (p *procotel) stop() (observed, error) {
 		bf := p.bpfBefore[name]
 		o.bpf[name] = [3]uint64{a[0] - bf[0], a[1] - bf[1], a[2] - bf[2]}
 	}
-	var errB error
-	if !p.child { // a child closes when its parent has read the BPF statistics
-		errB = p.b.Close()
-	}
-	for _, err := range []error{errRun, errPipe, errClose, errB} {
-		if err != nil {
-			return o, err
-		}
-	}
-	return o, nil
+	return o, errStop
 }
 
 // histogram counts durations in buckets 5 % wide (from 1 µs), so that
@@ -382,24 +370,17 @@ func startupCheck(storm string, n int) (attach, seeded time.Duration, seen uint6
 			want++
 		}
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	defer cancel()
-	t0 := time.Now()
-	b, err := linux.New("", backends.Options{})
+	plan, err := (&procotel{}).plan()
 	if err != nil {
 		return 0, 0, 0, err
 	}
-	defer b.Close()
-	if err := b.Start(ctx); err != nil {
+	t0 := time.Now()
+	a, err := agent.Open(context.Background(), plan, agent.Factories())
+	if err != nil {
 		return 0, 0, 0, err
 	}
 	attach = time.Since(t0)
-	caps := b.Capabilities()
-	pipe := pipeline.New(pipeline.Config{Clock: caps.Clock, CredsComplete: caps.Creds})
-	events := make(chan semconv.Event, 8192)
-	go func() { _ = b.Run(ctx, events); close(events) }()
-	pipeDone := make(chan error, 1)
-	go func() { pipeDone <- pipe.Run(ctx, events) }()
+	pipe := a.Run()
 	// Seeded: the pipeline has taken (nearly) every process /proc listed;
 	// a few may exit in between.
 	for time.Since(t0) < 30*time.Second {
@@ -410,8 +391,9 @@ func startupCheck(storm string, n int) (attach, seeded time.Duration, seen uint6
 		time.Sleep(time.Millisecond)
 	}
 	seeded = time.Since(t0)
-	cancel()
-	<-pipeDone
+	if err := a.Stop(context.Background()); err != nil {
+		return attach, seeded, seen, err
+	}
 	if seen == 0 {
 		return attach, seeded, 0, fmt.Errorf("startup: seed did not reach %d processes", want)
 	}
