@@ -143,10 +143,9 @@ func putValue(dst pcommon.Value, a attribute.Value) {
 	}
 }
 
-// newResourceLogs starts a plog.Logs with one resource and one scope and
-// returns the slice its records go to.
-func newResourceLogs(res []attribute.KeyValue, version string) (plog.Logs, plog.LogRecordSlice) {
-	ld := plog.NewLogs()
+// appendResourceLogs adds to ld one resource with the attributes res and
+// one scope, and returns the slice its records go to.
+func appendResourceLogs(ld plog.Logs, res []attribute.KeyValue, version string) plog.LogRecordSlice {
 	rl := ld.ResourceLogs().AppendEmpty()
 	rl.SetSchemaUrl(semconv.SchemaURL)
 	putAttributes(rl.Resource().Attributes(), res)
@@ -154,13 +153,12 @@ func newResourceLogs(res []attribute.KeyValue, version string) (plog.Logs, plog.
 	sl.SetSchemaUrl(semconv.SchemaURL)
 	sl.Scope().SetName(scopeName)
 	sl.Scope().SetVersion(version)
-	return ld, sl.LogRecords()
+	return sl.LogRecords()
 }
 
-// newResourceSpans starts a ptrace.Traces with one resource and one scope
-// and returns the slice its spans go to.
-func newResourceSpans(res []attribute.KeyValue, version string) (ptrace.Traces, ptrace.SpanSlice) {
-	td := ptrace.NewTraces()
+// appendResourceSpans adds to td one resource with the attributes res and
+// one scope, and returns the slice its spans go to.
+func appendResourceSpans(td ptrace.Traces, res []attribute.KeyValue, version string) ptrace.SpanSlice {
 	rs := td.ResourceSpans().AppendEmpty()
 	rs.SetSchemaUrl(semconv.SchemaURL)
 	putAttributes(rs.Resource().Attributes(), res)
@@ -168,5 +166,5 @@ func newResourceSpans(res []attribute.KeyValue, version string) (ptrace.Traces, 
 	ss.SetSchemaUrl(semconv.SchemaURL)
 	ss.Scope().SetName(scopeName)
 	ss.Scope().SetVersion(version)
-	return td, ss.Spans()
+	return ss.Spans()
 }

@@ -29,16 +29,20 @@ type pdataSink struct {
 	traces *deliverer[ptrace.Traces] // nil when no traces pipeline uses the receiver
 
 	// mu guards the open batches. A batch is open when its has* flag is
-	// set; records go to its slice.
+	// set; it holds one ResourceLogs (ResourceSpans) per Resource key seen
+	// since it opened, and records go to their key's slice.
 	mu         sync.Mutex
 	m          *mapper
 	hasLogs    bool
 	openLogs   plog.Logs
-	logRecords plog.LogRecordSlice
+	logRecords map[semconv.ResourceKey]plog.LogRecordSlice
+	nLogs      int
 	hasSpans   bool
 	openSpans  ptrace.Traces
-	spans      ptrace.SpanSlice
+	spans      map[semconv.ResourceKey]ptrace.SpanSlice
+	nSpans     int
 	closed     bool
+	resAttrs   []attribute.KeyValue // scratch for a container's Resource
 
 	stopFlush chan struct{}
 	flushDone chan struct{}
@@ -73,12 +77,23 @@ func (s *pdataSink) Event(e *semconv.Event) {
 		}
 		return
 	}
+	if semconv.EventName(e.Kind) == "" {
+		return // exec attempts and snapshots are never records
+	}
 	if !s.hasLogs {
-		s.openLogs, s.logRecords = newResourceLogs(s.res, s.version)
+		s.openLogs, s.logRecords, s.nLogs = plog.NewLogs(), map[semconv.ResourceKey]plog.LogRecordSlice{}, 0
 		s.hasLogs = true
 	}
-	if s.m.appendLogRecord(s.logRecords, e) && s.logRecords.Len() >= s.maxBatch {
-		s.flushLogsLocked()
+	key := semconv.ResourceKeyOf(&e.Process)
+	dst, ok := s.logRecords[key]
+	if !ok {
+		dst = appendResourceLogs(s.openLogs, s.resource(key), s.version)
+		s.logRecords[key] = dst
+	}
+	if s.m.appendLogRecord(dst, e) {
+		if s.nLogs++; s.nLogs >= s.maxBatch {
+			s.flushLogsLocked()
+		}
 	}
 }
 
@@ -94,17 +109,33 @@ func (s *pdataSink) Lifetime(l *semconv.Lifetime) {
 		return
 	}
 	if !s.hasSpans {
-		s.openSpans, s.spans = newResourceSpans(s.res, s.version)
+		s.openSpans, s.spans, s.nSpans = ptrace.NewTraces(), map[semconv.ResourceKey]ptrace.SpanSlice{}, 0
 		s.hasSpans = true
 	}
-	s.m.appendSpan(s.spans, l)
-	if s.spans.Len() >= s.maxBatch {
+	key := semconv.ResourceKeyOf(&l.Process)
+	dst, ok := s.spans[key]
+	if !ok {
+		dst = appendResourceSpans(s.openSpans, s.resource(key), s.version)
+		s.spans[key] = dst
+	}
+	s.m.appendSpan(dst, l)
+	if s.nSpans++; s.nSpans >= s.maxBatch {
 		s.flushTracesLocked()
 	}
 }
 
+// resource returns the Resource attributes of key: the observer's, plus
+// the container's or jail's.
+func (s *pdataSink) resource(key semconv.ResourceKey) []attribute.KeyValue {
+	if key.IsHost() {
+		return s.res
+	}
+	s.resAttrs = key.Attributes(append(s.resAttrs[:0], s.res...))
+	return s.resAttrs
+}
+
 func (s *pdataSink) flushLogsLocked() {
-	if !s.hasLogs || s.logRecords.Len() == 0 {
+	if !s.hasLogs || s.nLogs == 0 {
 		return
 	}
 	batch := s.openLogs
@@ -113,7 +144,7 @@ func (s *pdataSink) flushLogsLocked() {
 }
 
 func (s *pdataSink) flushTracesLocked() {
-	if !s.hasSpans || s.spans.Len() == 0 {
+	if !s.hasSpans || s.nSpans == 0 {
 		return
 	}
 	batch := s.openSpans
