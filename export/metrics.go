@@ -2,7 +2,6 @@ package export
 
 import (
 	"context"
-	"crypto/tls"
 	"errors"
 	"fmt"
 	"sync"
@@ -37,11 +36,6 @@ const (
 
 	SignalLogs  = "logs"
 	SignalSpans = "spans"
-
-	ReasonQueueFull    = "queue_full"
-	ReasonExportFailed = "export_failed"
-	ReasonClosed       = "closed"
-	ReasonFiltered     = "filtered"
 )
 
 // lostUnknownKind is the kind attribute of kernel losses whose kind the
@@ -80,8 +74,10 @@ type Metrics struct {
 }
 
 // NewMetrics starts exporting the metrics read from source every
-// o.MetricInterval to o.Endpoint, with the same protocol, TLS, headers
-// and resource as New. Logs and Traces are ignored. Source is called from
+// o.MetricInterval (periodically, and once more at Shutdown) to the
+// metrics endpoint: the general connection settings with
+// o.MetricsSignal's overrides, and the same resource as New. Logs and
+// Traces are ignored. Source is called from
 // the SDK's collection goroutine and must be safe for that. Like New, it
 // does not connect; a collection that cannot be sent is skipped (the
 // counters are cumulative, so the next one carries the totals).
@@ -90,16 +86,16 @@ func NewMetrics(ctx context.Context, o Options, source func() SelfStats) (*Metri
 	if source == nil {
 		return nil, errors.New("export metrics: no source")
 	}
-	t, tlsCfg, err := o.connection()
+	c, err := o.resolve(signalMetrics)
 	if err != nil {
 		return nil, fmt.Errorf("export metrics: %w", err)
 	}
 	var exp sdkmetric.Exporter
-	switch o.Protocol {
+	switch c.protocol {
 	case ProtocolGRPC:
-		exp, err = newMetricGRPC(ctx, o, t, tlsCfg)
+		exp, err = newMetricGRPC(ctx, c)
 	case ProtocolHTTP:
-		exp, err = newMetricHTTP(ctx, o, t, tlsCfg)
+		exp, err = newMetricHTTP(ctx, c)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("export metrics: %w", err)
@@ -107,7 +103,7 @@ func NewMetrics(ctx context.Context, o Options, source func() SelfStats) (*Metri
 	quiet := &quietMetricExporter{Exporter: exp}
 	reader := sdkmetric.NewPeriodicReader(quiet,
 		sdkmetric.WithInterval(o.MetricInterval),
-		sdkmetric.WithTimeout(o.Timeout))
+		sdkmetric.WithTimeout(c.timeout))
 	m, err := newMetrics(o, reader, source)
 	if err != nil {
 		_ = reader.Shutdown(ctx)
@@ -225,7 +221,7 @@ func registerSelfMetrics(meter metric.Meter, source func() SelfStats) error {
 	type dropKey struct{ signal, reason string }
 	dropOpts := map[dropKey]metric.ObserveOption{}
 	for _, sig := range []string{SignalLogs, SignalSpans} {
-		for _, r := range []string{ReasonQueueFull, ReasonExportFailed, ReasonClosed, ReasonFiltered} {
+		for _, r := range append(DropReasons[:len(DropReasons):len(DropReasons)], ReasonFiltered) {
 			dropOpts[dropKey{sig, r}] = set(attribute.String(MetricAttrSignal, sig), attribute.String(MetricAttrReason, r))
 		}
 	}
@@ -251,9 +247,9 @@ func registerSelfMetrics(meter metric.Meter, source func() SelfStats) error {
 		}{{logs, filtered}, {s.Export.Spans, s.FilteredLifetimes}} {
 			sig := signals[i].name
 			o.ObserveInt64(in.exported, clampInt64(c.counts.Exported), signals[i].opt)
-			o.ObserveInt64(in.dropped, clampInt64(c.counts.DroppedQueueFull), dropOpts[dropKey{sig, ReasonQueueFull}])
-			o.ObserveInt64(in.dropped, clampInt64(c.counts.DroppedExport), dropOpts[dropKey{sig, ReasonExportFailed}])
-			o.ObserveInt64(in.dropped, clampInt64(c.counts.DroppedClosed), dropOpts[dropKey{sig, ReasonClosed}])
+			for _, r := range DropReasons {
+				o.ObserveInt64(in.dropped, clampInt64(c.counts.DroppedBy(r)), dropOpts[dropKey{sig, r}])
+			}
 			o.ObserveInt64(in.dropped, clampInt64(c.filtered), dropOpts[dropKey{sig, ReasonFiltered}])
 		}
 		o.ObserveInt64(in.table, int64(s.TableSize))
@@ -286,21 +282,25 @@ func clampInt64(n uint64) int64 {
 	return int64(n)
 }
 
-func newMetricGRPC(ctx context.Context, o Options, t target, tlsCfg *tls.Config) (sdkmetric.Exporter, error) {
+// The metric exporters are the OTel SDK's; they also read OTEL_* from
+// the environment, and the explicit options here win over it.
+
+func newMetricGRPC(ctx context.Context, c signalConfig) (sdkmetric.Exporter, error) {
 	opts := []otlpmetricgrpc.Option{
-		otlpmetricgrpc.WithEndpoint(t.hostPort),
-		otlpmetricgrpc.WithTimeout(o.Timeout),
+		otlpmetricgrpc.WithEndpoint(c.target.hostPort),
+		otlpmetricgrpc.WithTimeout(c.timeout),
 		otlpmetricgrpc.WithRetry(otlpmetricgrpc.RetryConfig{Enabled: false}),
 		otlpmetricgrpc.WithDialOption(grpcDialOptions()...),
+		otlpmetricgrpc.WithHeaders(c.headers),
 	}
 	switch {
-	case t.insecure:
+	case c.target.insecure:
 		opts = append(opts, otlpmetricgrpc.WithInsecure())
-	case tlsCfg != nil:
-		opts = append(opts, otlpmetricgrpc.WithTLSCredentials(credentials.NewTLS(tlsCfg)))
+	case c.tls != nil:
+		opts = append(opts, otlpmetricgrpc.WithTLSCredentials(credentials.NewTLS(c.tls)))
 	}
-	if len(o.Headers) > 0 {
-		opts = append(opts, otlpmetricgrpc.WithHeaders(o.Headers))
+	if c.compression == CompressionGzip {
+		opts = append(opts, otlpmetricgrpc.WithCompressor(CompressionGzip))
 	}
 	e, err := otlpmetricgrpc.New(ctx, opts...)
 	if err != nil {
@@ -309,21 +309,23 @@ func newMetricGRPC(ctx context.Context, o Options, t target, tlsCfg *tls.Config)
 	return e, nil
 }
 
-func newMetricHTTP(ctx context.Context, o Options, t target, tlsCfg *tls.Config) (sdkmetric.Exporter, error) {
+func newMetricHTTP(ctx context.Context, c signalConfig) (sdkmetric.Exporter, error) {
 	opts := []otlpmetrichttp.Option{
-		otlpmetrichttp.WithEndpoint(t.hostPort),
-		otlpmetrichttp.WithURLPath(t.pathPrefix + "/v1/metrics"),
-		otlpmetrichttp.WithTimeout(o.Timeout),
+		otlpmetrichttp.WithEndpoint(c.target.hostPort),
+		otlpmetrichttp.WithURLPath(c.urlPath),
+		otlpmetrichttp.WithTimeout(c.timeout),
 		otlpmetrichttp.WithRetry(otlpmetrichttp.RetryConfig{Enabled: false}),
+		otlpmetrichttp.WithHeaders(c.headers),
+		otlpmetrichttp.WithCompression(otlpmetrichttp.NoCompression),
 	}
 	switch {
-	case t.insecure:
+	case c.target.insecure:
 		opts = append(opts, otlpmetrichttp.WithInsecure())
-	case tlsCfg != nil:
-		opts = append(opts, otlpmetrichttp.WithTLSClientConfig(tlsCfg))
+	case c.tls != nil:
+		opts = append(opts, otlpmetrichttp.WithTLSClientConfig(c.tls))
 	}
-	if len(o.Headers) > 0 {
-		opts = append(opts, otlpmetrichttp.WithHeaders(o.Headers))
+	if c.compression == CompressionGzip {
+		opts = append(opts, otlpmetrichttp.WithCompression(otlpmetrichttp.GzipCompression))
 	}
 	e, err := otlpmetrichttp.New(ctx, opts...)
 	if err != nil {

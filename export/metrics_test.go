@@ -55,7 +55,8 @@ func TestSelfMetrics(t *testing.T) {
 	s.TableSize = 42
 	s.Export.Logs[semconv.KindFork] = Counts{Exported: 5, DroppedQueueFull: 1}
 	s.Export.Logs[semconv.KindExit] = Counts{Exported: 7, DroppedExport: 2, DroppedClosed: 1}
-	s.Export.Spans = Counts{Exported: 6, DroppedQueueFull: 3}
+	s.Export.Logs[semconv.KindExec] = Counts{DroppedPermanent: 4, DroppedRejected: 5, DroppedShutdown: 6}
+	s.Export.Spans = Counts{Exported: 6, DroppedQueueFull: 3, DroppedRejected: 2}
 
 	reader := sdkmetric.NewManualReader()
 	o := testOptions()
@@ -70,21 +71,27 @@ func TestSelfMetrics(t *testing.T) {
 	}
 	got := collectPoints(t, rm)
 	want := map[string]int64{
-		"procotel.events.received{kind=fork}":                        10,
-		"procotel.events.received{kind=exit}":                        9,
-		"procotel.events.lost{kind=exec}":                            3,
-		"procotel.events.lost{kind=unknown}":                         2,
-		"procotel.events.exported{signal=logs}":                      12,
-		"procotel.events.exported{signal=spans}":                     6,
-		"procotel.events.dropped{reason=queue_full,signal=logs}":     1,
-		"procotel.events.dropped{reason=export_failed,signal=logs}":  2,
-		"procotel.events.dropped{reason=closed,signal=logs}":         1,
-		"procotel.events.dropped{reason=filtered,signal=logs}":       5,
-		"procotel.events.dropped{reason=queue_full,signal=spans}":    3,
-		"procotel.events.dropped{reason=export_failed,signal=spans}": 0,
-		"procotel.events.dropped{reason=closed,signal=spans}":        0,
-		"procotel.events.dropped{reason=filtered,signal=spans}":      1,
-		"procotel.process_table.size{}":                              42,
+		"procotel.events.received{kind=fork}":                          10,
+		"procotel.events.received{kind=exit}":                          9,
+		"procotel.events.lost{kind=exec}":                              3,
+		"procotel.events.lost{kind=unknown}":                           2,
+		"procotel.events.exported{signal=logs}":                        12,
+		"procotel.events.exported{signal=spans}":                       6,
+		"procotel.events.dropped{reason=queue_full,signal=logs}":       1,
+		"procotel.events.dropped{reason=export_failed,signal=logs}":    2,
+		"procotel.events.dropped{reason=closed,signal=logs}":           1,
+		"procotel.events.dropped{reason=filtered,signal=logs}":         5,
+		"procotel.events.dropped{reason=queue_full,signal=spans}":      3,
+		"procotel.events.dropped{reason=export_failed,signal=spans}":   0,
+		"procotel.events.dropped{reason=closed,signal=spans}":          0,
+		"procotel.events.dropped{reason=filtered,signal=spans}":        1,
+		"procotel.events.dropped{reason=permanent_error,signal=logs}":  4,
+		"procotel.events.dropped{reason=rejected,signal=logs}":         5,
+		"procotel.events.dropped{reason=shutdown,signal=logs}":         6,
+		"procotel.events.dropped{reason=permanent_error,signal=spans}": 0,
+		"procotel.events.dropped{reason=rejected,signal=spans}":        2,
+		"procotel.events.dropped{reason=shutdown,signal=spans}":        0,
+		"procotel.process_table.size{}":                                42,
 	}
 	for k, v := range want {
 		if g, ok := got[k]; !ok || g != v {

@@ -59,7 +59,7 @@ type spanSink struct {
 	link  []byte
 }
 
-func newSpanSink(out sender, o Options, env *envelope, procs *procAttrs) *spanSink {
+func newSpanSink(out sender, o Options, env *envelope, procs *procAttrs, rep *reporter) *spanSink {
 	s := &spanSink{
 		out:   out,
 		ids:   semconv.NewIDCache(o.Boot),
@@ -68,7 +68,7 @@ func newSpanSink(out sender, o Options, env *envelope, procs *procAttrs) *spanSi
 		attrs: make([]attribute.KeyValue, 0, 48),
 		rec:   make([]byte, 0, 2048),
 	}
-	s.q = newBatcher(o, o.SpanQueueSize, env.headRoom(), env, out.send, s.done)
+	s.q = newBatcher(o, o.SpanQueueSize, env.headRoom(), env, out, rep, s.done)
 	return s
 }
 
@@ -148,11 +148,7 @@ func btoi(v bool) int {
 	return 0
 }
 
-// done counts an exported or failed batch.
-func (s *spanSink) done(b *batch, err error) {
-	if err == nil {
-		s.counts.exported.Add(uint64(b.n))
-	} else {
-		s.counts.droppedExport.Add(uint64(b.n))
-	}
+// done counts a batch's spans.
+func (s *spanSink) done(b *batch, o outcome, rejected uint64) {
+	s.counts.count(o, uint64(b.n), rejected)
 }
