@@ -132,6 +132,7 @@ func (s *spanSink) encode(b []byte, l *semconv.Lifetime) []byte {
 		b = append(appendLenHeader(b, spanLinks, len(lk)), lk...)
 	}
 	if isErr, _, desc := semconv.SpanStatus(l); isErr {
+		desc = validString(desc)
 		b = appendLenHeader(b, spanStatus, sizeLenField(statusMessage, len(desc))*btoi(desc != "")+2)
 		b = appendString(b, statusMessage, desc)
 		b = appendUvarint(b, statusCode, statusCodeError)
