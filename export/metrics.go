@@ -100,7 +100,7 @@ func NewMetrics(ctx context.Context, o Options, source func() SelfStats) (*Metri
 	if err != nil {
 		return nil, fmt.Errorf("export metrics: %w", err)
 	}
-	quiet := &quietMetricExporter{Exporter: exp}
+	quiet := &quietMetricExporter{Exporter: exp, rep: newReporter(&lineWriter{w: o.Messages}, c, 0)}
 	reader := sdkmetric.NewPeriodicReader(quiet,
 		sdkmetric.WithInterval(o.MetricInterval),
 		sdkmetric.WithTimeout(c.timeout))
@@ -125,21 +125,33 @@ func (m *Metrics) Failures() (uint64, error) {
 
 // quietMetricExporter counts failed exports instead of passing the error
 // to the SDK, which would print each one through the global error
-// handler: during a Collector outage, one line per interval.
+// handler: during a Collector outage, one line per interval. The first
+// failure (and each after reportEvery) and the recovery are reported on
+// Options.Messages instead.
 type quietMetricExporter struct {
 	sdkmetric.Exporter
+	rep      *reporter
 	failures atomic.Uint64
 	mu       sync.Mutex
 	last     error
+	failing  bool
 }
 
 // Export sends rm and counts a failure.
 func (q *quietMetricExporter) Export(ctx context.Context, rm *metricdata.ResourceMetrics) error {
-	if err := q.Exporter.Export(ctx, rm); err != nil {
+	err := q.Exporter.Export(ctx, rm)
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if err != nil {
 		q.failures.Add(1)
-		q.mu.Lock()
 		q.last = err
-		q.mu.Unlock()
+		if q.rep.due("failed") {
+			q.rep.out.printf("OTLP metrics export to %s failed: %v; not retried, the next collection (every interval, and at shutdown) carries the totals", q.rep.endpoint, err)
+			q.failing = true
+		}
+	} else if q.failing {
+		q.failing = false
+		q.rep.out.printf("OTLP metrics export to %s recovered", q.rep.endpoint)
 	}
 	return nil
 }

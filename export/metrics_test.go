@@ -2,6 +2,8 @@ package export
 
 import (
 	"context"
+	"io"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -123,7 +125,7 @@ func TestNewMetricsErrors(t *testing.T) {
 		t.Errorf("bad protocol: %v", err)
 	}
 	for _, p := range []string{ProtocolGRPC, ProtocolHTTP} {
-		m, err := NewMetrics(context.Background(), Options{Protocol: p, Insecure: true, Endpoint: "127.0.0.1:1"}, src)
+		m, err := NewMetrics(context.Background(), Options{Protocol: p, Insecure: true, Endpoint: "127.0.0.1:1", Messages: io.Discard}, src)
 		if err != nil {
 			t.Errorf("%s: %v", p, err)
 			continue
@@ -136,5 +138,35 @@ func TestNewMetricsErrors(t *testing.T) {
 		if n, err := m.Failures(); n != 1 || err == nil {
 			t.Errorf("%s: failures %d (%v), want 1", p, n, err)
 		}
+	}
+}
+
+// TestMetricsPerSignal checks that the self-metrics go periodically to
+// the metrics endpoint (used as given), gzipped when asked, and that a
+// failed collection is reported, once, then the recovery.
+func TestMetricsPerSignal(t *testing.T) {
+	srv := startHTTPFaults(t, fault{httpStatus: http.StatusServiceUnavailable}, fault{httpStatus: http.StatusServiceUnavailable})
+	msgs := &syncBuffer{}
+	o := Options{Protocol: ProtocolHTTP, Endpoint: "http://127.0.0.1:1", Messages: msgs, MetricInterval: 20 * time.Millisecond,
+		MetricsSignal: SignalOptions{Endpoint: srv.url + "/custom/metrics", Compression: CompressionGzip}}
+	m, err := NewMetrics(context.Background(), o, func() SelfStats { return SelfStats{TableSize: 3} })
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "periodic exports", func() bool { return len(srv.all()) >= 4 })
+	if err := m.Shutdown(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	for _, a := range srv.all() {
+		if a.path != "/custom/metrics" || a.compression != "gzip" || len(a.body) == 0 {
+			t.Errorf("metrics went to %s, Content-Encoding %q, %d bytes", a.path, a.compression, len(a.body))
+		}
+	}
+	if n, _ := m.Failures(); n != 2 {
+		t.Errorf("%d failures counted, want 2", n)
+	}
+	out := msgs.String()
+	if strings.Count(out, "\n") != 2 || !strings.Contains(out, "metrics export to "+srv.url+"/custom/metrics failed") || !strings.Contains(out, "recovered") {
+		t.Errorf("messages:\n%s", out)
 	}
 }

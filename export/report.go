@@ -92,7 +92,11 @@ func (r *reporter) failure(e *exportError, retrying bool) {
 		return
 	}
 	r.announced = true
-	r.out.printf("OTLP %s export to %s failed (%s): %v; %s", r.signal, r.endpoint, e.kind, e.err, what)
+	detail := e.detail
+	if detail == "" {
+		detail = e.err.Error()
+	}
+	r.out.printf("OTLP %s export to %s failed (%s: %s); %s", r.signal, r.endpoint, e.kind, detail, what)
 }
 
 // drop is told of n records dropped after a failure.

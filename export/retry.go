@@ -21,7 +21,9 @@ type exportError struct {
 	// unimplemented marks a server that does not serve this signal
 	// (gRPC Unimplemented, HTTP 404).
 	unimplemented bool
-	err           error
+	// detail is what the endpoint or the connection said, for reports.
+	detail string
+	err    error
 }
 
 func (e *exportError) Error() string { return e.err.Error() }

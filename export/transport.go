@@ -185,7 +185,7 @@ func (s *grpcSender) send(ctx context.Context, body []byte) (partialSuccess, err
 // the OTLP specification, RESOURCE_EXHAUSTED only with RetryInfo.
 func grpcError(err error) *exportError {
 	st := status.Convert(err)
-	e := &exportError{kind: "gRPC " + st.Code().String(), err: fmt.Errorf("export over OTLP/gRPC: %w", err)}
+	e := &exportError{kind: "gRPC " + st.Code().String(), detail: st.Message(), err: fmt.Errorf("export over OTLP/gRPC: %w", err)}
 	retryInfo := false
 	for _, d := range st.Details() {
 		if ri, ok := d.(*errdetails.RetryInfo); ok {
@@ -273,7 +273,8 @@ func (s *httpSender) send(ctx context.Context, body []byte) (partialSuccess, err
 	}
 	resp, err := s.client.Do(req)
 	if err != nil {
-		return partialSuccess{}, &exportError{kind: "connection error", retryable: true, err: fmt.Errorf("export over OTLP/HTTP: %w", err)}
+		return partialSuccess{}, &exportError{kind: "connection error", retryable: true, detail: err.Error(),
+			err: fmt.Errorf("export over OTLP/HTTP: %w", err)}
 	}
 	// Read the (small) response whole so that the connection is reused.
 	reply, _ := io.ReadAll(io.LimitReader(resp.Body, 1<<20))
@@ -295,7 +296,7 @@ func httpError(resp *http.Response, body []byte) *exportError {
 	} else if t := strings.TrimSpace(string(body)); t != "" && utf8.ValidString(t) && !strings.ContainsRune(t, 0) {
 		msg += ": " + truncate(t, 200)
 	}
-	e := &exportError{kind: fmt.Sprintf("HTTP %d", resp.StatusCode), err: fmt.Errorf("export over OTLP/HTTP: %s", msg)}
+	e := &exportError{kind: fmt.Sprintf("HTTP %d", resp.StatusCode), detail: msg, err: fmt.Errorf("export over OTLP/HTTP: %s", msg)}
 	switch resp.StatusCode {
 	case http.StatusTooManyRequests, http.StatusBadGateway, http.StatusServiceUnavailable, http.StatusGatewayTimeout:
 		e.retryable = true

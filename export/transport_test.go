@@ -431,13 +431,15 @@ func TestAccountingAtStop(t *testing.T) {
 // reported at once with the endpoint and what procotel does, only once,
 // and that recovery is reported.
 func TestReportsWhileRunning(t *testing.T) {
-	script := make([]fault, 30)
+	script := make([]fault, 10)
 	for i := range script {
 		script[i] = fault{code: codes.Unavailable}
 	}
 	srv := startGRPCFaults(t, false, script...)
 	msgs := &syncBuffer{}
-	x := newFaultExporter(t, grpcOptions(srv, msgs))
+	o := grpcOptions(srv, msgs)
+	o.RetryFor = time.Minute
+	x := newFaultExporter(t, o)
 	x.Event(execEvent(10))
 	x.Event(execEvent(11))
 	waitFor(t, "the failure report", func() bool { return strings.Contains(msgs.String(), "failed") })
@@ -446,7 +448,7 @@ func TestReportsWhileRunning(t *testing.T) {
 	out := msgs.String()
 	lines := strings.Split(strings.TrimSpace(out), "\n")
 	if len(lines) != 2 || !strings.Contains(lines[0], srv.addr) || !strings.Contains(lines[0], "Unavailable") ||
-		!strings.Contains(lines[0], "retrying") || !strings.Contains(lines[1], "after 30 failed attempts") {
+		!strings.Contains(lines[0], "retrying") || !strings.Contains(lines[1], "after 10 failed attempts") {
 		t.Errorf("messages:\n%s", out)
 	}
 
@@ -464,7 +466,7 @@ func TestReportsWhileRunning(t *testing.T) {
 
 	// Unreachable endpoint over HTTP.
 	msgs = &syncBuffer{}
-	o := faultOptions(msgs)
+	o = faultOptions(msgs)
 	o.Protocol, o.Endpoint = ProtocolHTTP, "http://"+closedPort(t)
 	o.RetryFor = 300 * time.Millisecond
 	x = newFaultExporter(t, o)
