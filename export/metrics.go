@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"sync/atomic"
 
@@ -13,7 +14,9 @@ import (
 	"go.opentelemetry.io/otel/metric"
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
+	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials"
+	"google.golang.org/grpc/status"
 
 	"github.com/procotel/procotel/semconv"
 )
@@ -146,7 +149,11 @@ func (q *quietMetricExporter) Export(ctx context.Context, rm *metricdata.Resourc
 		q.failures.Add(1)
 		q.last = err
 		if q.rep.due("failed") {
-			q.rep.out.printf("OTLP metrics export to %s failed: %v; not retried, the next collection (every interval, and at shutdown) carries the totals", q.rep.endpoint, err)
+			what := "not retried, the next collection (every interval, and at shutdown) carries the totals"
+			if status.Code(err) == codes.Unimplemented || strings.Contains(err.Error(), "404 Not Found") {
+				what = "the endpoint does not accept metrics; set OTEL_METRICS_EXPORTER=none to stop sending them"
+			}
+			q.rep.out.printf("OTLP metrics export to %s failed: %v; %s", q.rep.endpoint, err, what)
 			q.failing = true
 		}
 	} else if q.failing {

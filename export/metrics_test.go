@@ -170,3 +170,20 @@ func TestMetricsPerSignal(t *testing.T) {
 		t.Errorf("messages:\n%s", out)
 	}
 }
+
+// TestMetricsUnimplemented checks the report of an endpoint that serves
+// no metrics (as jaeger): one line naming the way to turn them off.
+func TestMetricsUnimplemented(t *testing.T) {
+	srv := startGRPCFaults(t, true) // no metrics service either
+	msgs := &syncBuffer{}
+	o := Options{Endpoint: srv.addr, Insecure: true, Messages: msgs}
+	m, err := NewMetrics(context.Background(), o, func() SelfStats { return SelfStats{} })
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = m.ForceFlush(context.Background())
+	_ = m.Shutdown(context.Background())
+	if out := msgs.String(); strings.Count(out, "\n") != 1 || !strings.Contains(out, "OTEL_METRICS_EXPORTER=none") {
+		t.Errorf("messages:\n%s", out)
+	}
+}
