@@ -221,7 +221,6 @@ type httpSender struct {
 	headers map[string]string
 	gzip    bool
 	zw      *gzip.Writer // reused; send is called from one goroutine
-	zbuf    bytes.Buffer
 }
 
 func newHTTPClient(tlsCfg *tls.Config) *http.Client {
@@ -234,13 +233,14 @@ func newHTTPSender(c signalConfig) *httpSender {
 	return &httpSender{client: newHTTPClient(c.tls), url: c.url, headers: c.headers, gzip: c.compression == CompressionGzip}
 }
 
-// compress returns body gzipped, in a buffer reused by the next call.
+// compress returns body gzipped, in a new buffer: the transport may
+// still read a request's body after Do returned.
 func (s *httpSender) compress(body []byte) ([]byte, error) {
-	s.zbuf.Reset()
+	buf := bytes.NewBuffer(make([]byte, 0, len(body)/4))
 	if s.zw == nil {
-		s.zw = gzip.NewWriter(&s.zbuf)
+		s.zw = gzip.NewWriter(buf)
 	} else {
-		s.zw.Reset(&s.zbuf)
+		s.zw.Reset(buf)
 	}
 	if _, err := s.zw.Write(body); err != nil {
 		return nil, err
@@ -248,7 +248,7 @@ func (s *httpSender) compress(body []byte) ([]byte, error) {
 	if err := s.zw.Close(); err != nil {
 		return nil, err
 	}
-	return s.zbuf.Bytes(), nil
+	return buf.Bytes(), nil
 }
 
 func (s *httpSender) send(ctx context.Context, body []byte) (partialSuccess, error) {
