@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"errors"
+	"io"
 	"strings"
 	"sync"
 	"testing"
@@ -37,7 +38,11 @@ type memLogs struct {
 	block   chan struct{}
 }
 
-func (m *memLogs) send(ctx context.Context, body []byte) error {
+func (m *memLogs) send(ctx context.Context, body []byte) (partialSuccess, error) {
+	return partialSuccess{}, m.receive(ctx, body)
+}
+
+func (m *memLogs) receive(ctx context.Context, body []byte) error {
 	if m.block != nil {
 		select {
 		case <-m.block:
@@ -81,10 +86,10 @@ type memSpans struct {
 	spans []*tracepb.Span
 }
 
-func (m *memSpans) send(_ context.Context, body []byte) error {
+func (m *memSpans) send(_ context.Context, body []byte) (partialSuccess, error) {
 	var req coltracepb.ExportTraceServiceRequest
 	if err := proto.Unmarshal(body, &req); err != nil {
-		return err
+		return partialSuccess{}, err
 	}
 	m.mu.Lock()
 	defer m.mu.Unlock()
@@ -93,7 +98,7 @@ func (m *memSpans) send(_ context.Context, body []byte) error {
 			m.spans = append(m.spans, ss.Spans...)
 		}
 	}
-	return nil
+	return partialSuccess{}, nil
 }
 func (*memSpans) close() error { return nil }
 
@@ -115,6 +120,7 @@ func mustExporter(t testing.TB, o Options, logs, spans sender) *Exporter {
 
 func testOptions() Options {
 	return Options{Boot: testBoot, Logs: true, Traces: true, ExportInterval: 10 * time.Millisecond,
+		RetryInitial: 10 * time.Millisecond, RetryMax: 50 * time.Millisecond, Messages: io.Discard,
 		Observer: semconv.Observer{HostName: "h1", OS: semconv.OSLinux}}.withDefaults()
 }
 
@@ -352,16 +358,18 @@ func TestNewErrors(t *testing.T) {
 		cancel()
 	}
 	o := Options{Protocol: ProtocolHTTP, Endpoint: "https://h:443/prefix/"}.withDefaults()
-	if tg, err := o.resolveTarget(); err != nil || tg.pathPrefix != "/prefix" || tg.insecure || tg.hostPort != "h:443" {
-		t.Errorf("resolveTarget = %+v, %v", tg, err)
+	if c, err := o.resolve(signalLogs); err != nil || c.url != "https://h:443/prefix/v1/logs" || c.target.insecure {
+		t.Errorf("resolve = %+v, %v", c, err)
 	}
 }
 
 // discardLogs is a sender that keeps nothing.
 type discardLogs struct{}
 
-func (discardLogs) send(context.Context, []byte) error { return nil }
-func (discardLogs) close() error                       { return nil }
+func (discardLogs) send(context.Context, []byte) (partialSuccess, error) {
+	return partialSuccess{}, nil
+}
+func (discardLogs) close() error { return nil }
 
 // BenchmarkEventToRecord measures the per-event hot path: mapping, record
 // encoding and hand-off to the queue.

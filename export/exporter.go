@@ -35,68 +35,106 @@ type Exporter struct {
 	closeErr  error
 }
 
-// New builds an Exporter sending to o.Endpoint. It does not connect: an
-// unreachable endpoint shows up as export retries and, eventually,
-// counted drops. It fails on a bad protocol, endpoint or TLS file.
+// New builds an Exporter sending each enabled signal to its endpoint.
+// It does not connect: an unreachable endpoint shows up as export
+// retries, reported at once on o.Messages, and, eventually, counted
+// drops. It fails on a bad protocol, endpoint, compression or TLS file.
 func New(ctx context.Context, o Options) (*Exporter, error) {
 	_ = ctx // connections are made lazily, by the first export
 	o = o.withDefaults()
 	if !o.Logs && !o.Traces {
 		return nil, errors.New("export: neither logs nor traces are enabled")
 	}
-	t, tlsCfg, err := o.connection()
-	if err != nil {
-		return nil, fmt.Errorf("export: %w", err)
-	}
-	var logOut, spanOut sender
-	switch o.Protocol {
-	case ProtocolGRPC:
-		conn, err := dialGRPC(o, t, tlsCfg)
+	var sigs [2]signal
+	conns := map[grpcConnKey]*grpcConn{}
+	for i, name := range []string{signalLogs, signalTraces} {
+		if (i == 0 && !o.Logs) || (i == 1 && !o.Traces) {
+			continue
+		}
+		c, err := o.resolve(name)
 		if err != nil {
+			closeSignals(sigs[:i])
 			return nil, fmt.Errorf("export: %w", err)
 		}
-		// The connection belongs to the last sender closed.
-		if o.Logs {
-			logOut = &grpcSender{conn: conn, method: grpcLogsMethod, owner: !o.Traces}
-		}
-		if o.Traces {
-			spanOut = &grpcSender{conn: conn, method: grpcTracesMethod, owner: true}
-		}
-	case ProtocolHTTP:
-		client := newHTTPClient(tlsCfg)
-		base := "https://"
-		if t.insecure {
-			base = "http://"
-		}
-		base += t.hostPort + t.pathPrefix
-		if o.Logs {
-			logOut = &httpSender{client: client, url: base + "/v1/logs", headers: o.Headers}
-		}
-		if o.Traces {
-			spanOut = &httpSender{client: client, url: base + "/v1/traces", headers: o.Headers}
+		sigs[i].cfg = c
+		switch c.protocol {
+		case ProtocolGRPC:
+			key := grpcConnKey{hostPort: c.target.hostPort, insecure: c.target.insecure, tls: c.tlsFiles}
+			conn := conns[key]
+			if conn == nil {
+				cc, err := dialGRPC(c)
+				if err != nil {
+					closeSignals(sigs[:i])
+					return nil, fmt.Errorf("export: %w", err)
+				}
+				conn = &grpcConn{cc: cc}
+				conns[key] = conn
+			}
+			method := grpcLogsMethod
+			if name == signalTraces {
+				method = grpcTracesMethod
+			}
+			sigs[i].out = newGRPCSender(conn, method, c)
+		case ProtocolHTTP:
+			sigs[i].out = newHTTPSender(c)
 		}
 	}
-	x, err := newExporter(o, logOut, spanOut)
+	x, err := newExporterSignals(o, sigs[0], sigs[1])
 	if err != nil {
+		closeSignals(sigs[:])
 		return nil, fmt.Errorf("export: %w", err)
 	}
 	return x, nil
 }
 
+// signal is one signal's sender and resolved settings; out is nil when
+// the signal is off.
+type signal struct {
+	out sender
+	cfg signalConfig
+}
+
+func closeSignals(sigs []signal) {
+	for _, s := range sigs {
+		if s.out != nil {
+			_ = s.out.close()
+		}
+	}
+}
+
 // newExporter builds an Exporter over the given senders (nil for a
-// disabled signal); o must have its defaults applied.
+// disabled signal), with the settings o resolves to; o must have its
+// defaults applied.
 func newExporter(o Options, logOut, spanOut sender) (*Exporter, error) {
+	logs := signal{out: logOut}
+	spans := signal{out: spanOut}
+	var err error
+	if logs.cfg, err = o.resolve(signalLogs); err != nil {
+		return nil, err
+	}
+	if spans.cfg, err = o.resolve(signalTraces); err != nil {
+		return nil, err
+	}
+	return newExporterSignals(o, logs, spans)
+}
+
+func newExporterSignals(o Options, logs, spans signal) (*Exporter, error) {
 	env, err := newEnvelope(o)
 	if err != nil {
 		return nil, err
 	}
 	x := &Exporter{}
 	procs := newProcAttrs() // shared: a process's records and its span
-	if o.Logs && logOut != nil {
-		x.logs = newLogSink(logOut, o, env, procs)
+	out := &lineWriter{w: o.Messages}
+	if o.Logs && logs.out != nil {
+		so := o
+		so.Timeout = logs.cfg.timeout
+		x.logs = newLogSink(logs.out, so, env, procs, newReporter(out, logs.cfg, o.RetryFor))
 	}
-	if o.Traces && spanOut != nil {
-		x.spans = newSpanSink(spanOut, o, env, procs)
+	if o.Traces && spans.out != nil {
+		so := o
+		so.Timeout = spans.cfg.timeout
+		x.spans = newSpanSink(spans.out, so, env, procs, newReporter(out, spans.cfg, o.RetryFor))
 	}
 	return x, nil
 }
@@ -129,7 +167,8 @@ func (x *Exporter) Lifetime(l *semconv.Lifetime) {
 }
 
 // Close flushes queued records and spans within ctx and closes the
-// connections. What could not be sent stays in Stats as Pending. It
+// connections. What could not be sent by ctx's end is counted as
+// dropped (reason shutdown), so that afterwards nothing is Pending. It
 // is idempotent: later calls return the first call's error.
 func (x *Exporter) Close(ctx context.Context) error {
 	x.closeOnce.Do(func() {

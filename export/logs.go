@@ -40,7 +40,7 @@ type logSink struct {
 }
 
 // newLogSink builds the sink over out, an OTLP (or test) sender.
-func newLogSink(out sender, o Options, env *envelope, procs *procAttrs) *logSink {
+func newLogSink(out sender, o Options, env *envelope, procs *procAttrs, rep *reporter) *logSink {
 	s := &logSink{
 		out:    out,
 		ids:    semconv.NewIDCache(o.Boot),
@@ -50,7 +50,7 @@ func newLogSink(out sender, o Options, env *envelope, procs *procAttrs) *logSink
 		attrs:  make([]attribute.KeyValue, 0, 48),
 		rec:    make([]byte, 0, 2048),
 	}
-	s.q = newBatcher(o, o.LogQueueSize, env.headRoom(), env, out.send, s.done)
+	s.q = newBatcher(o, o.LogQueueSize, env.headRoom(), env, out, rep, s.done)
 	return s
 }
 
@@ -100,16 +100,13 @@ func (s *logSink) encode(b []byte, e *semconv.Event, name string) []byte {
 	return appendString(b, logEventName, name)
 }
 
-// done counts an exported or failed batch per kind.
-func (s *logSink) done(b *batch, err error) {
+// done counts a batch's records per kind. A partial success does not
+// say which records were rejected: the rejected count is charged to the
+// batch's kinds in kind order.
+func (s *logSink) done(b *batch, o outcome, rejected uint64) {
 	for k, n := range b.kinds {
-		if n == 0 {
-			continue
-		}
-		if err == nil {
-			s.counts[k].exported.Add(uint64(n))
-		} else {
-			s.counts[k].droppedExport.Add(uint64(n))
+		if n != 0 {
+			rejected = s.counts[k].count(o, uint64(n), rejected)
 		}
 	}
 }

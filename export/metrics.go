@@ -2,9 +2,9 @@ package export
 
 import (
 	"context"
-	"crypto/tls"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"sync/atomic"
 
@@ -14,7 +14,9 @@ import (
 	"go.opentelemetry.io/otel/metric"
 	sdkmetric "go.opentelemetry.io/otel/sdk/metric"
 	"go.opentelemetry.io/otel/sdk/metric/metricdata"
+	"google.golang.org/grpc/codes"
 	"google.golang.org/grpc/credentials"
+	"google.golang.org/grpc/status"
 
 	"github.com/procotel/procotel/semconv"
 )
@@ -37,11 +39,6 @@ const (
 
 	SignalLogs  = "logs"
 	SignalSpans = "spans"
-
-	ReasonQueueFull    = "queue_full"
-	ReasonExportFailed = "export_failed"
-	ReasonClosed       = "closed"
-	ReasonFiltered     = "filtered"
 )
 
 // lostUnknownKind is the kind attribute of kernel losses whose kind the
@@ -80,8 +77,10 @@ type Metrics struct {
 }
 
 // NewMetrics starts exporting the metrics read from source every
-// o.MetricInterval to o.Endpoint, with the same protocol, TLS, headers
-// and resource as New. Logs and Traces are ignored. Source is called from
+// o.MetricInterval (periodically, and once more at Shutdown) to the
+// metrics endpoint: the general connection settings with
+// o.MetricsSignal's overrides, and the same resource as New. Logs and
+// Traces are ignored. Source is called from
 // the SDK's collection goroutine and must be safe for that. Like New, it
 // does not connect; a collection that cannot be sent is skipped (the
 // counters are cumulative, so the next one carries the totals).
@@ -90,24 +89,24 @@ func NewMetrics(ctx context.Context, o Options, source func() SelfStats) (*Metri
 	if source == nil {
 		return nil, errors.New("export metrics: no source")
 	}
-	t, tlsCfg, err := o.connection()
+	c, err := o.resolve(signalMetrics)
 	if err != nil {
 		return nil, fmt.Errorf("export metrics: %w", err)
 	}
 	var exp sdkmetric.Exporter
-	switch o.Protocol {
+	switch c.protocol {
 	case ProtocolGRPC:
-		exp, err = newMetricGRPC(ctx, o, t, tlsCfg)
+		exp, err = newMetricGRPC(ctx, c)
 	case ProtocolHTTP:
-		exp, err = newMetricHTTP(ctx, o, t, tlsCfg)
+		exp, err = newMetricHTTP(ctx, c)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("export metrics: %w", err)
 	}
-	quiet := &quietMetricExporter{Exporter: exp}
+	quiet := &quietMetricExporter{Exporter: exp, rep: newReporter(&lineWriter{w: o.Messages}, c, 0)}
 	reader := sdkmetric.NewPeriodicReader(quiet,
 		sdkmetric.WithInterval(o.MetricInterval),
-		sdkmetric.WithTimeout(o.Timeout))
+		sdkmetric.WithTimeout(c.timeout))
 	m, err := newMetrics(o, reader, source)
 	if err != nil {
 		_ = reader.Shutdown(ctx)
@@ -129,21 +128,37 @@ func (m *Metrics) Failures() (uint64, error) {
 
 // quietMetricExporter counts failed exports instead of passing the error
 // to the SDK, which would print each one through the global error
-// handler: during a Collector outage, one line per interval.
+// handler: during a Collector outage, one line per interval. The first
+// failure (and each after reportEvery) and the recovery are reported on
+// Options.Messages instead.
 type quietMetricExporter struct {
 	sdkmetric.Exporter
+	rep      *reporter
 	failures atomic.Uint64
 	mu       sync.Mutex
 	last     error
+	failing  bool
 }
 
 // Export sends rm and counts a failure.
 func (q *quietMetricExporter) Export(ctx context.Context, rm *metricdata.ResourceMetrics) error {
-	if err := q.Exporter.Export(ctx, rm); err != nil {
+	err := q.Exporter.Export(ctx, rm)
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if err != nil {
 		q.failures.Add(1)
-		q.mu.Lock()
 		q.last = err
-		q.mu.Unlock()
+		if q.rep.due("failed") {
+			what := "not retried, the next collection (every interval, and at shutdown) carries the totals"
+			if status.Code(err) == codes.Unimplemented || strings.Contains(err.Error(), "404 Not Found") {
+				what = "the endpoint does not accept metrics; set OTEL_METRICS_EXPORTER=none to stop sending them"
+			}
+			q.rep.out.printf("OTLP metrics export to %s failed: %v; %s", q.rep.endpoint, err, what)
+			q.failing = true
+		}
+	} else if q.failing {
+		q.failing = false
+		q.rep.out.printf("OTLP metrics export to %s recovered", q.rep.endpoint)
 	}
 	return nil
 }
@@ -225,7 +240,7 @@ func registerSelfMetrics(meter metric.Meter, source func() SelfStats) error {
 	type dropKey struct{ signal, reason string }
 	dropOpts := map[dropKey]metric.ObserveOption{}
 	for _, sig := range []string{SignalLogs, SignalSpans} {
-		for _, r := range []string{ReasonQueueFull, ReasonExportFailed, ReasonClosed, ReasonFiltered} {
+		for _, r := range append(DropReasons[:len(DropReasons):len(DropReasons)], ReasonFiltered) {
 			dropOpts[dropKey{sig, r}] = set(attribute.String(MetricAttrSignal, sig), attribute.String(MetricAttrReason, r))
 		}
 	}
@@ -251,9 +266,9 @@ func registerSelfMetrics(meter metric.Meter, source func() SelfStats) error {
 		}{{logs, filtered}, {s.Export.Spans, s.FilteredLifetimes}} {
 			sig := signals[i].name
 			o.ObserveInt64(in.exported, clampInt64(c.counts.Exported), signals[i].opt)
-			o.ObserveInt64(in.dropped, clampInt64(c.counts.DroppedQueueFull), dropOpts[dropKey{sig, ReasonQueueFull}])
-			o.ObserveInt64(in.dropped, clampInt64(c.counts.DroppedExport), dropOpts[dropKey{sig, ReasonExportFailed}])
-			o.ObserveInt64(in.dropped, clampInt64(c.counts.DroppedClosed), dropOpts[dropKey{sig, ReasonClosed}])
+			for _, r := range DropReasons {
+				o.ObserveInt64(in.dropped, clampInt64(c.counts.DroppedBy(r)), dropOpts[dropKey{sig, r}])
+			}
 			o.ObserveInt64(in.dropped, clampInt64(c.filtered), dropOpts[dropKey{sig, ReasonFiltered}])
 		}
 		o.ObserveInt64(in.table, int64(s.TableSize))
@@ -286,21 +301,25 @@ func clampInt64(n uint64) int64 {
 	return int64(n)
 }
 
-func newMetricGRPC(ctx context.Context, o Options, t target, tlsCfg *tls.Config) (sdkmetric.Exporter, error) {
+// The metric exporters are the OTel SDK's; they also read OTEL_* from
+// the environment, and the explicit options here win over it.
+
+func newMetricGRPC(ctx context.Context, c signalConfig) (sdkmetric.Exporter, error) {
 	opts := []otlpmetricgrpc.Option{
-		otlpmetricgrpc.WithEndpoint(t.hostPort),
-		otlpmetricgrpc.WithTimeout(o.Timeout),
+		otlpmetricgrpc.WithEndpoint(c.target.hostPort),
+		otlpmetricgrpc.WithTimeout(c.timeout),
 		otlpmetricgrpc.WithRetry(otlpmetricgrpc.RetryConfig{Enabled: false}),
 		otlpmetricgrpc.WithDialOption(grpcDialOptions()...),
+		otlpmetricgrpc.WithHeaders(c.headers),
 	}
 	switch {
-	case t.insecure:
+	case c.target.insecure:
 		opts = append(opts, otlpmetricgrpc.WithInsecure())
-	case tlsCfg != nil:
-		opts = append(opts, otlpmetricgrpc.WithTLSCredentials(credentials.NewTLS(tlsCfg)))
+	case c.tls != nil:
+		opts = append(opts, otlpmetricgrpc.WithTLSCredentials(credentials.NewTLS(c.tls)))
 	}
-	if len(o.Headers) > 0 {
-		opts = append(opts, otlpmetricgrpc.WithHeaders(o.Headers))
+	if c.compression == CompressionGzip {
+		opts = append(opts, otlpmetricgrpc.WithCompressor(CompressionGzip))
 	}
 	e, err := otlpmetricgrpc.New(ctx, opts...)
 	if err != nil {
@@ -309,21 +328,23 @@ func newMetricGRPC(ctx context.Context, o Options, t target, tlsCfg *tls.Config)
 	return e, nil
 }
 
-func newMetricHTTP(ctx context.Context, o Options, t target, tlsCfg *tls.Config) (sdkmetric.Exporter, error) {
+func newMetricHTTP(ctx context.Context, c signalConfig) (sdkmetric.Exporter, error) {
 	opts := []otlpmetrichttp.Option{
-		otlpmetrichttp.WithEndpoint(t.hostPort),
-		otlpmetrichttp.WithURLPath(t.pathPrefix + "/v1/metrics"),
-		otlpmetrichttp.WithTimeout(o.Timeout),
+		otlpmetrichttp.WithEndpoint(c.target.hostPort),
+		otlpmetrichttp.WithURLPath(c.urlPath),
+		otlpmetrichttp.WithTimeout(c.timeout),
 		otlpmetrichttp.WithRetry(otlpmetrichttp.RetryConfig{Enabled: false}),
+		otlpmetrichttp.WithHeaders(c.headers),
+		otlpmetrichttp.WithCompression(otlpmetrichttp.NoCompression),
 	}
 	switch {
-	case t.insecure:
+	case c.target.insecure:
 		opts = append(opts, otlpmetrichttp.WithInsecure())
-	case tlsCfg != nil:
-		opts = append(opts, otlpmetrichttp.WithTLSClientConfig(tlsCfg))
+	case c.tls != nil:
+		opts = append(opts, otlpmetrichttp.WithTLSClientConfig(c.tls))
 	}
-	if len(o.Headers) > 0 {
-		opts = append(opts, otlpmetrichttp.WithHeaders(o.Headers))
+	if c.compression == CompressionGzip {
+		opts = append(opts, otlpmetrichttp.WithCompression(otlpmetrichttp.GzipCompression))
 	}
 	e, err := otlpmetrichttp.New(ctx, opts...)
 	if err != nil {

@@ -2,6 +2,8 @@ package export
 
 import (
 	"context"
+	"io"
+	"net/http"
 	"strings"
 	"testing"
 	"time"
@@ -55,7 +57,8 @@ func TestSelfMetrics(t *testing.T) {
 	s.TableSize = 42
 	s.Export.Logs[semconv.KindFork] = Counts{Exported: 5, DroppedQueueFull: 1}
 	s.Export.Logs[semconv.KindExit] = Counts{Exported: 7, DroppedExport: 2, DroppedClosed: 1}
-	s.Export.Spans = Counts{Exported: 6, DroppedQueueFull: 3}
+	s.Export.Logs[semconv.KindExec] = Counts{DroppedPermanent: 4, DroppedRejected: 5, DroppedShutdown: 6}
+	s.Export.Spans = Counts{Exported: 6, DroppedQueueFull: 3, DroppedRejected: 2}
 
 	reader := sdkmetric.NewManualReader()
 	o := testOptions()
@@ -70,21 +73,27 @@ func TestSelfMetrics(t *testing.T) {
 	}
 	got := collectPoints(t, rm)
 	want := map[string]int64{
-		"procotel.events.received{kind=fork}":                        10,
-		"procotel.events.received{kind=exit}":                        9,
-		"procotel.events.lost{kind=exec}":                            3,
-		"procotel.events.lost{kind=unknown}":                         2,
-		"procotel.events.exported{signal=logs}":                      12,
-		"procotel.events.exported{signal=spans}":                     6,
-		"procotel.events.dropped{reason=queue_full,signal=logs}":     1,
-		"procotel.events.dropped{reason=export_failed,signal=logs}":  2,
-		"procotel.events.dropped{reason=closed,signal=logs}":         1,
-		"procotel.events.dropped{reason=filtered,signal=logs}":       5,
-		"procotel.events.dropped{reason=queue_full,signal=spans}":    3,
-		"procotel.events.dropped{reason=export_failed,signal=spans}": 0,
-		"procotel.events.dropped{reason=closed,signal=spans}":        0,
-		"procotel.events.dropped{reason=filtered,signal=spans}":      1,
-		"procotel.process_table.size{}":                              42,
+		"procotel.events.received{kind=fork}":                          10,
+		"procotel.events.received{kind=exit}":                          9,
+		"procotel.events.lost{kind=exec}":                              3,
+		"procotel.events.lost{kind=unknown}":                           2,
+		"procotel.events.exported{signal=logs}":                        12,
+		"procotel.events.exported{signal=spans}":                       6,
+		"procotel.events.dropped{reason=queue_full,signal=logs}":       1,
+		"procotel.events.dropped{reason=export_failed,signal=logs}":    2,
+		"procotel.events.dropped{reason=closed,signal=logs}":           1,
+		"procotel.events.dropped{reason=filtered,signal=logs}":         5,
+		"procotel.events.dropped{reason=queue_full,signal=spans}":      3,
+		"procotel.events.dropped{reason=export_failed,signal=spans}":   0,
+		"procotel.events.dropped{reason=closed,signal=spans}":          0,
+		"procotel.events.dropped{reason=filtered,signal=spans}":        1,
+		"procotel.events.dropped{reason=permanent_error,signal=logs}":  4,
+		"procotel.events.dropped{reason=rejected,signal=logs}":         5,
+		"procotel.events.dropped{reason=shutdown,signal=logs}":         6,
+		"procotel.events.dropped{reason=permanent_error,signal=spans}": 0,
+		"procotel.events.dropped{reason=rejected,signal=spans}":        2,
+		"procotel.events.dropped{reason=shutdown,signal=spans}":        0,
+		"procotel.process_table.size{}":                                42,
 	}
 	for k, v := range want {
 		if g, ok := got[k]; !ok || g != v {
@@ -116,7 +125,7 @@ func TestNewMetricsErrors(t *testing.T) {
 		t.Errorf("bad protocol: %v", err)
 	}
 	for _, p := range []string{ProtocolGRPC, ProtocolHTTP} {
-		m, err := NewMetrics(context.Background(), Options{Protocol: p, Insecure: true, Endpoint: "127.0.0.1:1"}, src)
+		m, err := NewMetrics(context.Background(), Options{Protocol: p, Insecure: true, Endpoint: "127.0.0.1:1", Messages: io.Discard}, src)
 		if err != nil {
 			t.Errorf("%s: %v", p, err)
 			continue
@@ -129,5 +138,52 @@ func TestNewMetricsErrors(t *testing.T) {
 		if n, err := m.Failures(); n != 1 || err == nil {
 			t.Errorf("%s: failures %d (%v), want 1", p, n, err)
 		}
+	}
+}
+
+// TestMetricsPerSignal checks that the self-metrics go periodically to
+// the metrics endpoint (used as given), gzipped when asked, and that a
+// failed collection is reported, once, then the recovery.
+func TestMetricsPerSignal(t *testing.T) {
+	srv := startHTTPFaults(t, fault{httpStatus: http.StatusServiceUnavailable}, fault{httpStatus: http.StatusServiceUnavailable})
+	msgs := &syncBuffer{}
+	o := Options{Protocol: ProtocolHTTP, Endpoint: "http://127.0.0.1:1", Messages: msgs, MetricInterval: 20 * time.Millisecond,
+		MetricsSignal: SignalOptions{Endpoint: srv.url + "/custom/metrics", Compression: CompressionGzip}}
+	m, err := NewMetrics(context.Background(), o, func() SelfStats { return SelfStats{TableSize: 3} })
+	if err != nil {
+		t.Fatal(err)
+	}
+	waitFor(t, "periodic exports", func() bool { return len(srv.all()) >= 4 })
+	if err := m.Shutdown(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	for _, a := range srv.all() {
+		if a.path != "/custom/metrics" || a.compression != "gzip" || len(a.body) == 0 {
+			t.Errorf("metrics went to %s, Content-Encoding %q, %d bytes", a.path, a.compression, len(a.body))
+		}
+	}
+	if n, _ := m.Failures(); n != 2 {
+		t.Errorf("%d failures counted, want 2", n)
+	}
+	out := msgs.String()
+	if strings.Count(out, "\n") != 2 || !strings.Contains(out, "metrics export to "+srv.url+"/custom/metrics failed") || !strings.Contains(out, "recovered") {
+		t.Errorf("messages:\n%s", out)
+	}
+}
+
+// TestMetricsUnimplemented checks the report of an endpoint that serves
+// no metrics (as jaeger): one line naming the way to turn them off.
+func TestMetricsUnimplemented(t *testing.T) {
+	srv := startGRPCFaults(t, true) // no metrics service either
+	msgs := &syncBuffer{}
+	o := Options{Endpoint: srv.addr, Insecure: true, Messages: msgs}
+	m, err := NewMetrics(context.Background(), o, func() SelfStats { return SelfStats{} })
+	if err != nil {
+		t.Fatal(err)
+	}
+	_ = m.ForceFlush(context.Background())
+	_ = m.Shutdown(context.Background())
+	if out := msgs.String(); strings.Count(out, "\n") != 1 || !strings.Contains(out, "OTEL_METRICS_EXPORTER=none") {
+		t.Errorf("messages:\n%s", out)
 	}
 }

@@ -5,6 +5,7 @@ import (
 	"crypto/x509"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/url"
 	"os"
@@ -22,13 +23,30 @@ const (
 	ProtocolHTTP = "http/protobuf"
 )
 
-// Defaults for the zero values of Options. The queue holds about a second
-// of a process storm (50,000–60,000 events a second); records wait in it
-// encoded, about 0.5–1 KiB each.
+// Compression values of Options.Compression and SignalOptions.Compression.
+const (
+	CompressionNone = "none"
+	CompressionGzip = "gzip"
+)
+
+// DefaultQueueSize bounds the records (and, separately, the spans)
+// waiting for export: what an outage costs in memory. Records wait
+// encoded, about 1 KiB each; measured with the endpoint down and both
+// queues full, the process grew by about 80 MiB RSS (65,536 grew it by
+// 220 MiB, 2,048 by 23 MiB). At a process storm's 50,000–60,000 events
+// a second it is about a third of a second of slack for a slow export;
+// beyond it records are dropped and counted (reason queue_full).
+const DefaultQueueSize = 16384
+
+// Defaults for the zero values of Options. The retry defaults are the
+// OTLP exporter specification's and the OTel Go SDK's: the first retry
+// after about 5 s, growing (×1.5, ±50 % jitter) to 30 s, a batch given up
+// after a minute.
 const (
 	DefaultTimeout        = 10 * time.Second
+	DefaultRetryInitial   = 5 * time.Second
+	DefaultRetryMax       = 30 * time.Second
 	DefaultRetryFor       = time.Minute
-	DefaultQueueSize      = 65536
 	DefaultBatchSize      = 2048
 	DefaultExportInterval = time.Second
 	DefaultMetricInterval = time.Minute
@@ -36,13 +54,17 @@ const (
 
 // Options configure an Exporter. The zero value of every field means its
 // default. The export package never reads the environment: the config
-// package resolves OTEL_* variables into Options.
+// package resolves OTEL_* variables into Options. The connection fields
+// (Endpoint … Compression) apply to every signal; LogsSignal,
+// TracesSignal and MetricsSignal override them per signal, as
+// OTEL_EXPORTER_OTLP_{LOGS,TRACES,METRICS}_* override
+// OTEL_EXPORTER_OTLP_*.
 type Options struct {
 	// Endpoint is where the OTLP receiver listens: "host:port", or a base
 	// URL "http://host:port[/prefix]" / "https://…" (the scheme then
-	// decides Insecure, and for http/protobuf "/v1/logs" and "/v1/traces"
-	// are appended to the prefix). Empty means localhost:4317 for grpc and
-	// localhost:4318 for http/protobuf.
+	// decides Insecure, and for http/protobuf "/v1/logs", "/v1/traces"
+	// and "/v1/metrics" are appended to the prefix). Empty means
+	// localhost:4317 for grpc and localhost:4318 for http/protobuf.
 	Endpoint string
 	// Protocol is ProtocolGRPC (default) or ProtocolHTTP.
 	Protocol string
@@ -54,10 +76,29 @@ type Options struct {
 	TLS TLSOptions
 	// Timeout bounds one export attempt.
 	Timeout time.Duration
-	// RetryFor is how long a failed batch is retried (with backoff) before
-	// it is dropped and counted. While a batch is retried the queue fills
-	// and, once full, further records are dropped and counted.
+	// Compression is CompressionNone (default, also "") or
+	// CompressionGzip: grpc-encoding gzip, or Content-Encoding: gzip.
+	Compression string
+
+	// LogsSignal, TracesSignal and MetricsSignal override the connection
+	// fields above for one signal; their zero value overrides nothing.
+	LogsSignal, TracesSignal, MetricsSignal SignalOptions
+
+	// RetryInitial is the first wait before retrying a failed export,
+	// RetryMax the longest wait; each is jittered by ±50 %. A server's
+	// RetryInfo or Retry-After asks for a longer wait and is honoured.
+	RetryInitial, RetryMax time.Duration
+	// RetryFor is how long a batch is retried (retryable failures only)
+	// before it is dropped and counted as export_failed. While a batch is
+	// retried the queue fills and, once full, further records are
+	// dropped and counted as queue_full. A permanent failure drops the
+	// batch at once (permanent_error).
 	RetryFor time.Duration
+
+	// Messages receives the one-line reports of export trouble (the
+	// first failure of each kind, what procotel does about it, recovery,
+	// a server's partial-success messages); nil means os.Stderr.
+	Messages io.Writer
 
 	// Observer and ResourceAttributes make the resource: the observer's
 	// host, os and service attributes, then the user's, which win.
@@ -67,9 +108,12 @@ type Options struct {
 	Boot semconv.BootID
 
 	// Logs and Traces enable the two signals; at least one must be on.
+	// OTEL_LOGS_EXPORTER=none and OTEL_TRACES_EXPORTER=none turn one off,
+	// OTEL_SDK_DISABLED=true both (and the metrics).
 	Logs, Traces bool
 	// LogQueueSize and SpanQueueSize bound how many records and spans wait
-	// for export; beyond that new ones are dropped and counted.
+	// for export (DefaultQueueSize); beyond that new ones are dropped and
+	// counted.
 	LogQueueSize, SpanQueueSize int
 	// BatchSize is the largest number of records or spans in one export;
 	// an export also stops at 3 MiB of encoded records, below a
@@ -78,8 +122,28 @@ type Options struct {
 	// ExportInterval is how long records wait for a batch to fill.
 	ExportInterval time.Duration
 	// MetricInterval is how often NewMetrics collects and exports
-	// procotel's own metrics.
+	// procotel's own metrics (OTEL_METRIC_EXPORT_INTERVAL).
 	MetricInterval time.Duration
+}
+
+// SignalOptions override Options' connection fields for one signal
+// (OTEL_EXPORTER_OTLP_LOGS_*, _TRACES_*, _METRICS_*). A zero field
+// overrides nothing.
+type SignalOptions struct {
+	// Endpoint is this signal's endpoint. For http/protobuf it is the
+	// full URL and used as given: no "/v1/…" is appended (a URL without
+	// a path means "/"). For grpc it is as Options.Endpoint.
+	Endpoint string
+	// Protocol, Headers, TLS, Timeout and Compression are as in Options.
+	// Headers replace the general ones; TLS files are taken field by
+	// field.
+	Protocol    string
+	Headers     map[string]string
+	TLS         TLSOptions
+	Timeout     time.Duration
+	Compression string
+	// Insecure, when set, overrides Options.Insecure.
+	Insecure *bool
 }
 
 // TLSOptions name PEM files for TLS.
@@ -96,9 +160,38 @@ type TLSOptions struct {
 type target struct {
 	hostPort string
 	insecure bool
-	// pathPrefix is the base URL path for http/protobuf, without a
-	// trailing slash.
-	pathPrefix string
+	// path is, for http/protobuf, the base URL path without a trailing
+	// slash (general endpoint), or the whole path (per-signal endpoint).
+	path string
+}
+
+// The signals, as the metrics' signal attribute and reports name them.
+const (
+	signalLogs    = "logs"
+	signalTraces  = "traces"
+	signalMetrics = "metrics"
+)
+
+// signalConfig is one signal's resolved connection.
+type signalConfig struct {
+	signal      string
+	protocol    string
+	target      target
+	tls         *tls.Config
+	tlsFiles    TLSOptions
+	headers     map[string]string
+	timeout     time.Duration
+	compression string
+	// url is the http/protobuf URL to post to; urlPath its path.
+	url, urlPath string
+}
+
+// display is the endpoint as reports show it.
+func (c signalConfig) display() string {
+	if c.protocol == ProtocolHTTP {
+		return c.url
+	}
+	return c.target.hostPort
 }
 
 // withDefaults returns o with zero values replaced by defaults.
@@ -109,8 +202,20 @@ func (o Options) withDefaults() Options {
 	if o.Timeout <= 0 {
 		o.Timeout = DefaultTimeout
 	}
+	if o.RetryInitial <= 0 {
+		o.RetryInitial = DefaultRetryInitial
+	}
+	if o.RetryMax <= 0 {
+		o.RetryMax = DefaultRetryMax
+	}
+	if o.RetryMax < o.RetryInitial {
+		o.RetryMax = o.RetryInitial
+	}
 	if o.RetryFor <= 0 {
 		o.RetryFor = DefaultRetryFor
+	}
+	if o.Messages == nil {
+		o.Messages = os.Stderr
 	}
 	if o.LogQueueSize <= 0 {
 		o.LogQueueSize = DefaultQueueSize
@@ -130,22 +235,104 @@ func (o Options) withDefaults() Options {
 	return o
 }
 
-// resolveTarget validates the protocol and endpoint.
-func (o Options) resolveTarget() (target, error) {
+// signalOptions returns the overrides of signal.
+func (o Options) signalOptions(signal string) SignalOptions {
+	switch signal {
+	case signalLogs:
+		return o.LogsSignal
+	case signalTraces:
+		return o.TracesSignal
+	}
+	return o.MetricsSignal
+}
+
+// resolve merges signal's overrides into the general settings and
+// validates them; o must have its defaults applied.
+func (o Options) resolve(signal string) (signalConfig, error) {
+	so := o.signalOptions(signal)
+	c := signalConfig{signal: signal, protocol: o.Protocol, headers: o.Headers, timeout: o.Timeout,
+		compression: o.Compression, tlsFiles: o.TLS}
+	insecure := o.Insecure
+	if so.Protocol != "" {
+		c.protocol = so.Protocol
+	}
+	if so.Headers != nil {
+		c.headers = so.Headers
+	}
+	if so.Timeout > 0 {
+		c.timeout = so.Timeout
+	}
+	if so.Compression != "" {
+		c.compression = so.Compression
+	}
+	if so.Insecure != nil {
+		insecure = *so.Insecure
+	}
+	if so.TLS.CAFile != "" {
+		c.tlsFiles.CAFile = so.TLS.CAFile
+	}
+	if so.TLS.CertFile != "" || so.TLS.KeyFile != "" {
+		c.tlsFiles.CertFile, c.tlsFiles.KeyFile = so.TLS.CertFile, so.TLS.KeyFile
+	}
+	switch c.compression {
+	case "", CompressionNone:
+		c.compression = CompressionNone
+	case CompressionGzip:
+	default:
+		return c, fmt.Errorf("%s: unknown OTLP compression %q (want %q or %q)", signal, c.compression, CompressionGzip, CompressionNone)
+	}
+	ep, perSignal := o.Endpoint, false
+	if so.Endpoint != "" {
+		ep, perSignal = so.Endpoint, true
+	}
+	t, err := resolveTarget(c.protocol, ep, insecure, perSignal)
+	if err != nil {
+		if perSignal {
+			return c, fmt.Errorf("%s endpoint: %w", signal, err)
+		}
+		return c, err
+	}
+	c.target = t
+	if c.tls, err = c.tlsFiles.tlsConfig(); err != nil {
+		return c, err
+	}
+	if t.insecure && c.tls != nil {
+		return c, errors.New("TLS files given for an insecure endpoint")
+	}
+	if c.protocol == ProtocolHTTP {
+		c.url = "https://"
+		if t.insecure {
+			c.url = "http://"
+		}
+		c.urlPath = t.path + "/v1/" + signal
+		if perSignal {
+			c.urlPath = t.path
+			if t.path == "" {
+				c.urlPath = "/"
+			}
+		}
+		c.url += t.hostPort + c.urlPath
+	}
+	return c, nil
+}
+
+// resolveTarget validates the protocol and endpoint. A per-signal
+// http/protobuf endpoint keeps its path as given.
+func resolveTarget(protocol, ep string, insecure, perSignal bool) (target, error) {
 	var def string
-	switch o.Protocol {
+	switch protocol {
 	case ProtocolGRPC:
 		def = "localhost:4317"
 	case ProtocolHTTP:
 		def = "localhost:4318"
 	default:
-		return target{}, fmt.Errorf("unknown OTLP protocol %q (want %q or %q)", o.Protocol, ProtocolGRPC, ProtocolHTTP)
+		return target{}, fmt.Errorf("unknown OTLP protocol %q (want %q or %q)", protocol, ProtocolGRPC, ProtocolHTTP)
 	}
-	ep := o.Endpoint
 	if ep == "" {
 		ep = def
 	}
-	t := target{insecure: o.Insecure}
+	given := ep
+	t := target{insecure: insecure}
 	if strings.Contains(ep, "://") {
 		u, err := url.Parse(ep)
 		if err != nil {
@@ -155,7 +342,7 @@ func (o Options) resolveTarget() (target, error) {
 		case "http":
 			t.insecure = true
 		case "https":
-			if o.Insecure {
+			if insecure {
 				return target{}, fmt.Errorf("endpoint %q is https but insecure is set", ep)
 			}
 		default:
@@ -164,13 +351,17 @@ func (o Options) resolveTarget() (target, error) {
 		if u.RawQuery != "" || u.Fragment != "" || u.User != nil {
 			return target{}, fmt.Errorf("endpoint %q: user info, query and fragment are not allowed", ep)
 		}
-		if o.Protocol == ProtocolGRPC && strings.Trim(u.Path, "/") != "" {
+		if protocol == ProtocolGRPC && strings.Trim(u.Path, "/") != "" {
 			return target{}, fmt.Errorf("endpoint %q: a grpc endpoint has no path", ep)
 		}
-		t.pathPrefix = strings.TrimRight(u.Path, "/")
+		if perSignal {
+			t.path = u.EscapedPath()
+		} else {
+			t.path = strings.TrimRight(u.EscapedPath(), "/")
+		}
 		ep = u.Host
 		if u.Port() == "" {
-			return target{}, fmt.Errorf("endpoint %q: missing port", o.Endpoint)
+			return target{}, fmt.Errorf("endpoint %q: missing port", given)
 		}
 	}
 	host, port, err := net.SplitHostPort(ep)
@@ -182,22 +373,6 @@ func (o Options) resolveTarget() (target, error) {
 	}
 	t.hostPort = ep
 	return t, nil
-}
-
-// connection resolves the endpoint and loads the TLS files.
-func (o Options) connection() (target, *tls.Config, error) {
-	t, err := o.resolveTarget()
-	if err != nil {
-		return target{}, nil, err
-	}
-	tlsCfg, err := o.TLS.tlsConfig()
-	if err != nil {
-		return target{}, nil, err
-	}
-	if t.insecure && tlsCfg != nil {
-		return target{}, nil, errors.New("TLS files given for an insecure endpoint")
-	}
-	return t, tlsCfg, nil
 }
 
 // tlsConfig loads the TLS files; nil when none are named.

@@ -39,11 +39,13 @@ type batcher struct {
 	maxN     int
 	interval time.Duration
 	req      request
-	send     func(ctx context.Context, body []byte) error
+	send     func(ctx context.Context, body []byte) (partialSuccess, error)
 	timeout  time.Duration // one attempt
-	retryFor time.Duration // one batch
-	// done counts a batch's records as exported (err == nil) or dropped.
-	done func(b *batch, err error)
+	policy   retryPolicy
+	rep      *reporter
+	// done counts a batch's records by outcome; rejected of them (at
+	// most b.n) the server rejected in a partial success.
+	done func(b *batch, o outcome, rejected uint64)
 
 	mu    sync.Mutex
 	cur   *batch
@@ -58,7 +60,7 @@ type batcher struct {
 	cancel  context.CancelFunc
 }
 
-func newBatcher(o Options, limit, head int, req request, send func(context.Context, []byte) error, done func(*batch, error)) *batcher {
+func newBatcher(o Options, limit, head int, req request, out sender, rep *reporter, done func(*batch, outcome, uint64)) *batcher {
 	ctx, cancel := context.WithCancel(context.Background())
 	q := &batcher{
 		gate:     gate{limit: int64(limit)},
@@ -66,9 +68,10 @@ func newBatcher(o Options, limit, head int, req request, send func(context.Conte
 		maxN:     o.BatchSize,
 		interval: o.ExportInterval,
 		req:      req,
-		send:     send,
+		send:     out.send,
 		timeout:  o.Timeout,
-		retryFor: o.RetryFor,
+		policy:   retryPolicy{initial: o.RetryInitial, max: o.RetryMax, maxElapsed: o.RetryFor},
+		rep:      rep,
 		done:     done,
 		wake:     make(chan struct{}, 1),
 		closing:  make(chan struct{}),
@@ -142,7 +145,8 @@ func (q *batcher) recycle(b *batch) {
 }
 
 // run exports ready batches, and the current one every interval, until
-// close; then it exports what is left unless close's context ended.
+// close; then it exports what is left, or, once close's context ended,
+// counts it as dropped at shutdown.
 func (q *batcher) run() {
 	defer close(q.stopped)
 	tick := time.NewTicker(q.interval)
@@ -169,7 +173,8 @@ func (q *batcher) run() {
 			q.ready = q.ready[1:]
 			q.mu.Unlock()
 			if q.ctx.Err() != nil {
-				return // closing gave up: what is left stays pending
+				q.finish(b, outcomeShutdown, 0) // closing gave up
+				continue
 			}
 			q.export(b)
 		}
@@ -179,19 +184,44 @@ func (q *batcher) run() {
 	}
 }
 
-// export sends b, retrying for up to retryFor, and counts the outcome.
+// export sends b, retrying retryable failures as the policy allows,
+// and counts the outcome.
 func (q *batcher) export(b *batch) {
 	body := q.req.build(b)
-	ctx, cancel := context.WithTimeout(q.ctx, q.retryFor)
-	err := retry(ctx, q.timeout, func(ctx context.Context) error { return q.send(ctx, body) })
-	cancel()
-	q.done(b, err)
+	var ps partialSuccess
+	err := q.policy.retry(q.ctx, q.timeout, func(ctx context.Context) error {
+		var err error
+		ps, err = q.send(ctx, body)
+		return err
+	}, q.rep.failure)
+	o := outcomeExported
+	switch {
+	case err == nil:
+		q.rep.success()
+		q.rep.partial(ps, b.n)
+	case q.ctx.Err() != nil:
+		o = outcomeShutdown
+	case !classify(err).retryable:
+		o = outcomePermanent
+	default:
+		o = outcomeExportFailed
+	}
+	if o != outcomeExported {
+		q.rep.drop(uint64(b.n))
+	}
+	q.finish(b, o, uint64(max(ps.rejected, 0)))
+}
+
+// finish counts b's outcome and frees its room in the queue.
+func (q *batcher) finish(b *batch, o outcome, rejected uint64) {
+	q.done(b, o, min(rejected, uint64(b.n)))
 	q.gate.release(b.n)
 	q.recycle(b)
 }
 
 // close refuses further records, exports what is queued within ctx and
-// stops the goroutine. Records it could not export stay pending.
+// stops the goroutine. Records it could not export by then are counted
+// as dropped at shutdown.
 func (q *batcher) close(ctx context.Context) error {
 	q.mu.Lock()
 	q.shut = true

@@ -59,7 +59,7 @@ type spanSink struct {
 	link  []byte
 }
 
-func newSpanSink(out sender, o Options, env *envelope, procs *procAttrs) *spanSink {
+func newSpanSink(out sender, o Options, env *envelope, procs *procAttrs, rep *reporter) *spanSink {
 	s := &spanSink{
 		out:   out,
 		ids:   semconv.NewIDCache(o.Boot),
@@ -68,7 +68,7 @@ func newSpanSink(out sender, o Options, env *envelope, procs *procAttrs) *spanSi
 		attrs: make([]attribute.KeyValue, 0, 48),
 		rec:   make([]byte, 0, 2048),
 	}
-	s.q = newBatcher(o, o.SpanQueueSize, env.headRoom(), env, out.send, s.done)
+	s.q = newBatcher(o, o.SpanQueueSize, env.headRoom(), env, out, rep, s.done)
 	return s
 }
 
@@ -132,6 +132,7 @@ func (s *spanSink) encode(b []byte, l *semconv.Lifetime) []byte {
 		b = append(appendLenHeader(b, spanLinks, len(lk)), lk...)
 	}
 	if isErr, _, desc := semconv.SpanStatus(l); isErr {
+		desc = validString(desc)
 		b = appendLenHeader(b, spanStatus, sizeLenField(statusMessage, len(desc))*btoi(desc != "")+2)
 		b = appendString(b, statusMessage, desc)
 		b = appendUvarint(b, statusCode, statusCodeError)
@@ -148,11 +149,7 @@ func btoi(v bool) int {
 	return 0
 }
 
-// done counts an exported or failed batch.
-func (s *spanSink) done(b *batch, err error) {
-	if err == nil {
-		s.counts.exported.Add(uint64(b.n))
-	} else {
-		s.counts.droppedExport.Add(uint64(b.n))
-	}
+// done counts a batch's spans.
+func (s *spanSink) done(b *batch, o outcome, rejected uint64) {
+	s.counts.count(o, uint64(b.n), rejected)
 }

@@ -8,33 +8,89 @@ import (
 
 // Counts are the counters of one kind of record (or of spans).
 //
-// Every record handed to a signal is, at any time, in exactly one of
-// Exported, DroppedExport or Pending; records refused before that are in
-// DroppedQueueFull or DroppedClosed.
+// Every record given to a signal is counted once: refused at once
+// (DroppedQueueFull, DroppedClosed) or Handed; every handed record is,
+// at any time, Pending or in exactly one of Exported, DroppedExport,
+// DroppedPermanent, DroppedRejected and DroppedShutdown. After Close
+// returns nothing is Pending, so records given = Exported + Dropped().
 type Counts struct {
 	// Handed counts records accepted into the exporter's queue.
 	Handed uint64
-	// Exported counts records the OTLP exporter reported sent.
+	// Exported counts records the OTLP endpoint accepted.
 	Exported uint64
-	// DroppedQueueFull counts records refused because the queue was full.
+	// DroppedQueueFull counts records refused because the queue was full
+	// (reason queue_full).
 	DroppedQueueFull uint64
-	// DroppedExport counts records whose export failed after retrying.
+	// DroppedExport counts records whose export still failed, with a
+	// retryable error, when retrying ended (reason export_failed).
 	DroppedExport uint64
-	// DroppedClosed counts records that arrived after Close.
+	// DroppedPermanent counts records of batches the endpoint refused
+	// with a permanent error, not retried (reason permanent_error).
+	DroppedPermanent uint64
+	// DroppedRejected counts records the endpoint's partial-success
+	// answer rejected (reason rejected).
+	DroppedRejected uint64
+	// DroppedShutdown counts records still queued, or being retried,
+	// when Close's deadline passed (reason shutdown).
+	DroppedShutdown uint64
+	// DroppedClosed counts records that arrived after Close (reason
+	// closed).
 	DroppedClosed uint64
-	// Pending is Handed - Exported - DroppedExport: records queued or
-	// being exported; after Close returns, records lost to the shutdown.
+	// Pending counts handed records neither exported nor dropped yet:
+	// queued or being exported. Zero after Close returns.
 	Pending uint64
 }
 
+// The drop reasons of Counts and of the procotel.events.dropped metric.
+const (
+	ReasonQueueFull    = "queue_full"
+	ReasonExportFailed = "export_failed"
+	ReasonPermanent    = "permanent_error"
+	ReasonRejected     = "rejected"
+	ReasonShutdown     = "shutdown"
+	ReasonClosed       = "closed"
+	ReasonFiltered     = "filtered" // kept back by the pipeline's filter; not in Counts
+)
+
+// DropReasons are the reasons Counts tells apart, in report order.
+var DropReasons = []string{ReasonQueueFull, ReasonExportFailed, ReasonPermanent, ReasonRejected, ReasonShutdown, ReasonClosed}
+
+// DroppedBy returns the records dropped for reason (one of DropReasons).
+func (c Counts) DroppedBy(reason string) uint64 {
+	switch reason {
+	case ReasonQueueFull:
+		return c.DroppedQueueFull
+	case ReasonExportFailed:
+		return c.DroppedExport
+	case ReasonPermanent:
+		return c.DroppedPermanent
+	case ReasonRejected:
+		return c.DroppedRejected
+	case ReasonShutdown:
+		return c.DroppedShutdown
+	case ReasonClosed:
+		return c.DroppedClosed
+	}
+	return 0
+}
+
 // Dropped returns the number of records dropped for any reason.
-func (c Counts) Dropped() uint64 { return c.DroppedQueueFull + c.DroppedExport + c.DroppedClosed }
+func (c Counts) Dropped() uint64 {
+	return c.DroppedQueueFull + c.DroppedExport + c.DroppedPermanent + c.DroppedRejected + c.DroppedShutdown + c.DroppedClosed
+}
+
+// Given returns the records given to the signal: Handed and those
+// refused at once.
+func (c Counts) Given() uint64 { return c.Handed + c.DroppedQueueFull + c.DroppedClosed }
 
 func (c *Counts) add(o Counts) {
 	c.Handed += o.Handed
 	c.Exported += o.Exported
 	c.DroppedQueueFull += o.DroppedQueueFull
 	c.DroppedExport += o.DroppedExport
+	c.DroppedPermanent += o.DroppedPermanent
+	c.DroppedRejected += o.DroppedRejected
+	c.DroppedShutdown += o.DroppedShutdown
 	c.DroppedClosed += o.DroppedClosed
 	c.Pending += o.Pending
 }
@@ -60,9 +116,39 @@ func (s Stats) LogTotals() Counts {
 	return t
 }
 
+// outcome is what became of a batch.
+type outcome int
+
+const (
+	outcomeExported outcome = iota
+	outcomeExportFailed
+	outcomePermanent
+	outcomeShutdown
+)
+
 // counters are the live, atomically updated form of Counts.
 type counters struct {
-	handed, exported, droppedQueueFull, droppedExport, droppedClosed atomic.Uint64
+	handed, exported, droppedQueueFull, droppedExport, droppedPermanent,
+	droppedRejected, droppedShutdown, droppedClosed atomic.Uint64
+}
+
+// count adds n records of a batch with outcome o, of which rejected (at
+// most n) the server rejected; it returns what is left of rejected.
+func (c *counters) count(o outcome, n, rejected uint64) uint64 {
+	switch o {
+	case outcomeExported:
+		r := min(n, rejected)
+		c.droppedRejected.Add(r)
+		c.exported.Add(n - r)
+		return rejected - r
+	case outcomeExportFailed:
+		c.droppedExport.Add(n)
+	case outcomePermanent:
+		c.droppedPermanent.Add(n)
+	case outcomeShutdown:
+		c.droppedShutdown.Add(n)
+	}
+	return rejected
 }
 
 func (c *counters) snapshot() Counts {
@@ -70,11 +156,14 @@ func (c *counters) snapshot() Counts {
 	s := Counts{
 		Exported:         c.exported.Load(),
 		DroppedExport:    c.droppedExport.Load(),
+		DroppedPermanent: c.droppedPermanent.Load(),
+		DroppedRejected:  c.droppedRejected.Load(),
+		DroppedShutdown:  c.droppedShutdown.Load(),
 		DroppedQueueFull: c.droppedQueueFull.Load(),
 		DroppedClosed:    c.droppedClosed.Load(),
 	}
 	s.Handed = c.handed.Load()
-	s.Pending = s.Handed - s.Exported - s.DroppedExport
+	s.Pending = s.Handed - s.Exported - s.DroppedExport - s.DroppedPermanent - s.DroppedRejected - s.DroppedShutdown
 	return s
 }
 

@@ -11,6 +11,7 @@ import (
 	"math"
 	"math/bits"
 	"time"
+	"unicode/utf8"
 
 	"go.opentelemetry.io/otel/attribute"
 	commonpb "go.opentelemetry.io/proto/otlp/common/v1"
@@ -48,12 +49,61 @@ func appendLenHeader(b []byte, field, n int) []byte {
 	return appendVarint(appendTag(b, field, wireLen), uint64(n))
 }
 
-// appendString appends a string field, left out when empty (proto3).
+// appendString appends a string field, left out when empty (proto3),
+// made valid UTF-8.
 func appendString(b []byte, field int, s string) []byte {
 	if s == "" {
 		return b
 	}
+	s = validString(s)
 	return append(appendLenHeader(b, field, len(s)), s...)
+}
+
+// validString returns s if it is valid UTF-8, as protobuf requires of a
+// string field, and otherwise s with each byte that is not part of a
+// valid encoding replaced by U+FFFD. Process names, paths and command
+// lines are bytes to the kernel; a receiver's decoder rejects a whole
+// request over one invalid string.
+func validString(s string) string {
+	if utf8.ValidString(s) {
+		return s
+	}
+	return replaceInvalidUTF8(s)
+}
+
+func replaceInvalidUTF8(s string) string {
+	b := make([]byte, 0, len(s)+8)
+	for i := 0; i < len(s); {
+		if c := s[i]; c < utf8.RuneSelf {
+			b = append(b, c)
+			i++
+			continue
+		}
+		r, n := utf8.DecodeRuneInString(s[i:])
+		if r == utf8.RuneError && n == 1 {
+			b = append(b, string(utf8.RuneError)...)
+		} else {
+			b = append(b, s[i:i+n]...)
+		}
+		i += n
+	}
+	return string(b)
+}
+
+// validStrings returns ss, or a copy with each string made valid UTF-8
+// if one is not.
+func validStrings(ss []string) []string {
+	for i, s := range ss {
+		if !utf8.ValidString(s) {
+			out := make([]string, len(ss))
+			copy(out, ss[:i])
+			for j := i; j < len(ss); j++ {
+				out[j] = validString(ss[j])
+			}
+			return out
+		}
+	}
+	return ss
 }
 
 // appendBytes appends a bytes field, left out when empty (proto3).
@@ -107,8 +157,10 @@ const (
 	anyArray  = 5
 )
 
-// appendStringValue appends field as an AnyValue holding s.
+// appendStringValue appends field as an AnyValue holding s, made valid
+// UTF-8.
 func appendStringValue(b []byte, field int, s string) []byte {
+	s = validString(s)
 	b = appendLenHeader(b, field, sizeLenField(anyString, len(s)))
 	return append(appendLenHeader(b, anyString, len(s)), s...)
 }
@@ -122,7 +174,7 @@ func appendKeyValue(b []byte, field int, kv attribute.KeyValue) []byte {
 	v := kv.Value
 	switch v.Type() {
 	case attribute.STRING:
-		s := v.AsString()
+		s := validString(v.AsString())
 		vn := sizeLenField(anyString, len(s))
 		b = appendLenHeader(b, field, keyLen+sizeLenField(2, vn))
 		b = append(appendLenHeader(b, 1, len(key)), key...)
@@ -150,7 +202,7 @@ func appendKeyValue(b []byte, field int, kv attribute.KeyValue) []byte {
 		b = appendLenHeader(b, 2, 9)
 		return binary.LittleEndian.AppendUint64(appendTag(b, anyDouble, wireI64), math.Float64bits(v.AsFloat64()))
 	case attribute.STRINGSLICE:
-		ss := v.AsStringSlice()
+		ss := validStrings(v.AsStringSlice())
 		arr := 0 // ArrayValue: repeated AnyValue (1) holding strings
 		for _, s := range ss {
 			arr += sizeLenField(1, sizeLenField(anyString, len(s)))
@@ -173,9 +225,8 @@ func appendKeyValue(b []byte, field int, kv attribute.KeyValue) []byte {
 }
 
 // appendKeyValueSlow encodes kv through the protobuf library, for value
-// types the mapping does not produce. Only a string with invalid UTF-8
-// inside a map or slice value fails to marshal; kv is then left out, as
-// the SDK exporters would have failed the whole batch.
+// types the mapping does not produce. Strings are made valid UTF-8
+// (keyValuePB), so marshalling does not fail; if it did, kv is left out.
 func appendKeyValueSlow(b []byte, field int, kv attribute.KeyValue) []byte {
 	m, err := proto.Marshal(keyValuePB(kv))
 	if err != nil {
@@ -186,7 +237,7 @@ func appendKeyValueSlow(b []byte, field int, kv attribute.KeyValue) []byte {
 
 // keyValuePB converts kv as the OTel SDK's OTLP exporters do.
 func keyValuePB(kv attribute.KeyValue) *commonpb.KeyValue {
-	return &commonpb.KeyValue{Key: string(kv.Key), Value: anyValuePB(kv.Value)}
+	return &commonpb.KeyValue{Key: validString(string(kv.Key)), Value: anyValuePB(kv.Value)}
 }
 
 func anyValuePB(v attribute.Value) *commonpb.AnyValue {
@@ -207,7 +258,7 @@ func anyValuePB(v attribute.Value) *commonpb.AnyValue {
 	case attribute.FLOAT64:
 		av.Value = &commonpb.AnyValue_DoubleValue{DoubleValue: v.AsFloat64()}
 	case attribute.STRING:
-		av.Value = &commonpb.AnyValue_StringValue{StringValue: v.AsString()}
+		av.Value = &commonpb.AnyValue_StringValue{StringValue: validString(v.AsString())}
 	case attribute.BYTESLICE:
 		av.Value = &commonpb.AnyValue_BytesValue{BytesValue: v.AsByteSlice()}
 	case attribute.BOOLSLICE:
@@ -226,7 +277,7 @@ func anyValuePB(v attribute.Value) *commonpb.AnyValue {
 			return &commonpb.AnyValue{Value: &commonpb.AnyValue_DoubleValue{DoubleValue: s[i]}}
 		})
 	case attribute.STRINGSLICE:
-		s := v.AsStringSlice()
+		s := validStrings(v.AsStringSlice())
 		arr(len(s), func(i int) *commonpb.AnyValue {
 			return &commonpb.AnyValue{Value: &commonpb.AnyValue_StringValue{StringValue: s[i]}}
 		})

@@ -10,6 +10,7 @@ import (
 	"sync"
 	"testing"
 	"time"
+	"unicode/utf8"
 
 	"go.opentelemetry.io/otel/attribute"
 	"go.opentelemetry.io/otel/codes"
@@ -277,5 +278,46 @@ func TestWireMatchesSDK(t *testing.T) {
 	}
 	if !proto.Equal(&wantSpans, &gotSpans) {
 		t.Errorf("spans differ from the SDK's:\n got %v\nwant %v", &gotSpans, &wantSpans)
+	}
+}
+
+// TestInvalidUTF8 checks that a record and a span whose executable path,
+// argv, cwd and name hold bytes that are not UTF-8 decode with the
+// protobuf library (which rejects invalid strings) and show U+FFFD
+// where the bad bytes were.
+func TestInvalidUTF8(t *testing.T) {
+	logs, spans := &memLogs{}, &memSpans{}
+	x := mustExporter(t, testOptions(), logs, spans)
+	p := proc(7, 1, 1, 0, "/tmp/caf\xe9")
+	p.Argv = []string{"/tmp/caf\xe9", "a\xff\xfeb", "ok\u00e9"}
+	p.Cwd = "/home/\xc3"
+	x.Event(&semconv.Event{Kind: semconv.KindExec, OS: semconv.OSLinux, Time: bootWall, Process: p,
+		Exec: semconv.ExecInfo{Filename: "/tmp/caf\xe9"}})
+	x.Lifetime(&semconv.Lifetime{Process: p, OS: semconv.OSLinux, Start: bootWall, End: bootWall.Add(time.Second),
+		Exited: true, Exit: semconv.ExitInfo{Code: 3}})
+	if err := x.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	if s := x.Stats(); s.LogTotals().Exported != 1 || s.Spans.Exported != 1 {
+		t.Fatalf("not decoded: logs %+v, spans %+v", s.LogTotals(), s.Spans)
+	}
+	r, sp := logs.all()[0], spans.all()[0]
+	for _, kvs := range [][]*commonpb.KeyValue{r.Attributes, sp.Attributes} {
+		if v := attrValue(kvs, "process.executable.path").GetStringValue(); v != "/tmp/caf\uFFFD" {
+			t.Errorf("process.executable.path = %q", v)
+		}
+		var args []string
+		for _, v := range attrValue(kvs, "process.command_args").GetArrayValue().GetValues() {
+			args = append(args, v.GetStringValue())
+		}
+		if want := []string{"/tmp/caf\uFFFD", "a\uFFFD\uFFFDb", "ok\u00e9"}; !slices.Equal(args, want) {
+			t.Errorf("process.command_args = %q, want %q", args, want)
+		}
+	}
+	if !utf8.ValidString(r.Body.GetStringValue()) || !utf8.ValidString(sp.Name) || !strings.Contains(sp.Name, "\uFFFD") {
+		t.Errorf("body %q, span name %q", r.Body.GetStringValue(), sp.Name)
+	}
+	if got := validString("valid \u00e9 \uFFFD"); got != "valid \u00e9 \uFFFD" {
+		t.Errorf("valid string changed: %q", got)
 	}
 }
