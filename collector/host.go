@@ -1,32 +1,16 @@
 package collector
 
 import (
-	"os"
 	"runtime/debug"
-	"strings"
 
+	"github.com/procotel/procotel/agent"
 	"github.com/procotel/procotel/semconv"
 )
 
 // observer describes this host for the resource of everything the
 // receiver emits, as the standalone exporter does.
 func observer(osType semconv.OS) semconv.Observer {
-	o := semconv.Observer{OS: osType, HostID: hostID(), OSVersion: osRelease(), ServiceVersion: procotelVersion()}
-	o.HostName, _ = os.Hostname()
-	return o
-}
-
-// hostID is the machine id OpenTelemetry's host.id asks for: systemd's
-// /etc/machine-id on Linux, /etc/hostid on FreeBSD.
-func hostID() string {
-	for _, p := range []string{"/etc/machine-id", "/var/lib/dbus/machine-id", "/etc/hostid"} {
-		if b, err := os.ReadFile(p); err == nil {
-			if s := strings.TrimSpace(string(b)); s != "" {
-				return s
-			}
-		}
-	}
-	return ""
+	return agent.Observer(osType, procotelVersion())
 }
 
 // procotelVersion is the version of the procotel module built into this

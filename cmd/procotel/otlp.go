@@ -4,11 +4,8 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"os"
-	"strings"
 
-	"golang.org/x/sys/unix"
-
+	"github.com/procotel/procotel/agent"
 	"github.com/procotel/procotel/backends"
 	"github.com/procotel/procotel/config"
 	"github.com/procotel/procotel/export"
@@ -36,27 +33,4 @@ func otlpSinks(ctx context.Context, cfg config.Config, caps backends.Capabilitie
 }
 
 // observer describes this host for the OTLP resource.
-func observer(os semconv.OS) semconv.Observer {
-	o := semconv.Observer{OS: os, ServiceVersion: version, HostID: hostID()}
-	o.HostName, _ = hostname()
-	var u unix.Utsname
-	if unix.Uname(&u) == nil {
-		o.OSVersion = unix.ByteSliceToString(u.Release[:])
-	}
-	return o
-}
-
-func hostname() (string, error) { return os.Hostname() }
-
-// hostID is the machine id OpenTelemetry's host.id asks for: systemd's
-// /etc/machine-id on Linux, /etc/hostid on FreeBSD.
-func hostID() string {
-	for _, p := range []string{"/etc/machine-id", "/var/lib/dbus/machine-id", "/etc/hostid"} {
-		if b, err := os.ReadFile(p); err == nil {
-			if s := strings.TrimSpace(string(b)); s != "" {
-				return s
-			}
-		}
-	}
-	return ""
-}
+func observer(os semconv.OS) semconv.Observer { return agent.Observer(os, version) }

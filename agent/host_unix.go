@@ -1,6 +1,6 @@
 //go:build linux || freebsd
 
-package collector
+package agent
 
 import "golang.org/x/sys/unix"
 

@@ -1,6 +1,6 @@
 //go:build !linux && !freebsd
 
-package collector
+package agent
 
 // osRelease is unknown where procotel does not run.
 func osRelease() string { return "" }
