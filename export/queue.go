@@ -21,13 +21,7 @@ type batch struct {
 	head  int
 	n     int
 	kinds [semconv.NumKinds]uint32
-}
-
-// request is the wire form of a batch: header, records, trailer.
-type request interface {
-	// build returns the whole request around b's records; it may write
-	// into b.buf's header room and append a trailer.
-	build(b *batch) []byte
+	env   *envelope // the Resource the records belong to
 }
 
 // batcher queues encoded records in batches and exports them from one
@@ -38,7 +32,7 @@ type batcher struct {
 	head     int // header room of a batch
 	maxN     int
 	interval time.Duration
-	req      request
+	env      *envelope // the host's; batches of containers and jails carry their own
 	send     func(ctx context.Context, body []byte) (partialSuccess, error)
 	timeout  time.Duration // one attempt
 	policy   retryPolicy
@@ -47,9 +41,13 @@ type batcher struct {
 	// most b.n) the server rejected in a partial success.
 	done func(b *batch, o outcome, rejected uint64)
 
-	mu    sync.Mutex
-	cur   *batch
-	ready []*batch
+	mu  sync.Mutex
+	cur *batch // the host's open batch
+	// others are the open batches of containers and jails, and envs their
+	// envelopes (at most maxResources; beyond, they are made again).
+	others map[semconv.ResourceKey]*batch
+	envs   map[semconv.ResourceKey]*envelope
+	ready  []*batch
 	free  []*batch
 	shut  bool
 
@@ -60,14 +58,14 @@ type batcher struct {
 	cancel  context.CancelFunc
 }
 
-func newBatcher(o Options, limit, head int, req request, out sender, rep *reporter, done func(*batch, outcome, uint64)) *batcher {
+func newBatcher(o Options, limit, head int, env *envelope, out sender, rep *reporter, done func(*batch, outcome, uint64)) *batcher {
 	ctx, cancel := context.WithCancel(context.Background())
 	q := &batcher{
 		gate:     gate{limit: int64(limit)},
 		head:     head,
 		maxN:     o.BatchSize,
 		interval: o.ExportInterval,
-		req:      req,
+		env:      env,
 		send:     out.send,
 		timeout:  o.Timeout,
 		policy:   retryPolicy{initial: o.RetryInitial, max: o.RetryMax, maxElapsed: o.RetryFor},
@@ -83,49 +81,93 @@ func newBatcher(o Options, limit, head int, req request, out sender, rep *report
 	return q
 }
 
-// add queues one encoded record of kind k (its gate slot already
-// acquired) and counts it in handed; false after close, when the caller
-// counts it as dropped and releases the slot.
-func (q *batcher) add(k semconv.Kind, field int, rec []byte, handed *atomic.Uint64) bool {
+// maxResources bounds the container and jail envelopes a batcher keeps.
+const maxResources = 1024
+
+// add queues one encoded record of kind k whose process belongs to the
+// Resource key (its gate slot already acquired) and counts it in handed;
+// false after close, when the caller counts it as dropped and releases
+// the slot. Records of different Resources go to different batches.
+func (q *batcher) add(k semconv.Kind, key semconv.ResourceKey, field int, rec []byte, handed *atomic.Uint64) bool {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	if q.shut {
 		return false
 	}
-	b := q.cur
-	if b == nil {
-		b = q.newBatch()
-		q.cur = b
+	var b *batch
+	if key.IsHost() {
+		if b = q.cur; b == nil {
+			b = q.newBatch(q.env)
+			q.cur = b
+		}
+	} else {
+		b = q.others[key]
+		if b == nil {
+			b = q.newBatch(q.envelopeOf(key))
+			if q.others == nil {
+				q.others = map[semconv.ResourceKey]*batch{}
+			}
+			q.others[key] = b
+		}
 	}
 	b.buf = append(appendLenHeader(b.buf, field, len(rec)), rec...)
 	b.n++
 	b.kinds[k]++
 	handed.Add(1)
 	if b.n >= q.maxN || b.recordsLen() >= maxBatchBytes {
-		q.sealLocked()
+		if key.IsHost() {
+			q.cur = nil
+		} else {
+			delete(q.others, key)
+		}
+		q.readyLocked(b)
 	}
 	return true
 }
 
-func (q *batcher) newBatch() *batch {
+// envelopeOf returns the envelope of a container's or jail's Resource.
+func (q *batcher) envelopeOf(key semconv.ResourceKey) *envelope {
+	if env, ok := q.envs[key]; ok {
+		return env
+	}
+	if q.envs == nil || len(q.envs) >= maxResources {
+		q.envs = map[semconv.ResourceKey]*envelope{}
+	}
+	env := q.env.forKey(key)
+	q.envs[key] = env
+	return env
+}
+
+func (q *batcher) newBatch(env *envelope) *batch {
 	if n := len(q.free); n > 0 {
 		b := q.free[n-1]
 		q.free = q.free[:n-1]
+		b.env = env
 		return b
 	}
-	return &batch{buf: make([]byte, q.head, q.head+64<<10), head: q.head}
+	return &batch{buf: make([]byte, q.head, q.head+64<<10), head: q.head, env: env}
 }
 
 // recordsLen is the size of the encoded records.
 func (b *batch) recordsLen() int { return len(b.buf) - b.head }
 
-// sealLocked moves the current batch to the ready list.
+// sealLocked moves every open batch to the ready list.
 func (q *batcher) sealLocked() {
-	if q.cur == nil || q.cur.n == 0 {
-		return
+	if q.cur != nil && q.cur.n > 0 {
+		q.readyLocked(q.cur)
+		q.cur = nil
 	}
-	q.ready = append(q.ready, q.cur)
-	q.cur = nil
+	for key, b := range q.others {
+		if b.n > 0 {
+			q.readyLocked(b)
+		}
+		delete(q.others, key)
+	}
+}
+
+// readyLocked queues b for export and wakes the exporting goroutine.
+func (q *batcher) readyLocked(b *batch) {
+	q.ready = append(q.ready, b)
 	select {
 	case q.wake <- struct{}{}:
 	default:
@@ -187,7 +229,7 @@ func (q *batcher) run() {
 // export sends b, retrying retryable failures as the policy allows,
 // and counts the outcome.
 func (q *batcher) export(b *batch) {
-	body := q.req.build(b)
+	body := b.env.build(b)
 	var ps partialSuccess
 	err := q.policy.retry(q.ctx, q.timeout, func(ctx context.Context) error {
 		var err error

@@ -18,11 +18,14 @@ import (
 	"go.opentelemetry.io/otel/exporters/otlp/otlptrace/otlptracehttp"
 	otellog "go.opentelemetry.io/otel/log"
 	sdklog "go.opentelemetry.io/otel/sdk/log"
+	"go.opentelemetry.io/otel/sdk/resource"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/trace"
 	collogpb "go.opentelemetry.io/proto/otlp/collector/logs/v1"
 	coltracepb "go.opentelemetry.io/proto/otlp/collector/trace/v1"
 	commonpb "go.opentelemetry.io/proto/otlp/common/v1"
+	logspb "go.opentelemetry.io/proto/otlp/logs/v1"
+	tracepb "go.opentelemetry.io/proto/otlp/trace/v1"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/procotel/procotel/semconv"
@@ -89,9 +92,21 @@ func sdkLogs(t *testing.T, o Options, url string, observed time.Time, evs []semc
 		t.Fatal(err)
 	}
 	res := newResource(o)
-	lp := sdklog.NewLoggerProvider(sdklog.WithResource(res.res), sdklog.WithProcessor(sdklog.NewSimpleProcessor(exp)),
-		sdklog.WithAllowKeyDuplication(), sdklog.WithAttributeCountLimit(-1))
-	logger := lp.Logger(scopeName, otellog.WithInstrumentationVersion(res.version), otellog.WithSchemaURL(semconv.SchemaURL))
+	// One provider per Resource: the host's, and one per container.
+	loggers := map[semconv.ResourceKey]otellog.Logger{}
+	var providers []*sdklog.LoggerProvider
+	loggerOf := func(key semconv.ResourceKey) otellog.Logger {
+		if l, ok := loggers[key]; ok {
+			return l
+		}
+		r := resourceOf(t, res.res, key)
+		lp := sdklog.NewLoggerProvider(sdklog.WithResource(r), sdklog.WithProcessor(sdklog.NewSimpleProcessor(exp)),
+			sdklog.WithAllowKeyDuplication(), sdklog.WithAttributeCountLimit(-1))
+		providers = append(providers, lp)
+		l := lp.Logger(scopeName, otellog.WithInstrumentationVersion(res.version), otellog.WithSchemaURL(semconv.SchemaURL))
+		loggers[key] = l
+		return l
+	}
 	for i := range evs {
 		e := &evs[i]
 		ids := semconv.SpanContextIDs(o.Boot, &e.Process, e.Lineage)
@@ -106,10 +121,12 @@ func sdkLogs(t *testing.T, o Options, url string, observed time.Time, evs []semc
 		r.AddAttributes(semconv.EventAttributes(e, nil)...)
 		ctx := trace.ContextWithSpanContext(context.Background(), trace.NewSpanContext(trace.SpanContextConfig{
 			TraceID: ids.TraceID, SpanID: ids.SpanID, TraceFlags: trace.TraceFlags(ids.TraceFlags)}))
-		logger.Emit(ctx, r)
+		loggerOf(semconv.ResourceKeyOf(&e.Process)).Emit(ctx, r)
 	}
-	if err := lp.Shutdown(context.Background()); err != nil {
-		t.Fatal(err)
+	for _, lp := range providers {
+		if err := lp.Shutdown(context.Background()); err != nil {
+			t.Fatal(err)
+		}
 	}
 }
 
@@ -120,10 +137,20 @@ func sdkSpans(t *testing.T, o Options, url string, lts []semconv.Lifetime) {
 		t.Fatal(err)
 	}
 	res := newResource(o)
-	tp := sdktrace.NewTracerProvider(sdktrace.WithResource(res.res), sdktrace.WithSyncer(exp),
-		sdktrace.WithIDGenerator(fixedIDs{}), sdktrace.WithSampler(sdktrace.AlwaysSample()),
-		sdktrace.WithRawSpanLimits(sdktrace.SpanLimits{AttributeValueLengthLimit: -1, AttributeCountLimit: -1, LinkCountLimit: 1}))
-	tracer := tp.Tracer(scopeName, trace.WithInstrumentationVersion(res.version), trace.WithSchemaURL(semconv.SchemaURL))
+	tracers := map[semconv.ResourceKey]trace.Tracer{}
+	var providers []*sdktrace.TracerProvider
+	tracerOf := func(key semconv.ResourceKey) trace.Tracer {
+		if tr, ok := tracers[key]; ok {
+			return tr
+		}
+		tp := sdktrace.NewTracerProvider(sdktrace.WithResource(resourceOf(t, res.res, key)), sdktrace.WithSyncer(exp),
+			sdktrace.WithIDGenerator(fixedIDs{}), sdktrace.WithSampler(sdktrace.AlwaysSample()),
+			sdktrace.WithRawSpanLimits(sdktrace.SpanLimits{AttributeValueLengthLimit: -1, AttributeCountLimit: -1, LinkCountLimit: 1}))
+		providers = append(providers, tp)
+		tr := tp.Tracer(scopeName, trace.WithInstrumentationVersion(res.version), trace.WithSchemaURL(semconv.SchemaURL))
+		tracers[key] = tr
+		return tr
+	}
 	for i := range lts {
 		l := &lts[i]
 		ids := semconv.SpanContextIDs(o.Boot, &l.Process, l.Lineage)
@@ -138,7 +165,7 @@ func sdkSpans(t *testing.T, o Options, url string, lts []semconv.Lifetime) {
 			opts = append(opts, trace.WithLinks(trace.Link{SpanContext: trace.NewSpanContext(trace.SpanContextConfig{
 				TraceID: ids.LinkTraceID, SpanID: ids.LinkSpanID, TraceFlags: trace.FlagsSampled, Remote: true})}))
 		}
-		_, span := tracer.Start(ctx, semconv.SpanName(l), opts...)
+		_, span := tracerOf(semconv.ResourceKeyOf(&l.Process)).Start(ctx, semconv.SpanName(l), opts...)
 		if isErr, _, desc := semconv.SpanStatus(l); isErr {
 			span.SetStatus(codes.Error, desc)
 		}
@@ -148,9 +175,81 @@ func sdkSpans(t *testing.T, o Options, url string, lts []semconv.Lifetime) {
 		}
 		span.End(trace.WithTimestamp(end))
 	}
-	if err := tp.Shutdown(context.Background()); err != nil {
+	for _, tp := range providers {
+		if err := tp.Shutdown(context.Background()); err != nil {
+			t.Fatal(err)
+		}
+	}
+}
+
+// resourceOf is the SDK Resource of key: the observer's, with a
+// container's attributes on top.
+func resourceOf(t *testing.T, base *resource.Resource, key semconv.ResourceKey) *resource.Resource {
+	if key.IsHost() {
+		return base
+	}
+	r, err := resource.Merge(base, resource.NewWithAttributes(base.SchemaURL(), key.Attributes(nil)...))
+	if err != nil {
 		t.Fatal(err)
 	}
+	return r
+}
+
+// byResource merges requests into one ResourceLogs per Resource, in order,
+// keyed by the Resource's sorted attributes.
+func logsByResource(t *testing.T, bodies [][]byte) map[string]*logspb.ResourceLogs {
+	out := map[string]*logspb.ResourceLogs{}
+	for _, b := range bodies {
+		var r collogpb.ExportLogsServiceRequest
+		if err := proto.Unmarshal(b, &r); err != nil {
+			t.Fatal(err)
+		}
+		for _, rl := range r.ResourceLogs {
+			sortAttrs(rl.Resource.Attributes)
+			for _, sl := range rl.ScopeLogs {
+				for _, rec := range sl.LogRecords {
+					sortAttrs(rec.Attributes)
+				}
+			}
+			key := prototext(rl.Resource)
+			if have, ok := out[key]; ok {
+				have.ScopeLogs[0].LogRecords = append(have.ScopeLogs[0].LogRecords, rl.ScopeLogs[0].LogRecords...)
+				continue
+			}
+			out[key] = rl
+		}
+	}
+	return out
+}
+
+func spansByResource(t *testing.T, bodies [][]byte) map[string]*tracepb.ResourceSpans {
+	out := map[string]*tracepb.ResourceSpans{}
+	for _, b := range bodies {
+		var r coltracepb.ExportTraceServiceRequest
+		if err := proto.Unmarshal(b, &r); err != nil {
+			t.Fatal(err)
+		}
+		for _, rs := range r.ResourceSpans {
+			sortAttrs(rs.Resource.Attributes)
+			for _, ss := range rs.ScopeSpans {
+				for _, sp := range ss.Spans {
+					sortAttrs(sp.Attributes)
+				}
+			}
+			key := prototext(rs.Resource)
+			if have, ok := out[key]; ok {
+				have.ScopeSpans[0].Spans = append(have.ScopeSpans[0].Spans, rs.ScopeSpans[0].Spans...)
+				continue
+			}
+			out[key] = rs
+		}
+	}
+	return out
+}
+
+func prototext(m proto.Message) string {
+	b, _ := proto.MarshalOptions{Deterministic: true}.Marshal(m)
+	return string(b)
 }
 
 type idsKey struct{}
@@ -205,79 +304,38 @@ func TestWireMatchesSDK(t *testing.T) {
 	}
 
 	// The SDK sent one request per record (a simple processor); merge
-	// them into one for the comparison.
-	var wantLogs, gotLogs collogpb.ExportLogsServiceRequest
-	for i, b := range sdk.get("/v1/logs") {
-		var r collogpb.ExportLogsServiceRequest
-		if err := proto.Unmarshal(b, &r); err != nil {
-			t.Fatal(err)
-		}
-		if i == 0 {
-			wantLogs.ResourceLogs = r.ResourceLogs
-			continue
-		}
-		sl := wantLogs.ResourceLogs[0].ScopeLogs[0]
-		sl.LogRecords = append(sl.LogRecords, r.ResourceLogs[0].ScopeLogs[0].LogRecords...)
+	// them, and ours, into one list of records per Resource.
+	wantLogs, gotLogs := logsByResource(t, sdk.get("/v1/logs")), logsByResource(t, ours.get("/v1/logs"))
+	n := 0
+	for _, rl := range wantLogs {
+		n += len(rl.ScopeLogs[0].LogRecords)
 	}
-	bodies := ours.get("/v1/logs")
-	if len(bodies) != 1 {
-		t.Fatalf("%d log requests, want 1", len(bodies))
+	if n != len(evs) || len(wantLogs) != 2 {
+		t.Fatalf("the SDK sent %d records under %d resources, want %d under 2 (the host's and the container's)", n, len(wantLogs), len(evs))
 	}
-	if err := proto.Unmarshal(bodies[0], &gotLogs); err != nil {
-		t.Fatal(err)
+	if len(gotLogs) != len(wantLogs) {
+		t.Fatalf("%d log resources, want %d", len(gotLogs), len(wantLogs))
 	}
-	for _, req := range []*collogpb.ExportLogsServiceRequest{&wantLogs, &gotLogs} {
-		for _, rl := range req.ResourceLogs {
-			sortAttrs(rl.Resource.Attributes)
-			for _, sl := range rl.ScopeLogs {
-				for _, r := range sl.LogRecords {
-					sortAttrs(r.Attributes)
-				}
-			}
+	for key, want := range wantLogs {
+		if got := gotLogs[key]; !proto.Equal(want, got) {
+			t.Errorf("logs differ from the SDK's:\n got %v\nwant %v", got, want)
 		}
 	}
-	if len(wantLogs.ResourceLogs[0].ScopeLogs[0].LogRecords) != len(evs) {
-		t.Fatalf("the SDK sent %d records, want %d", len(wantLogs.ResourceLogs[0].ScopeLogs[0].LogRecords), len(evs))
+	wantSpans, gotSpans := spansByResource(t, sdk.get("/v1/traces")), spansByResource(t, ours.get("/v1/traces"))
+	n = 0
+	for _, rs := range wantSpans {
+		n += len(rs.ScopeSpans[0].Spans)
 	}
-	if !proto.Equal(&wantLogs, &gotLogs) {
-		t.Errorf("logs differ from the SDK's:\n got %v\nwant %v", &gotLogs, &wantLogs)
+	if n != len(lts) || len(wantSpans) != 2 {
+		t.Fatalf("the SDK sent %d spans under %d resources, want %d under 2", n, len(wantSpans), len(lts))
 	}
-
-	var wantSpans, gotSpans coltracepb.ExportTraceServiceRequest
-	for i, b := range sdk.get("/v1/traces") {
-		var r coltracepb.ExportTraceServiceRequest
-		if err := proto.Unmarshal(b, &r); err != nil {
-			t.Fatal(err)
+	if len(gotSpans) != len(wantSpans) {
+		t.Fatalf("%d span resources, want %d", len(gotSpans), len(wantSpans))
+	}
+	for key, want := range wantSpans {
+		if got := gotSpans[key]; !proto.Equal(want, got) {
+			t.Errorf("spans differ from the SDK's:\n got %v\nwant %v", got, want)
 		}
-		if i == 0 {
-			wantSpans.ResourceSpans = r.ResourceSpans
-			continue
-		}
-		ss := wantSpans.ResourceSpans[0].ScopeSpans[0]
-		ss.Spans = append(ss.Spans, r.ResourceSpans[0].ScopeSpans[0].Spans...)
-	}
-	bodies = ours.get("/v1/traces")
-	if len(bodies) != 1 {
-		t.Fatalf("%d trace requests, want 1", len(bodies))
-	}
-	if err := proto.Unmarshal(bodies[0], &gotSpans); err != nil {
-		t.Fatal(err)
-	}
-	for _, req := range []*coltracepb.ExportTraceServiceRequest{&wantSpans, &gotSpans} {
-		for _, rs := range req.ResourceSpans {
-			sortAttrs(rs.Resource.Attributes)
-			for _, ss := range rs.ScopeSpans {
-				for _, s := range ss.Spans {
-					sortAttrs(s.Attributes)
-				}
-			}
-		}
-	}
-	if len(wantSpans.ResourceSpans[0].ScopeSpans[0].Spans) != len(lts) {
-		t.Fatalf("the SDK sent %d spans, want %d", len(wantSpans.ResourceSpans[0].ScopeSpans[0].Spans), len(lts))
-	}
-	if !proto.Equal(&wantSpans, &gotSpans) {
-		t.Errorf("spans differ from the SDK's:\n got %v\nwant %v", &gotSpans, &wantSpans)
 	}
 }
 
