@@ -144,3 +144,58 @@ func BenchmarkWindowFull(b *testing.B) {
 		w.pop(&out)
 	}
 }
+
+// benchDeepTree is a storm of short-lived processes forked at the bottom
+// of a chain of depth live processes in one process group (a CI runner's
+// shell, make, sub-makes, shells): the events walk the chain to find
+// their trace root. With jobs, each child makes its own process group
+// before it execs, as a job-control shell's jobs do.
+func benchDeepTree(b *testing.B, depth int, jobs bool) {
+	sink := &countSink{}
+	p := New(Config{}, sink)
+	now := time.Now()
+	p.now = func() time.Time { return now }
+	init := existing(1, 0, 1*ms, 1, 1, "/sbin/init", "init")
+	feed(p, &init, now)
+	const top = 100
+	for i := 0; i < depth; i++ {
+		pid, ppid := int32(top+i), int32(top+i-1)
+		if i == 0 {
+			ppid = 1
+		}
+		e := existing(pid, ppid, uint64(10+i)*ms, top, top, "/bin/sh", "sh")
+		feed(p, &e, now)
+	}
+	bottom := int32(top + depth - 1)
+	argv := []string{"cc", "-c", "x.c"}
+	ts := 1000 * ms
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := 0; i < b.N; i++ {
+		pid := int32(1000 + i%30000)
+		f := withGroup(fork(ts, pid, bottom), top, top)
+		x := execOK(ts+ms/4, pid, "/usr/bin/cc", argv...)
+		x.Exec.Argv = x.Process.Argv
+		if jobs {
+			x.Process.PGID, x.Process.SID = pid, top
+		}
+		ex := exit(ts+ms/2, pid, 0, 0)
+		r := reap(ts+3*ms/4, pid)
+		feed(p, &f, now)
+		feed(p, &x, now)
+		feed(p, &ex, now)
+		feed(p, &r, now)
+		ts += 11 * ms
+	}
+	b.StopTimer()
+	p.shutdown()
+	if st := p.Stats(); st.Lifetimes != uint64(b.N) {
+		b.Fatalf("%d lifetimes for %d processes", st.Lifetimes, b.N)
+	}
+}
+
+// BenchmarkPipelineDeepTree: children of the 12th process of one group.
+func BenchmarkPipelineDeepTree(b *testing.B) { benchDeepTree(b, 12, false) }
+
+// BenchmarkPipelineDeepTreeJobs: the same children, each its own job.
+func BenchmarkPipelineDeepTreeJobs(b *testing.B) { benchDeepTree(b, 12, true) }
