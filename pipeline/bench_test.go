@@ -29,13 +29,23 @@ func benchPipeline(b *testing.B, cfg Config) {
 	init := existing(1, 0, 1*ms, 1, 1, "/sbin/init", "init")
 	feed(p, &init, now)
 	argv := []string{"curl", "-s", "-o", "/dev/null", "https://example.com/api"}
+	storm(b, p, now, 2, func(ts uint64, pid int32) (semconv.Event, semconv.Event) {
+		return fork(ts, pid, 1), execOK(ts+ms/4, pid, "/usr/bin/curl", argv...)
+	})
+	if st := p.Stats(); st.Lifetimes+st.LifetimesFiltered != uint64(b.N) {
+		b.Fatalf("%d lifetimes for %d processes", st.Lifetimes+st.LifetimesFiltered, b.N)
+	}
+}
+
+// storm feeds b.N short lives through p: the fork and exec spawn makes
+// for pid at ts, then the exit and the reap. It shuts p down at the end.
+func storm(b *testing.B, p *Pipeline, now time.Time, firstPID int32, spawn func(ts uint64, pid int32) (fork, exec semconv.Event)) {
 	ts := 1000 * ms
 	b.ReportAllocs()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		pid := int32(2 + i%30000)
-		f := fork(ts, pid, 1)
-		x := execOK(ts+ms/4, pid, "/usr/bin/curl", argv...)
+		pid := firstPID + int32(i%30000)
+		f, x := spawn(ts, pid)
 		x.Exec.Argv = x.Process.Argv
 		ex := exit(ts+ms/2, pid, 0, 0)
 		r := reap(ts+3*ms/4, pid)
@@ -47,9 +57,6 @@ func benchPipeline(b *testing.B, cfg Config) {
 	}
 	b.StopTimer()
 	p.shutdown()
-	if st := p.Stats(); st.Lifetimes+st.LifetimesFiltered != uint64(b.N) {
-		b.Fatalf("%d lifetimes for %d processes", st.Lifetimes+st.LifetimesFiltered, b.N)
-	}
 }
 
 // BenchmarkPipelineForkExecExit measures one process's life: fork, exec,
@@ -168,27 +175,13 @@ func benchDeepTree(b *testing.B, depth int, jobs bool) {
 	}
 	bottom := int32(top + depth - 1)
 	argv := []string{"cc", "-c", "x.c"}
-	ts := 1000 * ms
-	b.ReportAllocs()
-	b.ResetTimer()
-	for i := 0; i < b.N; i++ {
-		pid := int32(1000 + i%30000)
-		f := withGroup(fork(ts, pid, bottom), top, top)
+	storm(b, p, now, 1000, func(ts uint64, pid int32) (semconv.Event, semconv.Event) {
 		x := execOK(ts+ms/4, pid, "/usr/bin/cc", argv...)
-		x.Exec.Argv = x.Process.Argv
 		if jobs {
 			x.Process.PGID, x.Process.SID = pid, top
 		}
-		ex := exit(ts+ms/2, pid, 0, 0)
-		r := reap(ts+3*ms/4, pid)
-		feed(p, &f, now)
-		feed(p, &x, now)
-		feed(p, &ex, now)
-		feed(p, &r, now)
-		ts += 11 * ms
-	}
-	b.StopTimer()
-	p.shutdown()
+		return withGroup(fork(ts, pid, bottom), top, top), x
+	})
 	if st := p.Stats(); st.Lifetimes != uint64(b.N) {
 		b.Fatalf("%d lifetimes for %d processes", st.Lifetimes, b.N)
 	}
