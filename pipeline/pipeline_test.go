@@ -207,23 +207,13 @@ func TestLineageAndReparenting(t *testing.T) {
 	ex.Process.PPID = 50
 	evs = append(evs, ex)
 
-	rec := &recorder{}
-	p := New(Config{}, rec)
 	var mid ProcessInfo
-	rec.onEvent = func(e *semconv.Event) {
+	rec, p := runHook(t, Config{}, func(p *Pipeline, e *semconv.Event) {
 		// Sinks may use the views while Run is delivering.
 		if e.Kind == semconv.KindExit {
 			mid, _ = p.Lookup(102)
 		}
-	}
-	in := make(chan semconv.Event, len(evs))
-	for _, e := range evs {
-		in <- e
-	}
-	close(in)
-	if err := p.Run(context.Background(), in); err != nil {
-		t.Fatal(err)
-	}
+	}, evs...)
 	equalLines(t, "events", lines(rec), []string{
 		`fork pid=101 ppid=100 start=1000 pstart=50 exe=/bin/bash argv=["bash"] comm=bash root=100`,
 		`fork pid=102 ppid=101 start=1010 pstart=1000 exe=/bin/bash argv=["bash"] comm=bash root=100`,

@@ -18,7 +18,9 @@ type world struct {
 	procs map[int32]*semconv.Process // alive (not yet exited)
 	// reaper marks the subreapers (PR_SET_CHILD_SUBREAPER).
 	reaper map[int32]bool
-	steps  []worldStep
+	// env is the TRACEPARENT in each process's environment.
+	env   map[int32]string
+	steps []worldStep
 }
 
 // worldStep is what one instant produced: the events reported, and the
@@ -29,7 +31,7 @@ type worldStep struct {
 }
 
 func newWorld(t *testing.T, initial ...semconv.Process) *world {
-	w := &world{t: t, now: 1000 * ms, procs: map[int32]*semconv.Process{}, reaper: map[int32]bool{}}
+	w := &world{t: t, now: 1000 * ms, procs: map[int32]*semconv.Process{}, reaper: map[int32]bool{}, env: map[int32]string{}}
 	for i := range initial {
 		p := initial[i]
 		p.TID = p.PID
@@ -57,7 +59,9 @@ func (w *world) step(evs ...semconv.Event) {
 	seed := make([]semconv.Event, 0, len(pids))
 	for _, pid := range pids {
 		p := *w.procs[pid]
-		seed = append(seed, semconv.Event{Kind: semconv.KindExisting, OS: semconv.OSLinux, BootNS: w.now, Time: at(w.now), Process: p})
+		e := semconv.Event{Kind: semconv.KindExisting, OS: semconv.OSLinux, BootNS: w.now, Time: at(w.now), Process: p}
+		e.TraceParent = w.env[pid]
+		seed = append(seed, e)
 	}
 	w.steps = append(w.steps, worldStep{events: evs, seed: seed})
 	w.now += ms
@@ -73,16 +77,22 @@ func (w *world) fork(parent, pid int32) {
 	c := *pp // the child inherits the group, session and image
 	c.PID, c.TID, c.PPID, c.Start, c.ParentStart = pid, pid, parent, w.now, pp.Start
 	w.procs[pid] = &c
+	w.env[pid] = w.env[parent]
 	e := w.event(semconv.KindFork, &c)
 	e.Fork.ParentTID = parent
 	w.step(e)
 }
 
-func (w *world) exec(pid int32, exe string) {
+func (w *world) exec(pid int32, exe string) { w.execEnv(pid, exe, w.env[pid]) }
+
+// execEnv execs with TRACEPARENT=tp in the new environment ("" for none).
+func (w *world) execEnv(pid int32, exe, tp string) {
+	w.env[pid] = tp
 	p := w.get(pid)
 	p.Exe, p.Argv, p.Comm = exe, []string{exe}, commOf(semconv.OSLinux, exe)
 	e := w.event(semconv.KindExec, p)
 	e.Exec = semconv.ExecInfo{Filename: exe, Argv: p.Argv}
+	e.TraceParent = tp
 	w.step(e)
 }
 
@@ -106,6 +116,7 @@ func (w *world) exit(pid int32) {
 	rp := w.event(semconv.KindReap, p)
 	rp.Reap.ReaperPID = p.PPID
 	delete(w.procs, pid)
+	delete(w.env, pid)
 	adopter := int32(1)
 	for a := p.PPID; a > 1; {
 		if w.reaper[a] {
@@ -336,5 +347,83 @@ func TestRestartDaemon(t *testing.T) {
 				checkRestarts(t, Config{RootPolicy: policy}, w, want)
 			})
 		}
+	}
+}
+
+// TestRestartTraceParent: a CI step (200) execs with a TRACEPARENT its
+// shell has not; it roots its part of that trace, below the remote span,
+// and its child follows, when the backend reads TRACEPARENT for the
+// processes it seeds as well.
+func TestRestartTraceParent(t *testing.T) {
+	const tp = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
+	w := newWorld(t, worldInit, worldShell)
+	w.fork(100, 200)
+	w.execEnv(200, "/usr/bin/make", tp)
+	w.fork(200, 300)
+	w.exec(300, "/usr/bin/cc")
+	w.exit(300)
+	w.exit(200)
+	checkRestarts(t, Config{}, w, nil)
+	cont := restartIDs(t, Config{}, w, 0)
+	var remote [8]byte
+	copy(remote[:], []byte{0x00, 0xf0, 0x67, 0xaa, 0x0b, 0xa9, 0x02, 0xb7})
+	k200, k300 := semconv.KeyOf(200, 1001*ms), semconv.KeyOf(300, 1003*ms)
+	if got := cont[recKey("span", k200)]; got.parent != remote || got.trace[0] != 0x4b {
+		t.Errorf("make's span: %v, want the traceparent's trace and span as parent", got)
+	}
+	if got := cont[recKey("span", k300)]; got.parent != semconv.SpanID("boot", k200) || got.trace[0] != 0x4b {
+		t.Errorf("cc's span: %v, want the traceparent's trace, below make", got)
+	}
+}
+
+// TestAncestorStateMovesDescendants: 300 was forked before its parent 200
+// called setsid, so it stays in the shell's group and session; once 200's
+// next event shows it leading its own, 300 is in 200's trace from its next
+// event on, under both policies (it walks up to the nearest root by the
+// current state), and so is every record after a restart from there.
+func TestAncestorStateMovesDescendants(t *testing.T) {
+	w := newWorld(t, worldInit, worldShell)
+	w.fork(100, 200)
+	w.exec(200, "/usr/bin/server")
+	w.fork(200, 300)
+	w.setsid(200)
+	w.exec(200, "/usr/bin/server") // shows the setsid
+	w.exec(300, "/bin/worker")
+	w.exit(300)
+	w.exit(200)
+	for _, policy := range []semconv.RootPolicy{semconv.RootProcessGroup, semconv.RootSession} {
+		t.Run(policy.String(), func(t *testing.T) {
+			cfg := Config{RootPolicy: policy}
+			want := map[string][2]int32{
+				"fork 300": {100, 200}, "exec 300": {200, 200}, "span 300": {200, 200}, "span 200": {200, 0},
+			}
+			checkRestarts(t, cfg, w, want)
+		})
+	}
+}
+
+// TestCloneParentTeachesNothing: a child made with CLONE_PARENT is its
+// creator's sibling: its group and session are its creator's, not those of
+// the parent it names, so they teach nothing about that parent.
+func TestCloneParentTeachesNothing(t *testing.T) {
+	sibling := withGroup(fork(1010*ms, 201, 100), 200, 200) // made by 200, after its setsid
+	sibling.Fork.CloneFlags = cloneParent
+	evs := []semconv.Event{
+		existing(1, 0, 1*ms, 1, 1, "/sbin/init", "init"),
+		existing(90, 1, 9*ms, 90, 90, "/usr/sbin/sshd", "sshd"),
+		existing(100, 90, 50*ms, 100, 100, "/bin/bash", "bash"),
+		withGroup(fork(1000*ms, 200, 100), 100, 100),
+		sibling,
+	}
+	var shell ProcessInfo
+	rec, _ := runHook(t, Config{}, func(p *Pipeline, _ *semconv.Event) { shell, _ = p.Lookup(100) }, evs...)
+	var got []string
+	for _, e := range rec.events {
+		got = append(got, e.Kind.String()+" "+itoa(e.Process.PID)+" "+rootString(e.Root))
+	}
+	// 201 names 100 as its parent and leads no group: it is in 100's trace.
+	equalLines(t, "roots", got, []string{"fork 200 100", "fork 201 100"})
+	if shell.Process.PGID != 100 || shell.Process.SID != 100 {
+		t.Errorf("shell: group %d session %d, want 100 100", shell.Process.PGID, shell.Process.SID)
 	}
 }
