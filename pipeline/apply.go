@@ -207,7 +207,7 @@ func (p *Pipeline) reparent(en *entry, proc *semconv.Process) {
 // orphanChildren re-parents the live children of a process that exited to
 // init (pid 1) for now; the next event of each child that reports another
 // parent (a subreaper, a container's init) moves it there. Their trace
-// does not change.
+// follows (see Config.RootPolicy).
 func (p *Pipeline) orphanChildren(parent *entry) {
 	t := p.t
 	init := t.current(1)
