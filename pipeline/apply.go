@@ -101,7 +101,7 @@ func (p *Pipeline) fork(e *semconv.Event) {
 	child := &e.Process
 	parent := t.parentOf(child, true) // a parent is alive when it forks
 	if parent != nil {
-		if t.byKey[child.Key()] == nil && e.Fork.CloneFlags&cloneParent == 0 {
+		if t.byKey[child.Key()] == nil && (e.OS != semconv.OSLinux || e.Fork.CloneFlags&cloneParent == 0) {
 			learnFromChild(t, parent, child)
 		}
 		inherit(child, &parent.proc, p.cfg.CredsComplete)
@@ -398,7 +398,7 @@ func (p *Pipeline) other(e *semconv.Event) {
 // absorb makes the table's record of en what the (enriched) event says,
 // keeping the identity.
 func (t *table) absorb(en *entry, proc *semconv.Process) {
-	t.setRootState(en, proc)
+	t.noteState(en, proc)
 	start := en.proc.Start
 	en.proc = *proc
 	en.proc.TID = proc.PID
@@ -423,7 +423,7 @@ func learnFromChild(t *table, parent *entry, child *semconv.Process) {
 	if child.SID != 0 {
 		q.SID = child.SID
 	}
-	t.setRootState(parent, &q)
+	t.noteState(parent, &q)
 	parent.proc.PGID, parent.proc.SID = q.PGID, q.SID
 }
 

@@ -294,9 +294,9 @@ func (t *table) changed(en *entry) {
 	t.gen++
 }
 
-// setRootState updates the state of en that root decisions depend on to
-// what p says, reporting a change.
-func (t *table) setRootState(en *entry, p *semconv.Process) {
+// noteState is called before en's record becomes p: it reports a change
+// when the state root decisions depend on differs.
+func (t *table) noteState(en *entry, p *semconv.Process) {
 	q := &en.proc
 	if q.PGID != p.PGID || q.SID != p.SID || q.ContainerID != p.ContainerID || q.JailID != p.JailID {
 		t.changed(en)
