@@ -28,9 +28,6 @@ type entry struct {
 	// generation has moved on since.
 	root    semconv.Key
 	rootGen uint64
-	// launched marks a process the table's launcher created: a root
-	// without a link to its creator.
-	launched bool
 
 	startNS   uint64    // creation, kernel clock
 	startWall time.Time // creation, wall clock, when an event said it
@@ -38,9 +35,14 @@ type entry struct {
 	seeded    bool
 	exited    bool // the process is gone (exit seen, or inferred)
 	exitSeen  bool // the exit event itself was seen
-	exit      semconv.ExitInfo
-	execs     []semconv.ExecRecord
-	forks     int
+	// launched marks a process the table's launcher created: a root
+	// without a link to its creator.
+	launched bool
+	// state names the eviction list the entry is on (lprev, lnext).
+	state uint8
+	exit  semconv.ExitInfo
+	execs []semconv.ExecRecord
+	forks int
 
 	// creator is the process that forked this one (kept when the parent
 	// exits and the process is re-parented); it defines subtrees.
@@ -55,8 +57,7 @@ type entry struct {
 	parent                       *entry
 	firstChild, prevSib, nextSib *entry
 
-	// Eviction list links; state names the list.
-	state        uint8
+	// Eviction list links.
 	lprev, lnext *entry
 }
 
