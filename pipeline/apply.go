@@ -63,12 +63,11 @@ func (p *Pipeline) seed(e *semconv.Event) {
 	if en := t.byKey[proc.Key()]; en != nil {
 		p.stats.Duplicates++
 		fillSelf(proc, &en.proc, true, p.cfg.CredsComplete)
-		absorb(en, proc)
+		t.absorb(en, proc)
 		return
 	}
 	en := t.add(proc)
 	en.seeded = true
-	en.execSeen = true // it ran its image before we started
 	en.traceParent = e.TraceParent
 	if proc.PPID != 0 {
 		if parent := t.parentOf(proc, false); parent != nil {
@@ -84,9 +83,6 @@ func (p *Pipeline) seed(e *semconv.Event) {
 			}
 		}
 		delete(t.orphans, proc.PID)
-	}
-	if !t.seeding {
-		t.rootOf(en)
 	}
 }
 
@@ -105,6 +101,9 @@ func (p *Pipeline) fork(e *semconv.Event) {
 	child := &e.Process
 	parent := t.parentOf(child, true) // a parent is alive when it forks
 	if parent != nil {
+		if t.byKey[child.Key()] == nil && (e.OS != semconv.OSLinux || e.Fork.CloneFlags&cloneParent == 0) {
+			learnFromChild(t, parent, child)
+		}
 		inherit(child, &parent.proc, p.cfg.CredsComplete)
 		if child.ParentStart == 0 {
 			child.ParentStart = parent.proc.Start
@@ -126,7 +125,7 @@ func (p *Pipeline) fork(e *semconv.Event) {
 		en.seeded = false
 		en.startWall = p.wall(e)
 		fillSelf(child, &en.proc, true, p.cfg.CredsComplete)
-		absorb(en, child)
+		t.absorb(en, child)
 		e.Lineage = t.lineage(en, e.TraceParent)
 		return
 	}
@@ -208,7 +207,7 @@ func (p *Pipeline) reparent(en *entry, proc *semconv.Process) {
 // orphanChildren re-parents the live children of a process that exited to
 // init (pid 1) for now; the next event of each child that reports another
 // parent (a subreaper, a container's init) moves it there. Their trace
-// does not change.
+// follows (see Config.RootPolicy).
 func (p *Pipeline) orphanChildren(parent *entry) {
 	t := p.t
 	init := t.current(1)
@@ -310,25 +309,13 @@ func (p *Pipeline) exec(e *semconv.Event) {
 		en.execs[maxExecRecords-1] = rec
 		p.stats.ExecRecordsDropped++
 	}
-	absorb(en, proc)
+	t.absorb(en, proc)
 	t.touch(en)
-
-	if !failed && !en.execSeen {
-		// The first exec looks at the root again: a shell makes each job
-		// a process group before it execs, and a container runtime moves
-		// its child into the container (or a jail) before it execs.
-		en.execSeen = true
-		if en.parent != nil && t.isRoot(en) {
-			en.root, en.rootSet = en.key(), true
-		}
-	}
-	if !failed && e.TraceParent != "" && e.TraceParent != en.traceParent {
-		// The new image was started inside someone else's trace (its
-		// environment has a TRACEPARENT it did not inherit from its
-		// parent here): it roots its part of that trace, and its
-		// descendants follow it.
-		en.traceParent = e.TraceParent
-		en.root, en.rootSet = en.key(), true
+	if !failed && e.TraceParent != "" {
+		// The new image was started inside someone else's trace when its
+		// environment has a TRACEPARENT its parent's has not: it roots
+		// its part of that trace, and its descendants follow it.
+		t.setTraceParent(en, e.TraceParent)
 	}
 	e.Lineage = t.lineage(en, pick(e.TraceParent, en.traceParent))
 }
@@ -343,13 +330,14 @@ func (p *Pipeline) exit(e *semconv.Event) {
 		p.reparent(en, proc)
 	}
 	fillSelf(proc, &en.proc, true, p.cfg.CredsComplete)
-	e.Lineage = t.lineage(en, pick(e.TraceParent, en.traceParent))
 	if en.exited {
 		// Seen already, or closed when found gone without it.
 		p.stats.Duplicates++
+		e.Lineage = t.lineage(en, pick(e.TraceParent, en.traceParent))
 		return
 	}
-	absorb(en, proc)
+	t.absorb(en, proc) // first: the exit may be the first to show a setsid
+	e.Lineage = t.lineage(en, pick(e.TraceParent, en.traceParent))
 	en.exited, en.exitSeen = true, true
 	en.exit = e.Exit
 	en.end = p.wall(e)
@@ -401,7 +389,7 @@ func (p *Pipeline) other(e *semconv.Event) {
 	p.reparent(en, &e.Process)
 	fillSelf(&e.Process, &en.proc, true, p.cfg.CredsComplete)
 	if !en.exited {
-		absorb(en, &e.Process)
+		t.absorb(en, &e.Process)
 		t.touch(en)
 	}
 	e.Lineage = t.lineage(en, pick(e.TraceParent, en.traceParent))
@@ -409,13 +397,34 @@ func (p *Pipeline) other(e *semconv.Event) {
 
 // absorb makes the table's record of en what the (enriched) event says,
 // keeping the identity.
-func absorb(en *entry, proc *semconv.Process) {
+func (t *table) absorb(en *entry, proc *semconv.Process) {
+	t.noteState(en, proc)
 	start := en.proc.Start
 	en.proc = *proc
 	en.proc.TID = proc.PID
 	if semconv.KeyOf(proc.PID, proc.Start) != semconv.KeyOf(proc.PID, start) {
 		en.proc.Start = start
 	}
+}
+
+// cloneParent is Linux's CLONE_PARENT: the child's parent is the forking
+// process's parent, not the forking process.
+const cloneParent = 0x8000
+
+// learnFromChild updates what the table knows of parent from the fork of
+// child: a child starts in its parent's process group and session, so
+// the fork shows a setsid or setpgid of the parent before the parent's
+// own next event does.
+func learnFromChild(t *table, parent *entry, child *semconv.Process) {
+	q := parent.proc
+	if child.PGID != 0 {
+		q.PGID = child.PGID
+	}
+	if child.SID != 0 {
+		q.SID = child.SID
+	}
+	t.noteState(parent, &q)
+	parent.proc.PGID, parent.proc.SID = q.PGID, q.SID
 }
 
 func pick(a, b string) string {

@@ -29,13 +29,23 @@ func benchPipeline(b *testing.B, cfg Config) {
 	init := existing(1, 0, 1*ms, 1, 1, "/sbin/init", "init")
 	feed(p, &init, now)
 	argv := []string{"curl", "-s", "-o", "/dev/null", "https://example.com/api"}
+	storm(b, p, now, 2, func(ts uint64, pid int32) (semconv.Event, semconv.Event) {
+		return fork(ts, pid, 1), execOK(ts+ms/4, pid, "/usr/bin/curl", argv...)
+	})
+	if st := p.Stats(); st.Lifetimes+st.LifetimesFiltered != uint64(b.N) {
+		b.Fatalf("%d lifetimes for %d processes", st.Lifetimes+st.LifetimesFiltered, b.N)
+	}
+}
+
+// storm feeds b.N short lives through p: the fork and exec spawn makes
+// for pid at ts, then the exit and the reap. It shuts p down at the end.
+func storm(b *testing.B, p *Pipeline, now time.Time, firstPID int32, spawn func(ts uint64, pid int32) (fork, exec semconv.Event)) {
 	ts := 1000 * ms
 	b.ReportAllocs()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
-		pid := int32(2 + i%30000)
-		f := fork(ts, pid, 1)
-		x := execOK(ts+ms/4, pid, "/usr/bin/curl", argv...)
+		pid := firstPID + int32(i%30000)
+		f, x := spawn(ts, pid)
 		x.Exec.Argv = x.Process.Argv
 		ex := exit(ts+ms/2, pid, 0, 0)
 		r := reap(ts+3*ms/4, pid)
@@ -47,9 +57,6 @@ func benchPipeline(b *testing.B, cfg Config) {
 	}
 	b.StopTimer()
 	p.shutdown()
-	if st := p.Stats(); st.Lifetimes+st.LifetimesFiltered != uint64(b.N) {
-		b.Fatalf("%d lifetimes for %d processes", st.Lifetimes+st.LifetimesFiltered, b.N)
-	}
 }
 
 // BenchmarkPipelineForkExecExit measures one process's life: fork, exec,
@@ -144,3 +151,44 @@ func BenchmarkWindowFull(b *testing.B) {
 		w.pop(&out)
 	}
 }
+
+// benchDeepTree is a storm of short-lived processes forked at the bottom
+// of a chain of depth live processes in one process group (a CI runner's
+// shell, make, sub-makes, shells): the events walk the chain to find
+// their trace root. With jobs, each child makes its own process group
+// before it execs, as a job-control shell's jobs do.
+func benchDeepTree(b *testing.B, depth int, jobs bool) {
+	sink := &countSink{}
+	p := New(Config{}, sink)
+	now := time.Now()
+	p.now = func() time.Time { return now }
+	init := existing(1, 0, 1*ms, 1, 1, "/sbin/init", "init")
+	feed(p, &init, now)
+	const top = 100
+	for i := 0; i < depth; i++ {
+		pid, ppid := int32(top+i), int32(top+i-1)
+		if i == 0 {
+			ppid = 1
+		}
+		e := existing(pid, ppid, uint64(10+i)*ms, top, top, "/bin/sh", "sh")
+		feed(p, &e, now)
+	}
+	bottom := int32(top + depth - 1)
+	argv := []string{"cc", "-c", "x.c"}
+	storm(b, p, now, 1000, func(ts uint64, pid int32) (semconv.Event, semconv.Event) {
+		x := execOK(ts+ms/4, pid, "/usr/bin/cc", argv...)
+		if jobs {
+			x.Process.PGID, x.Process.SID = pid, top
+		}
+		return withGroup(fork(ts, pid, bottom), top, top), x
+	})
+	if st := p.Stats(); st.Lifetimes != uint64(b.N) {
+		b.Fatalf("%d lifetimes for %d processes", st.Lifetimes, b.N)
+	}
+}
+
+// BenchmarkPipelineDeepTree: children of the 12th process of one group.
+func BenchmarkPipelineDeepTree(b *testing.B) { benchDeepTree(b, 12, false) }
+
+// BenchmarkPipelineDeepTreeJobs: the same children, each its own job.
+func BenchmarkPipelineDeepTreeJobs(b *testing.B) { benchDeepTree(b, 12, true) }

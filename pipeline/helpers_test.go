@@ -58,8 +58,18 @@ func (r *recorder) Close(context.Context) error {
 // window is flushed at the end) and returns what the sink received.
 func run(t *testing.T, cfg Config, evs ...semconv.Event) (*recorder, *Pipeline) {
 	t.Helper()
+	return runHook(t, cfg, nil, evs...)
+}
+
+// runHook is run with hook called for each event the sink is given, while
+// Run delivers it (sinks may use the views then).
+func runHook(t *testing.T, cfg Config, hook func(p *Pipeline, e *semconv.Event), evs ...semconv.Event) (*recorder, *Pipeline) {
+	t.Helper()
 	rec := &recorder{}
 	p := New(cfg, rec)
+	if hook != nil {
+		rec.onEvent = func(e *semconv.Event) { hook(p, e) }
+	}
 	// A frozen clock: only kernel time releases events, so the order
 	// does not depend on how fast the test runs.
 	frozen := time.Now()

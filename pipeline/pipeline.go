@@ -23,25 +23,44 @@ type Config struct {
 	// Window is how long events are held to be put in kernel-time order;
 	// DefaultWindow when zero.
 	Window time.Duration
-	// RootPolicy decides which processes start a trace. A process's root
-	// is decided when it is created, by its parent's state and its own:
-	//   - RootProcessGroup: a root if it leads its process group
-	//     (PID == PGID) or its parent is unknown; else its parent's root.
-	//   - RootSession: the same with the session (PID == SID).
-	//   - RootContainer: a root if its parent is unknown or in another
-	//     container (ContainerID differs; "" is the host) or jail (JailID
-	//     differs); else its parent's root.
-	//   - RootNone: every process is its own root.
-	// It is looked at once more at the process's first successful exec,
-	// with the state the exec reports: a process that became a group or
-	// session leader, or moved into another container or jail, before
-	// its first exec (as shells and container runtimes do) becomes its
-	// own root from then on. Events before that exec (its fork) carry the
-	// earlier root. Later setsid, setpgid or exec never move a process to
-	// another trace, and re-parenting never does. Event.Root and
-	// Lifetime.Root are zero when the process is its own root; processes
-	// seeded at start-up get their roots when the seeding ends, so
-	// parents seeded after their children count.
+	// RootPolicy decides which processes start a trace. Membership is
+	// derived, never stored, from what a procotel restarted at any moment
+	// sees too: a process's current state (as its latest event, or the
+	// /proc seed, reports it) and its current parent. So a record or span
+	// gets the same trace, span and parent span ids whether procotel ran
+	// through or was restarted since. A process roots a trace when its
+	// parent is unknown, when the Launcher created it, when its
+	// environment has a TRACEPARENT its parent's has not, or when the
+	// policy says so:
+	//   - RootProcessGroup: it leads its process group (PID == PGID), or
+	//     its parent is init (pid 1).
+	//   - RootSession: it leads its session (PID == SID), or its parent
+	//     is init.
+	//   - RootContainer: its parent is in another container (ContainerID
+	//     differs; "" is the host) or jail (JailID differs).
+	//   - RootNone: always.
+	// Any other process is in the trace of the nearest root above it,
+	// walking up the current parents, and its span's parent is its
+	// creator's span while it is its creator's child, its adopter's once
+	// re-parented (a restarted procotel sees only the adopter). Thus:
+	//   - What makes a process a root (a setsid, a setpgid, a move into
+	//     a container) counts, for it and the processes below it, from
+	//     its next event on (an exec, its exit, or a fork, since a child
+	//     shows its parent's group and session); its earlier records stay
+	//     where they were.
+	//   - A double-forked daemon, re-parented to init, roots its trace
+	//     (under RootContainer it joins init's, the host's); re-parented
+	//     to a subreaper or a container's init, it joins the adopter's
+	//     trace.
+	// A root links to its creator's span: after a restart, a re-parented
+	// root links to its adopter's instead. What else a restart can
+	// change: records that descendants emit between an ancestor's setsid,
+	// setpgid, container move or re-parenting and that ancestor's next
+	// event (the restarted procotel already sees the change in /proc);
+	// traceparent roots, unless the backend reads TRACEPARENT for the
+	// processes it seeds; and a process whose parent a full table
+	// evicted. Event.Root and Lifetime.Root are zero when the process is
+	// its own root.
 	RootPolicy semconv.RootPolicy
 	// Launcher is the pid of the process that starts the watched command
 	// (procotel itself under "procotel -- CMD"); zero for none. Whatever

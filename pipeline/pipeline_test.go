@@ -201,39 +201,30 @@ func TestLineageAndReparenting(t *testing.T) {
 		withGroup(fork(1010*ms, 102, 101), 100, 100),
 		exit(1020*ms, 101, 0, 0),
 	)
-	// The next event of 102 reports its new parent, a subreaper.
+	// The next event of 102 reports its new parent, a subreaper: it joins
+	// the subreaper's trace, below the subreaper's span.
 	ex := execOK(1030*ms, 102, "/usr/bin/daemon", "daemon")
 	ex.Process.PPID = 50
 	evs = append(evs, ex)
 
-	rec := &recorder{}
-	p := New(Config{}, rec)
 	var mid ProcessInfo
-	rec.onEvent = func(e *semconv.Event) {
+	rec, p := runHook(t, Config{}, func(p *Pipeline, e *semconv.Event) {
 		// Sinks may use the views while Run is delivering.
 		if e.Kind == semconv.KindExit {
 			mid, _ = p.Lookup(102)
 		}
-	}
-	in := make(chan semconv.Event, len(evs))
-	for _, e := range evs {
-		in <- e
-	}
-	close(in)
-	if err := p.Run(context.Background(), in); err != nil {
-		t.Fatal(err)
-	}
+	}, evs...)
 	equalLines(t, "events", lines(rec), []string{
 		`fork pid=101 ppid=100 start=1000 pstart=50 exe=/bin/bash argv=["bash"] comm=bash root=100`,
 		`fork pid=102 ppid=101 start=1010 pstart=1000 exe=/bin/bash argv=["bash"] comm=bash root=100`,
 		`exit pid=101 ppid=100 start=1000 pstart=50 exe=/bin/bash argv=["bash"] comm=bash root=100 code=0 sig=0`,
-		`exec pid=102 ppid=50 start=1010 pstart=20 exe=/usr/bin/daemon argv=["daemon"] comm=daemon root=100`,
+		`exec pid=102 ppid=50 start=1010 pstart=20 exe=/usr/bin/daemon argv=["daemon"] comm=daemon root=50`,
 	})
 	if mid.Process.PPID != 1 || mid.Parent != semconv.KeyOf(1, 1*ms) || mid.Creator != semconv.KeyOf(101, 1000*ms) {
 		t.Errorf("after parent exit: ppid %d parent %v creator %v, want 1, init, 101", mid.Process.PPID, mid.Parent, mid.Creator)
 	}
 	info, ok := p.Lookup(102)
-	if !ok || info.Parent != semconv.KeyOf(50, 20*ms) || info.Root != semconv.KeyOf(100, 50*ms) {
+	if !ok || info.Parent != semconv.KeyOf(50, 20*ms) || info.Root != semconv.KeyOf(50, 20*ms) || info.Lineage.Creator != semconv.KeyOf(50, 20*ms) {
 		t.Errorf("Lookup(102) = %+v, %v", info, ok)
 	}
 	if st := p.Stats(); st.Reparented != 2 {
@@ -382,7 +373,7 @@ func TestLifetimes(t *testing.T) {
 		fork(1000*ms, 101, 100),
 		fork(1100*ms, 102, 100),
 		execOK(1101*ms, 102, "/bin/sleep", "sleep", "100"),
-		exit(2000*ms, 100, 0, 9), // the shell is killed
+		exit(2000*ms, 100, 0, 9), // the shell is killed: init adopts 101 and 102
 		exit(2100*ms, 101, 0, 0),
 	)
 	for _, cfg := range []Config{{}, {Clock: semconv.Clock{BootWall: boot}}} {
@@ -397,11 +388,12 @@ func TestLifetimes(t *testing.T) {
 		if err := p.Run(context.Background(), in); err != nil {
 			t.Fatal(err)
 		}
+		// Re-parented to init, an orphan roots its own trace.
 		equalLines(t, "lifetimes", ltLines(rec), []string{
 			`lifetime pid=100 ppid=1 exe=/bin/bash root=self start=50ms end=2000ms exited=true code=0 sig=9 seeded=true incomplete=false children=2 execs=[]`,
-			`lifetime pid=101 ppid=1 exe=/bin/bash root=100 start=1000ms end=2100ms exited=true code=0 sig=0 seeded=false incomplete=false children=0 execs=[]`,
+			`lifetime pid=101 ppid=1 exe=/bin/bash root=self start=1000ms end=2100ms exited=true code=0 sig=0 seeded=false incomplete=false children=0 execs=[]`,
 			`lifetime pid=1 ppid=0 exe=/sbin/init root=self start=1ms end=5000ms exited=false code=0 sig=0 seeded=true incomplete=true children=0 execs=[]`,
-			`lifetime pid=102 ppid=1 exe=/bin/sleep root=100 start=1100ms end=5000ms exited=false code=0 sig=0 seeded=false incomplete=true children=0 execs=[/bin/sleep:0@1101ms]`,
+			`lifetime pid=102 ppid=1 exe=/bin/sleep root=self start=1100ms end=5000ms exited=false code=0 sig=0 seeded=false incomplete=true children=0 execs=[/bin/sleep:0@1101ms]`,
 		})
 		st := p.Stats()
 		if st.Lifetimes != 4 || st.Incomplete != 2 {
@@ -789,7 +781,7 @@ func TestLineageFollowsCreator(t *testing.T) {
 	want := map[int32]semconv.Lineage{
 		101: {Root: shell, Creator: shell},
 		102: {Creator: k101, CreatorRoot: shell}, // own root; links to 101 in the shell's trace
-		103: {Root: shell, Creator: k101, CreatorRoot: shell},
+		103: {Creator: k101, CreatorRoot: shell}, // re-parented to init: its own root, linked to 101
 	}
 	for pid, w := range want {
 		if got := byPID[pid]; got != w {

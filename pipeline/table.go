@@ -23,15 +23,11 @@ type entry struct {
 	proc        semconv.Process
 	traceParent string
 
-	// root is the trace root (the entry's own key when it is a root);
-	// valid when rootSet.
+	// root is the trace root (the entry's own key when it is a root) as
+	// decided when the table's generation was rootGen; stale when the
+	// generation has moved on since.
 	root    semconv.Key
-	rootSet bool
-	// execSeen is set by the first exec, when the root is looked at again.
-	execSeen bool
-	// launched marks a process the table's launcher created: a root
-	// without a link to its creator.
-	launched bool
+	rootGen uint64
 
 	startNS   uint64    // creation, kernel clock
 	startWall time.Time // creation, wall clock, when an event said it
@@ -39,9 +35,14 @@ type entry struct {
 	seeded    bool
 	exited    bool // the process is gone (exit seen, or inferred)
 	exitSeen  bool // the exit event itself was seen
-	exit      semconv.ExitInfo
-	execs     []semconv.ExecRecord
-	forks     int
+	// launched marks a process the table's launcher created: a root
+	// without a link to its creator.
+	launched bool
+	// state names the eviction list the entry is on (lprev, lnext).
+	state uint8
+	exit  semconv.ExitInfo
+	execs []semconv.ExecRecord
+	forks int
 
 	// creator is the process that forked this one (kept when the parent
 	// exits and the process is re-parented); it defines subtrees.
@@ -56,8 +57,7 @@ type entry struct {
 	parent                       *entry
 	firstChild, prevSib, nextSib *entry
 
-	// Eviction list links; state names the list.
-	state        uint8
+	// Eviction list links.
 	lprev, lnext *entry
 }
 
@@ -113,6 +113,11 @@ type table struct {
 	seeding bool
 	orphans map[int32][]*entry
 
+	// gen is the generation of root decisions: it moves on when the
+	// state a cached root depends on changes for a process that has
+	// children (a childless process's own cache is cleared instead).
+	gen uint64
+
 	evicted, evictedLive, forgotten uint64
 }
 
@@ -126,6 +131,7 @@ func newTable(max, keepReaped int, policy semconv.RootPolicy, launcher int32) *t
 		launcher: launcher,
 		seeding:  true,
 		orphans:  make(map[int32][]*entry),
+		gen:      1,
 	}
 }
 
@@ -233,6 +239,9 @@ func (t *table) drop(en *entry) {
 		delete(t.byPID, en.proc.PID)
 	}
 	t.unlink(en)
+	if en.firstChild != nil {
+		t.gen++ // its children lose their parent
+	}
 	for c := en.firstChild; c != nil; {
 		next := c.nextSib
 		c.parent, c.prevSib, c.nextSib = nil, nil, nil
@@ -247,6 +256,7 @@ func (t *table) link(en, parent *entry) {
 	if en.parent == parent {
 		return
 	}
+	t.changed(en)
 	t.unlink(en)
 	if parent == nil || parent == en {
 		return
@@ -275,46 +285,77 @@ func (t *table) unlink(en *entry) {
 	en.parent, en.prevSib, en.nextSib = nil, nil, nil
 }
 
-// rootOf returns the trace root of en (its own key when it is a root),
-// deciding it by the policy the first time. While seeding, the decision
-// is not kept, since a parent may still arrive.
+// changed records that something a root decision depends on changed for
+// en: its group, session, container, jail, traceparent or parent.
+func (t *table) changed(en *entry) {
+	if en.firstChild == nil {
+		en.rootGen = 0 // only its own decision depends on it
+		return
+	}
+	t.gen++
+}
+
+// noteState is called before en's record becomes p: it reports a change
+// when the state root decisions depend on differs.
+func (t *table) noteState(en *entry, p *semconv.Process) {
+	q := &en.proc
+	if q.PGID != p.PGID || q.SID != p.SID || q.ContainerID != p.ContainerID || q.JailID != p.JailID {
+		t.changed(en)
+	}
+}
+
+// setTraceParent sets the traceparent en's environment carries.
+func (t *table) setTraceParent(en *entry, tp string) {
+	if en.traceParent != tp {
+		en.traceParent = tp
+		t.changed(en)
+	}
+}
+
+// rootOf returns the trace root of en (its own key when it is a root): the
+// first process that isRoot, walking up from en through the current
+// parents. Decisions are cached until the state they depend on changes.
 func (t *table) rootOf(en *entry) semconv.Key {
-	if en.rootSet {
+	if en.rootGen == t.gen {
 		return en.root
 	}
-	// Walk up to the first ancestor that is a root or has its root set.
 	cur := en
+	var root semconv.Key
 	for depth := 0; ; depth++ {
-		if cur.rootSet {
+		if cur.rootGen == t.gen {
+			root = cur.root
 			break
 		}
 		if depth >= maxDepth || t.isRoot(cur) {
-			cur.root = cur.key()
+			root = cur.key()
 			break
 		}
 		cur = cur.parent
 	}
-	root := cur.root
-	if !t.seeding {
-		for e := en; e != cur && e != nil; e = e.parent {
-			e.root, e.rootSet = root, true
+	for e := en; ; e = e.parent {
+		e.root, e.rootGen = root, t.gen
+		if e == cur {
+			break
 		}
-		cur.rootSet = true
 	}
 	return root
 }
 
-// isRoot applies the policy to en and its current parent.
+// isRoot reports whether en roots a trace, by the current state of en and
+// its current parent only: what a procotel restarted now would see too.
 func (t *table) isRoot(en *entry) bool {
 	p := en.parent
 	if p == nil || en.launched {
 		return true
 	}
+	if en.traceParent != "" && en.traceParent != p.traceParent {
+		return true // its image was started inside another trace
+	}
 	switch t.policy {
 	case semconv.RootProcessGroup:
-		return en.proc.PGID != 0 && en.proc.PGID == en.proc.PID
+		return p.proc.PID == 1 || (en.proc.PGID != 0 && en.proc.PGID == en.proc.PID)
 	case semconv.RootSession:
-		return en.proc.SID != 0 && en.proc.SID == en.proc.PID
+		return p.proc.PID == 1 || (en.proc.SID != 0 && en.proc.SID == en.proc.PID)
 	case semconv.RootContainer:
 		return p.proc.ContainerID != en.proc.ContainerID || p.proc.JailID != en.proc.JailID
 	}
@@ -331,9 +372,23 @@ func (t *table) rootField(en *entry) semconv.Key {
 	return r
 }
 
-// lineage is the value of Event.Lineage and Lifetime.Lineage for en.
+// lineage is the value of Event.Lineage and Lifetime.Lineage for en. A
+// process in its trace hangs below its creator's span while it is its
+// creator's child; once re-parented, below its adopter's (the only parent
+// a restarted procotel sees). A root links to its creator's span.
 func (t *table) lineage(en *entry, traceParent string) semconv.Lineage {
-	l := semconv.Lineage{Root: t.rootField(en), Creator: en.creator, CreatorRoot: en.creatorRoot, TraceParent: traceParent, Unlinked: en.launched}
+	root := t.rootOf(en)
+	l := semconv.Lineage{Creator: en.creator, CreatorRoot: en.creatorRoot, TraceParent: traceParent, Unlinked: en.launched}
+	if root != en.key() {
+		l.Root = root
+		if p := en.parent; p != nil && p.key() != en.creator {
+			l.Creator, l.CreatorRoot = p.key(), root
+			if root == p.key() {
+				l.CreatorRoot = semconv.Key{}
+			}
+			return l
+		}
+	}
 	if !en.creator.IsZero() {
 		if c := t.byKey[en.creator]; c != nil {
 			l.CreatorRoot = t.rootField(c)
@@ -342,17 +397,14 @@ func (t *table) lineage(en *entry, traceParent string) semconv.Lineage {
 	return l
 }
 
-// finishSeeding ends the seeding phase: every seeded entry's root is
-// decided with the parents now known.
+// finishSeeding ends the seeding phase: a child whose parent was not
+// seeded stays without one.
 func (t *table) finishSeeding() {
 	if !t.seeding {
 		return
 	}
 	t.seeding = false
 	clear(t.orphans)
-	for _, en := range t.byKey {
-		t.rootOf(en)
-	}
 }
 
 // Descends reports whether the process p was created, directly or through

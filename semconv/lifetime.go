@@ -43,8 +43,10 @@ type Lineage struct {
 	// trace. Zero when the process is its own root.
 	Root Key `json:"root,omitzero"`
 	// Creator is the process that forked this one (kept when the process
-	// is re-parented); its span is this span's parent, or, when this
-	// process roots its own trace, the target of a link. Zero when unknown.
+	// is re-parented, except that a re-parented process that does not
+	// root its trace has its adopter here); its span is this span's
+	// parent, or, when this process roots its own trace, the target of a
+	// link. Zero when unknown.
 	Creator Key `json:"creator,omitzero"`
 	// CreatorRoot is the creator's trace root; zero when the creator is its
 	// own root.
