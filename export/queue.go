@@ -48,8 +48,8 @@ type batcher struct {
 	others map[semconv.ResourceKey]*batch
 	envs   map[semconv.ResourceKey]*envelope
 	ready  []*batch
-	free  []*batch
-	shut  bool
+	free   []*batch
+	shut   bool
 
 	wake    chan struct{}
 	closing chan struct{}
