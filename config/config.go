@@ -93,9 +93,51 @@ type OTLP struct {
 	Insecure bool              `yaml:"insecure" mapstructure:"insecure"`
 	TLS      TLS               `yaml:"tls" mapstructure:"tls"`
 	Timeout  time.Duration     `yaml:"timeout" mapstructure:"timeout"`
-	// Logs and Traces select the signals to send (both by default).
-	Logs   *bool `yaml:"logs" mapstructure:"logs"`
-	Traces *bool `yaml:"traces" mapstructure:"traces"`
+	// Compression is none (or empty) or gzip.
+	Compression string `yaml:"compression" mapstructure:"compression"`
+	// Logs, Traces and Metrics select the signals to send (all by default;
+	// OTEL_{LOGS,TRACES,METRICS}_EXPORTER=none turns one off).
+	Logs    *bool `yaml:"logs" mapstructure:"logs"`
+	Traces  *bool `yaml:"traces" mapstructure:"traces"`
+	Metrics *bool `yaml:"metrics" mapstructure:"metrics"`
+	// MetricsInterval is how often procotel's own metrics are exported
+	// (OTEL_METRIC_EXPORT_INTERVAL); 0 means the exporter's default, 60s.
+	MetricsInterval time.Duration `yaml:"metrics_interval" mapstructure:"metrics_interval"`
+	// Signals override the settings above for one signal
+	// (OTEL_EXPORTER_OTLP_LOGS_*, _TRACES_*, _METRICS_*).
+	Signals Signals `yaml:"signals" mapstructure:"signals"`
+}
+
+// Signals holds the per-signal OTLP settings.
+type Signals struct {
+	Logs    Signal `yaml:"logs" mapstructure:"logs"`
+	Traces  Signal `yaml:"traces" mapstructure:"traces"`
+	Metrics Signal `yaml:"metrics" mapstructure:"metrics"`
+}
+
+// Signal overrides the general OTLP settings for one signal; a zero field
+// overrides nothing. Its Endpoint, for http/protobuf, is the whole URL:
+// no /v1/… is appended.
+type Signal struct {
+	Endpoint    string            `yaml:"endpoint" mapstructure:"endpoint"`
+	Protocol    string            `yaml:"protocol" mapstructure:"protocol"`
+	Headers     map[string]string `yaml:"headers" mapstructure:"headers"`
+	Insecure    *bool             `yaml:"insecure" mapstructure:"insecure"`
+	TLS         TLS               `yaml:"tls" mapstructure:"tls"`
+	Timeout     time.Duration     `yaml:"timeout" mapstructure:"timeout"`
+	Compression string            `yaml:"compression" mapstructure:"compression"`
+}
+
+// Exporting says whether procotel exports OTLP: an endpoint is set,
+// general or for one signal. Otherwise it prints to the terminal.
+func (o OTLP) Exporting() bool {
+	return o.Endpoint != "" || o.Signals.Logs.Endpoint != "" || o.Signals.Traces.Endpoint != "" || o.Signals.Metrics.Endpoint != ""
+}
+
+// signalOn says whether a signal is switched on and has an endpoint
+// (the general one or its own).
+func (o OTLP) signalOn(on *bool, s Signal) bool {
+	return (on == nil || *on) && (o.Endpoint != "" || s.Endpoint != "" || !o.Exporting())
 }
 
 // TLS holds client certificate settings.
@@ -189,6 +231,17 @@ func (c *Config) Validate() error {
 			return fieldErr("otlp.endpoint", "%v", err)
 		}
 	}
+	if err := checkCompression("otlp.compression", c.OTLP.Compression); err != nil {
+		return err
+	}
+	if c.OTLP.MetricsInterval < 0 {
+		return fieldErr("otlp.metrics_interval", "must not be negative, got %s", c.OTLP.MetricsInterval)
+	}
+	for name, sig := range map[string]Signal{"logs": c.OTLP.Signals.Logs, "traces": c.OTLP.Signals.Traces, "metrics": c.OTLP.Signals.Metrics} {
+		if err := sig.check("otlp.signals." + name); err != nil {
+			return err
+		}
+	}
 	if c.OTLP.Timeout <= 0 {
 		return fieldErr("otlp.timeout", "must be positive, got %s", c.OTLP.Timeout)
 	}
@@ -211,11 +264,49 @@ func (c *Config) Validate() error {
 	return nil
 }
 
-// LogsEnabled reports whether OTLP logs are sent.
-func (o OTLP) LogsEnabled() bool { return o.Logs == nil || *o.Logs }
+// LogsEnabled reports whether OTLP logs are sent when exporting: switched
+// on and, when only some signals have an endpoint, one of them.
+func (o OTLP) LogsEnabled() bool { return o.signalOn(o.Logs, o.Signals.Logs) }
 
-// TracesEnabled reports whether OTLP traces are sent.
-func (o OTLP) TracesEnabled() bool { return o.Traces == nil || *o.Traces }
+// TracesEnabled reports whether OTLP spans are sent.
+func (o OTLP) TracesEnabled() bool { return o.signalOn(o.Traces, o.Signals.Traces) }
+
+// MetricsEnabled reports whether procotel's own metrics are sent.
+func (o OTLP) MetricsEnabled() bool { return o.signalOn(o.Metrics, o.Signals.Metrics) }
 
 // RedactEnabled reports whether argv redaction is on.
 func (p Pipeline) RedactEnabled() bool { return p.Redact == nil || *p.Redact }
+
+func checkCompression(field, v string) error {
+	switch v {
+	case "", "none", "gzip":
+		return nil
+	}
+	return fieldErr(field, "must be gzip or none, got %q", v)
+}
+
+// check validates one signal's overrides; field is its YAML path.
+func (s Signal) check(field string) error {
+	if s.Endpoint != "" {
+		if err := checkEndpoint(s.Endpoint); err != nil {
+			return fieldErr(field+".endpoint", "%v", err)
+		}
+	}
+	switch s.Protocol {
+	case "", "grpc", "http/protobuf":
+	default:
+		return fieldErr(field+".protocol", "must be grpc or http/protobuf, got %q", s.Protocol)
+	}
+	if s.Timeout < 0 {
+		return fieldErr(field+".timeout", "must not be negative, got %s", s.Timeout)
+	}
+	if (s.TLS.CertFile == "") != (s.TLS.KeyFile == "") {
+		return fieldErr(field+".tls", "cert_file and key_file go together")
+	}
+	for k := range s.Headers {
+		if k == "" || strings.ContainsAny(k, " \t:\r\n") {
+			return fieldErr(field+".headers", "invalid header name %q", k)
+		}
+	}
+	return checkCompression(field+".compression", s.Compression)
+}

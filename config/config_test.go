@@ -117,7 +117,7 @@ func TestErrorsNameTheField(t *testing.T) {
 		{args: []string{"--otlp-endpoint", "localhost"}, want: "otlp.endpoint: want host:port or a URL"},
 		{args: []string{"--otlp-endpoint", "ftp://x:1"}, want: "otlp.endpoint: scheme must be http or https"},
 		{args: []string{"--otlp-header", "novalue"}, want: "flag --otlp-header: want key=value pairs"},
-		{env: map[string]string{"OTEL_EXPORTER_OTLP_TIMEOUT": "5s"}, want: "environment OTEL_EXPORTER_OTLP_TIMEOUT: want milliseconds"},
+		{env: map[string]string{"OTEL_EXPORTER_OTLP_TIMEOUT": "5s"}, want: "environment OTEL_EXPORTER_OTLP_TIMEOUT: want a positive number of milliseconds"},
 		{env: map[string]string{"OTEL_EXPORTER_OTLP_INSECURE": "maybe"}, want: "environment OTEL_EXPORTER_OTLP_INSECURE: otlp.insecure: cannot use \"maybe\""},
 		{file: "capture:\n  argv_maxx: 10\n", want: "line 2: unknown field \"argv_maxx\" in capture"},
 		{file: "pipeline:\n  window: forever\n", want: "pipeline.window"},

@@ -54,6 +54,11 @@ func normalized(c Config) Config {
 	if len(c.OTLP.Headers) == 0 {
 		c.OTLP.Headers = nil
 	}
+	for _, sig := range []*Signal{&c.OTLP.Signals.Logs, &c.OTLP.Signals.Traces, &c.OTLP.Signals.Metrics} {
+		if len(sig.Headers) == 0 {
+			sig.Headers = nil
+		}
+	}
 	if len(c.Capture.Jails) == 0 {
 		c.Capture.Jails = nil
 	}

@@ -204,13 +204,82 @@ func ApplyEnv(c *Config, getenv func(string) string) error {
 			return err
 		}
 	}
-	if v := getenv("OTEL_EXPORTER_OTLP_TIMEOUT"); v != "" {
-		ms, err := strconv.Atoi(v)
-		if err != nil || ms <= 0 {
-			return fmt.Errorf("environment OTEL_EXPORTER_OTLP_TIMEOUT: want milliseconds, got %q", v)
-		}
-		c.OTLP.Timeout = msDuration(ms)
+	if err := envMillis(getenv, "OTEL_EXPORTER_OTLP_TIMEOUT", &c.OTLP.Timeout); err != nil {
+		return err
 	}
+	if err := env("OTEL_EXPORTER_OTLP_COMPRESSION", "otlp.compression"); err != nil {
+		return err
+	}
+	// Per signal, as the OTLP exporter specification names them; each
+	// beats its general variable.
+	for _, sig := range []struct {
+		env, path string
+		dst       *Signal
+	}{{"LOGS", "logs", &c.OTLP.Signals.Logs}, {"TRACES", "traces", &c.OTLP.Signals.Traces}, {"METRICS", "metrics", &c.OTLP.Signals.Metrics}} {
+		prefix, path := "OTEL_EXPORTER_OTLP_"+sig.env+"_", "otlp.signals."+sig.path+"."
+		for _, e := range [][2]string{
+			{"ENDPOINT", "endpoint"}, {"PROTOCOL", "protocol"}, {"HEADERS", "headers"}, {"INSECURE", "insecure"},
+			{"COMPRESSION", "compression"}, {"CERTIFICATE", "tls.ca_file"}, {"CLIENT_CERTIFICATE", "tls.cert_file"},
+			{"CLIENT_KEY", "tls.key_file"},
+		} {
+			if err := env(prefix+e[0], path+e[1]); err != nil {
+				return err
+			}
+		}
+		if err := envMillis(getenv, prefix+"TIMEOUT", &sig.dst.Timeout); err != nil {
+			return err
+		}
+	}
+	for _, e := range [][2]string{{"OTEL_LOGS_EXPORTER", "logs"}, {"OTEL_TRACES_EXPORTER", "traces"}, {"OTEL_METRICS_EXPORTER", "metrics"}} {
+		v := getenv(e[0])
+		if v == "" {
+			continue
+		}
+		var on bool
+		switch strings.TrimSpace(v) {
+		case "otlp":
+			on = true
+		case "none":
+		default:
+			return fmt.Errorf("environment %s: procotel exports otlp or none, got %q", e[0], v)
+		}
+		switch e[1] {
+		case "logs":
+			c.OTLP.Logs = &on
+		case "traces":
+			c.OTLP.Traces = &on
+		default:
+			c.OTLP.Metrics = &on
+		}
+	}
+	if err := envMillis(getenv, "OTEL_METRIC_EXPORT_INTERVAL", &c.OTLP.MetricsInterval); err != nil {
+		return err
+	}
+	if v := getenv("OTEL_SDK_DISABLED"); v != "" {
+		off, err := strconv.ParseBool(v)
+		if err != nil {
+			return fmt.Errorf("environment OTEL_SDK_DISABLED: want true or false, got %q", v)
+		}
+		if off {
+			// No telemetry at all over OTLP; procotel prints instead.
+			c.OTLP.Endpoint, c.OTLP.Signals = "", Signals{}
+		}
+	}
+	return nil
+}
+
+// envMillis reads a duration in milliseconds, as OTEL_* timeouts and
+// intervals give it.
+func envMillis(getenv func(string) string, name string, dst *time.Duration) error {
+	v := getenv(name)
+	if v == "" {
+		return nil
+	}
+	ms, err := strconv.Atoi(strings.TrimSpace(v))
+	if err != nil || ms <= 0 {
+		return fmt.Errorf("environment %s: want a positive number of milliseconds, got %q", name, v)
+	}
+	*dst = msDuration(ms)
 	return nil
 }
 
@@ -219,15 +288,17 @@ func ApplyEnv(c *Config, getenv func(string) string) error {
 func setField(c *Config, field, v string) error {
 	node := &yaml.Node{Kind: yaml.ScalarNode, Value: v}
 	switch field {
-	case "otlp.headers", "resource":
+	case "otlp.headers", "resource", "otlp.signals.logs.headers", "otlp.signals.traces.headers", "otlp.signals.metrics.headers":
 		m, err := parseKeyValues(v)
 		if err != nil {
 			return err
 		}
-		dst := &c.OTLP.Headers
-		if field == "resource" {
-			dst = &c.Resource
-		}
+		dst := map[string]*map[string]string{
+			"otlp.headers": &c.OTLP.Headers, "resource": &c.Resource,
+			"otlp.signals.logs.headers":    &c.OTLP.Signals.Logs.Headers,
+			"otlp.signals.traces.headers":  &c.OTLP.Signals.Traces.Headers,
+			"otlp.signals.metrics.headers": &c.OTLP.Signals.Metrics.Headers,
+		}[field]
 		if *dst == nil {
 			*dst = map[string]string{}
 		}

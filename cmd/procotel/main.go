@@ -194,6 +194,20 @@ func runFlagSet(stderr io.Writer) (*flag.FlagSet, *config.Flags, *time.Duration)
 	return fs, f, duration
 }
 
+const envHelp = `
+Environment (the OpenTelemetry exporter variables; precedence: flag >
+environment > file > default, and a per-signal variable beats its general
+one):
+  OTEL_EXPORTER_OTLP_ENDPOINT, _PROTOCOL, _HEADERS, _INSECURE, _TIMEOUT (ms),
+  _COMPRESSION (gzip|none), _CERTIFICATE, _CLIENT_CERTIFICATE, _CLIENT_KEY
+  OTEL_EXPORTER_OTLP_{LOGS,TRACES,METRICS}_* the same for one signal; its
+      HTTP endpoint is used as given (no /v1/... appended)
+  OTEL_LOGS_EXPORTER, OTEL_TRACES_EXPORTER, OTEL_METRICS_EXPORTER  otlp|none
+  OTEL_METRIC_EXPORT_INTERVAL (ms)  how often procotel's own metrics go out
+  OTEL_SDK_DISABLED=true  no OTLP at all: print to the terminal
+  OTEL_SERVICE_NAME, OTEL_RESOURCE_ATTRIBUTES
+`
+
 func newFlagSet(stderr io.Writer) (*flag.FlagSet, *config.Flags) {
 	fs := flag.NewFlagSet("procotel", flag.ContinueOnError)
 	fs.SetOutput(stderr)
@@ -202,8 +216,7 @@ func newFlagSet(stderr io.Writer) (*flag.FlagSet, *config.Flags) {
 		out := fs.Output()
 		fmt.Fprint(out, usageText)
 		printFlags(out, fs)
-		fmt.Fprint(out, "\nEnvironment: OTEL_EXPORTER_OTLP_ENDPOINT, _PROTOCOL, _HEADERS, _INSECURE, _TIMEOUT,\n"+
-			"OTEL_SERVICE_NAME, OTEL_RESOURCE_ATTRIBUTES. Precedence: flag > environment > file > default.\n")
+		fmt.Fprint(out, envHelp)
 	}
 	return fs, f
 }

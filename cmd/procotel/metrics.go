@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"io"
 
 	"go.opentelemetry.io/otel/attribute"
 
@@ -20,11 +21,11 @@ import (
 // then zero. Call stop after the pipeline is closed, so that the last
 // export carries the final counts.
 func startSelfMetrics(ctx context.Context, cfg config.Config, caps backends.Capabilities, a *agent.Agent,
-	exp *export.Exporter) (stop func(context.Context) error, err error) {
-	if cfg.OTLP.Endpoint == "" {
+	exp *export.Exporter, stderr io.Writer) (stop func(context.Context) error, err error) {
+	if !cfg.OTLP.Exporting() || !cfg.OTLP.MetricsEnabled() {
 		return func(context.Context) error { return nil }, nil
 	}
-	m, err := export.NewMetrics(ctx, otlpOptions(cfg, caps), func() export.SelfStats { return selfStats(a, exp) })
+	m, err := export.NewMetrics(ctx, otlpOptions(cfg, caps, stderr), func() export.SelfStats { return selfStats(a, exp) })
 	if err != nil {
 		return nil, err
 	}
@@ -48,7 +49,7 @@ func selfStats(a *agent.Agent, exp *export.Exporter) export.SelfStats {
 
 // otlpOptions turns the configuration into exporter options: endpoint,
 // protocol, headers, TLS, timeout, resource and signals.
-func otlpOptions(cfg config.Config, caps backends.Capabilities) export.Options {
+func otlpOptions(cfg config.Config, caps backends.Capabilities, stderr io.Writer) export.Options {
 	var res []attribute.KeyValue
 	if cfg.ServiceName != semconv.ServiceName {
 		res = append(res, attribute.String("service.name", cfg.ServiceName))
@@ -56,19 +57,35 @@ func otlpOptions(cfg config.Config, caps backends.Capabilities) export.Options {
 	for k, v := range cfg.Resource {
 		res = append(res, attribute.String(k, v))
 	}
+	o := cfg.OTLP
 	return export.Options{
-		Endpoint: cfg.OTLP.Endpoint,
-		Protocol: cfg.OTLP.Protocol,
-		Headers:  cfg.OTLP.Headers,
-		Insecure: cfg.OTLP.Insecure,
+		Endpoint: o.Endpoint,
+		Protocol: o.Protocol,
+		Headers:  o.Headers,
+		Insecure: o.Insecure,
 		TLS: export.TLSOptions{
-			CAFile: cfg.OTLP.TLS.CAFile, CertFile: cfg.OTLP.TLS.CertFile, KeyFile: cfg.OTLP.TLS.KeyFile,
+			CAFile: o.TLS.CAFile, CertFile: o.TLS.CertFile, KeyFile: o.TLS.KeyFile,
 		},
-		Timeout:            cfg.OTLP.Timeout,
+		Timeout:            o.Timeout,
+		Compression:        o.Compression,
+		LogsSignal:         signalOptions(o.Signals.Logs),
+		TracesSignal:       signalOptions(o.Signals.Traces),
+		MetricsSignal:      signalOptions(o.Signals.Metrics),
+		MetricInterval:     o.MetricsInterval,
+		Messages:           stderr,
 		Observer:           observer(caps.OS),
 		ResourceAttributes: res,
 		Boot:               caps.Boot,
-		Logs:               cfg.OTLP.LogsEnabled(),
-		Traces:             cfg.OTLP.TracesEnabled(),
+		Logs:               o.LogsEnabled(),
+		Traces:             o.TracesEnabled(),
+	}
+}
+
+// signalOptions are one signal's overrides of the general settings.
+func signalOptions(s config.Signal) export.SignalOptions {
+	return export.SignalOptions{
+		Endpoint: s.Endpoint, Protocol: s.Protocol, Headers: s.Headers, Insecure: s.Insecure,
+		TLS:     export.TLSOptions{CAFile: s.TLS.CAFile, CertFile: s.TLS.CertFile, KeyFile: s.TLS.KeyFile},
+		Timeout: s.Timeout, Compression: s.Compression,
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"strings"
 
 	"github.com/procotel/procotel/agent"
 	"github.com/procotel/procotel/backends"
@@ -18,19 +19,33 @@ var _ pipeline.Sink = (*export.Exporter)(nil)
 // otlpSinks builds the OTLP exporter from the configuration. The returned
 // closer prints what was exported and dropped.
 func otlpSinks(ctx context.Context, cfg config.Config, caps backends.Capabilities, stderr io.Writer) ([]pipeline.Sink, []func(), error) {
-	exp, err := export.New(ctx, otlpOptions(cfg, caps))
+	exp, err := export.New(ctx, otlpOptions(cfg, caps, stderr))
 	if err != nil {
 		return nil, nil, err
 	}
 	report := func() {
 		st := exp.Stats()
-		l := st.LogTotals()
-		fmt.Fprintf(stderr, "procotel: otlp %s: log records %d exported, %d dropped (queue full %d, export failed %d, after close %d); spans %d exported, %d dropped (queue full %d, export failed %d, after close %d)\n",
-			cfg.OTLP.Endpoint, l.Exported, l.Dropped(), l.DroppedQueueFull, l.DroppedExport, l.DroppedClosed,
-			st.Spans.Exported, st.Spans.Dropped(), st.Spans.DroppedQueueFull, st.Spans.DroppedExport, st.Spans.DroppedClosed)
+		fmt.Fprintf(stderr, "procotel: otlp: log records %s; spans %s\n", exportLine(st.LogTotals()), exportLine(st.Spans))
 	}
 	return []pipeline.Sink{exp}, []func(){report}, nil
 }
 
 // observer describes this host for the OTLP resource.
 func observer(os semconv.OS) semconv.Observer { return agent.Observer(os, version) }
+
+// exportLine says what became of one signal's records: exported, and
+// dropped with every reason that counted any, so the parts add up to
+// what was handed to the exporter.
+func exportLine(c export.Counts) string {
+	var reasons []string
+	for _, r := range export.DropReasons {
+		if n := c.DroppedBy(r); n > 0 {
+			reasons = append(reasons, fmt.Sprintf("%s %d", r, n))
+		}
+	}
+	line := fmt.Sprintf("%d handed to the exporter, %d exported, %d dropped", c.Given(), c.Exported, c.Dropped())
+	if len(reasons) > 0 {
+		line += " (" + strings.Join(reasons, ", ") + ")"
+	}
+	return line
+}

@@ -84,7 +84,7 @@ func (r *runner) run(ctx context.Context) (int, error) {
 		exp, _ = sinks[0].(*export.Exporter) // nil unless exporting OTLP
 	}
 	pipe := a.Run(sinks...)
-	stopMetrics, err := startSelfMetrics(ctx, r.cfg, caps, a, exp)
+	stopMetrics, err := startSelfMetrics(ctx, r.cfg, caps, a, exp, r.stderr)
 	if err != nil {
 		_ = a.Stop(ctx)
 		return exitError, err
@@ -178,7 +178,7 @@ const settle = 250 * time.Millisecond
 // sinks returns the output sinks: OTLP when an endpoint is configured,
 // else the terminal.
 func (r *runner) sinks(ctx context.Context, caps backends.Capabilities) ([]pipeline.Sink, []func(), error) {
-	if r.cfg.OTLP.Endpoint != "" {
+	if r.cfg.OTLP.Exporting() {
 		return otlpSinks(ctx, r.cfg, caps, r.stderr)
 	}
 	topts := terminal.Options{Color: r.color(), Header: r.cfg.Output == "text" && isTerminal(r.stdout)}
