@@ -94,6 +94,12 @@ type Stats struct {
 	Truncated uint64
 	// Existing counts processes seeded at start.
 	Existing uint64
+	// HashUnavailable counts exec events whose executable could not be
+	// read for its hash (gone before it was read, or unreadable).
+	HashUnavailable uint64
+	// Throttled counts execs counted instead of reported, past a
+	// cgroup's exec rate limit.
+	Throttled uint64
 }
 
 // TotalReceived sums Received over kinds.
