@@ -97,9 +97,6 @@ type Stats struct {
 	// HashUnavailable counts exec events whose executable could not be
 	// read for its hash (gone before it was read, or unreadable).
 	HashUnavailable uint64
-	// Throttled counts execs counted instead of reported, past a
-	// cgroup's exec rate limit.
-	Throttled uint64
 }
 
 // TotalReceived sums Received over kinds.

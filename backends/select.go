@@ -46,18 +46,10 @@ type Options struct {
 	// get none.
 	ExecSHA256    bool
 	ExecSHA256Max int64
-	// ExecRateLimit, when above 0, is the most execs per second one
-	// cgroup reports one by one; above it they are counted (see
-	// semconv.KindThrottle).
-	ExecRateLimit int
 }
 
 // DefaultExecSHA256Max is the default size cap of ExecSHA256: 64 MiB.
 const DefaultExecSHA256Max = 64 << 20
-
-// DefaultEnv is the default environment allowlist: the variables that
-// change what a program loads.
-var DefaultEnv = []string{"LD_PRELOAD", "LD_LIBRARY_PATH", "LD_AUDIT"}
 
 // DefaultArgvMax is the default argv capture limit: 16 KiB.
 const DefaultArgvMax = 16 << 10
