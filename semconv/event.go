@@ -240,7 +240,14 @@ type ExecInfo struct {
 	// interpreter (the resolved executable is then the interpreter).
 	Interpreter string `json:"interpreter,omitempty"`
 
-	// Security facts of a successful exec. SetUID (SetGID): the file is
+	// ExecFacts are the security facts of a successful exec; in JSON
+	// its fields sit beside the others.
+	ExecFacts
+}
+
+// ExecFacts are the security facts of a successful exec.
+type ExecFacts struct {
+	// SetUID (SetGID): the file is
 	// set-user-ID (set-group-ID) and the exec changed the effective uid
 	// (gid). Memfd: the executable is a memfd (fileless). Deleted: the
 	// file had no links left (a memfd is reported as Memfd only).

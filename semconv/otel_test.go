@@ -433,8 +433,8 @@ func BenchmarkEventAttributes(b *testing.B) {
 // and a fact that does not hold is left out.
 func TestSecurityAttributes(t *testing.T) {
 	e := Event{Kind: KindExec, Process: Process{PID: 5, LoginUID: MakeAuditID(1000), AuditSessionID: MakeAuditID(0)},
-		Exec: ExecInfo{SetUID: true, Memfd: true, HTLHash: "0123456789abcdef0123456789abcdef",
-			SHA256: "ab", Env: []string{"LD_PRELOAD=/x.so"}, ParentExe: "/bin/bash", Stdin: StdinPipe}}
+		Exec: ExecInfo{ExecFacts: ExecFacts{SetUID: true, Memfd: true, HTLHash: "0123456789abcdef0123456789abcdef",
+			SHA256: "ab", Env: []string{"LD_PRELOAD=/x.so"}, ParentExe: "/bin/bash", Stdin: StdinPipe}}}
 	got := map[string]attribute.Value{}
 	for _, kv := range EventAttributes(&e, nil) {
 		got[string(kv.Key)] = kv.Value
