@@ -38,6 +38,9 @@ func NewPlan(r config.Receiver) (Plan, error) {
 			NoExecFailures: !c.ExecFailures,
 			TraceParent:    r.Traces.Traceparent,
 			BufferSize:     c.BufferSize,
+			Env:            c.Env,
+			ExecSHA256:     c.ExecSHA256,
+			ExecSHA256Max:  c.ExecSHA256Max,
 		},
 	}
 	if len(c.Jails) > 0 {

@@ -94,6 +94,9 @@ type Stats struct {
 	Truncated uint64
 	// Existing counts processes seeded at start.
 	Existing uint64
+	// HashUnavailable counts exec events whose executable could not be
+	// read for its hash (gone before it was read, or unreadable).
+	HashUnavailable uint64
 }
 
 // TotalReceived sums Received over kinds.

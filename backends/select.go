@@ -38,7 +38,18 @@ type Options struct {
 	// environment of every successful exec and put it in
 	// Event.TraceParent, so the process joins that trace.
 	TraceParent bool
+	// Env lists the environment variables an exec reports (Exec.Env):
+	// names, or prefixes ending in "*". Empty reports none.
+	Env []string
+	// ExecSHA256 adds the full SHA-256 of each executable (Exec.SHA256)
+	// up to ExecSHA256Max bytes (0: DefaultExecSHA256Max); larger files
+	// get none.
+	ExecSHA256    bool
+	ExecSHA256Max int64
 }
+
+// DefaultExecSHA256Max is the default size cap of ExecSHA256: 64 MiB.
+const DefaultExecSHA256Max = 64 << 20
 
 // DefaultArgvMax is the default argv capture limit: 16 KiB.
 const DefaultArgvMax = 16 << 10

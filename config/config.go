@@ -54,7 +54,18 @@ type Capture struct {
 	BufferSize int `yaml:"buffer_size" mapstructure:"buffer_size"`
 	// Jails limits a FreeBSD backend to these jails (ids or names).
 	Jails []string `yaml:"jails" mapstructure:"jails"`
+	// Env lists the environment variables reported on each exec: names,
+	// or prefixes ending in "*"; empty reports none.
+	Env []string `yaml:"env" mapstructure:"env"`
+	// ExecSHA256 adds the full SHA-256 of each executable, for files up
+	// to ExecSHA256Max bytes.
+	ExecSHA256    bool  `yaml:"exec_sha256" mapstructure:"exec_sha256"`
+	ExecSHA256Max int64 `yaml:"exec_sha256_max" mapstructure:"exec_sha256_max"`
 }
+
+// DefaultEnv is capture.env's default: the variables that change what a
+// program loads.
+var DefaultEnv = []string{"LD_PRELOAD", "LD_LIBRARY_PATH", "LD_AUDIT"}
 
 // Pipeline configures the process table.
 type Pipeline struct {
@@ -153,7 +164,8 @@ func Default() Config {
 		Backend: "auto",
 		Output:  "text",
 		Color:   "auto",
-		Capture: Capture{ArgvMax: 16 << 10, BufferSize: 4 << 20, ExecFailures: true},
+		Capture: Capture{ArgvMax: 16 << 10, BufferSize: 4 << 20, ExecFailures: true,
+			Env: DefaultEnv, ExecSHA256Max: 64 << 20},
 		Pipeline: Pipeline{
 			Window:       20 * time.Millisecond,
 			MaxProcesses: 65536,
@@ -195,6 +207,15 @@ func (c *Config) Validate() error {
 	case "auto", "always", "never":
 	default:
 		return fieldErr("color", "must be auto, always or never, got %q", c.Color)
+	}
+	if c.Capture.ExecSHA256Max < 0 {
+		return fieldErr("capture.exec_sha256_max", "must not be negative, got %d", c.Capture.ExecSHA256Max)
+	}
+	for _, p := range c.Capture.Env {
+		name, _ := strings.CutSuffix(p, "*")
+		if p == "" || strings.ContainsAny(name, "=*") {
+			return fieldErr("capture.env", "%q is not a variable name or a prefix ending in *", p)
+		}
 	}
 	if c.Capture.ArgvMax < 64 || c.Capture.ArgvMax > 1<<20 {
 		return fieldErr("capture.argv_max", "must be between 64 and 1048576 bytes, got %d", c.Capture.ArgvMax)

@@ -39,10 +39,12 @@ var flagSpecs = []flagSpec{
 	{"threads", "capture.threads", "also report thread start and exit", true, ""},
 	{"start-events", "capture.start_events", "also report when a new process first runs", true, ""},
 	{"signal-deliver", "capture.signal_deliver", "also report signal delivery, not only generation", true, ""},
-	{"signals-all", "capture.signals_all", "include SIGCHLD (sent on every exit)", true, ""},
+	{"signals-all", "capture.signals_all", "include the signals left out by default: SIGCHLD (sent on every exit) and the runtime signals a process sends itself (SIGURG, SIGPROF, SIGVTALRM, glibc's 32/33)", true, ""},
 	{"exec-failures", "capture.exec_failures", "report failed execs (default true); Linux: --exec-failures=false attaches no syscall tracepoint, which otherwise slows every syscall on the host", true, ""},
 	{"buffer-size", "capture.buffer_size", "kernel ring buffer size in bytes (power of two)", false, ""},
 	{"jail", "capture.jails", "FreeBSD: only watch these jails (comma-separated ids or names)", false, ""},
+	{"capture-env", "capture.env", "environment variables reported on each exec (comma-separated names, NAME* for a prefix; empty for none; default LD_PRELOAD,LD_LIBRARY_PATH,LD_AUDIT)", false, ""},
+	{"exec-sha256", "capture.exec_sha256", "also report the full SHA-256 of each executable (up to capture.exec_sha256_max bytes)", true, ""},
 	{"window", "pipeline.window", "reordering window, e.g. 20ms", false, ""},
 	{"max-processes", "pipeline.max_processes", "bound on the process table", false, ""},
 	{"redact", "pipeline.redact", "redact secrets in command lines", true, ""},
@@ -308,6 +310,9 @@ func setField(c *Config, field, v string) error {
 		return nil
 	case "capture.jails":
 		c.Capture.Jails = splitList(v)
+		return nil
+	case "capture.env":
+		c.Capture.Env = splitList(v)
 		return nil
 	case "pipeline.redact", "otlp.logs", "otlp.traces":
 		b, err := strconv.ParseBool(v)

@@ -109,8 +109,8 @@ func (c *Console) stats(context.Context, input) {
 	if bs.Lost[semconv.KindInvalid] > 0 {
 		c.printf("lost, kind not known: %d\n", bs.Lost[semconv.KindInvalid])
 	}
-	c.printf("backend: %d existing processes seeded, %d decode errors, %d truncated records\n",
-		bs.Existing, bs.DecodeErrors, bs.Truncated)
+	c.printf("backend: %d existing processes seeded, %d decode errors, %d truncated records, %d executables unreadable for their hash\n",
+		bs.Existing, bs.DecodeErrors, bs.Truncated, bs.HashUnavailable)
 
 	var filtered uint64
 	for _, n := range ps.Filtered {

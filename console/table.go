@@ -274,6 +274,9 @@ func (c *Console) show(_ context.Context, in input) {
 	}
 	kv("comm", "%s", p.Comm)
 	kv("creds", "uid %d euid %d gid %d egid %d", p.UID, p.EUID, p.GID, p.EGID)
+	if p.LoginUID != 0 || p.AuditSessionID != 0 {
+		kv("audit", "login uid %s session %s", p.LoginUID, p.AuditSessionID)
+	}
 	sess := fmt.Sprintf("sid %d pgid %d", p.SID, p.PGID)
 	if p.TTY != "" {
 		sess += " tty " + terminal.Escape(p.TTY)
@@ -340,7 +343,12 @@ func (c *Console) show(_ context.Context, in input) {
 			if file == "" || x.Errno != 0 {
 				file = x.Filename
 			}
-			c.printf("  %12s %s  %s  %s  %s\n", "", x.Time.Local().Format("15:04:05.000"), res, file, quoteArgv(x.Argv, false))
+			c.printf("  %12s %s  %s  %s  %s%s\n", "", x.Time.Local().Format("15:04:05.000"), res, file, quoteArgv(x.Argv, false),
+				terminal.AppendExecFacts(nil, &x.ExecFacts))
+			if x.HTLHash != "" || x.ParentExe != "" || x.Stdin != "" {
+				c.printf("  %12s   htlhash %s  parent %s  stdin %s\n", "", x.HTLHash,
+					terminal.Escape(x.ParentExe), x.Stdin)
+			}
 		}
 	}
 	kids := c.children(&info)

@@ -24,6 +24,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/procotel/procotel/backends"
+	"github.com/procotel/procotel/backends/exeid"
 	"github.com/procotel/procotel/semconv"
 )
 
@@ -55,6 +56,8 @@ type Backend struct {
 
 	cgroups *cgroupResolver
 	tracefs tracefsHost
+	env     *envFilter   // the environment allowlist; nil: none
+	hashes  *exeid.Cache // executables' content ids
 	// execFailures says whether the syscall tracepoints are attached;
 	// set by Start.
 	execFailures bool
@@ -80,8 +83,16 @@ func New(source string, opts backends.Options) (backends.Backend, error) {
 	if opts.BufferSize < 0 {
 		return nil, fmt.Errorf("ebpf backend: negative buffer size %d", opts.BufferSize)
 	}
+	env, err := newEnvFilter(opts.Env)
+	if err != nil {
+		return nil, fmt.Errorf("ebpf backend: %w", err)
+	}
+	shaMax := opts.ExecSHA256Max
+	if shaMax <= 0 {
+		shaMax = backends.DefaultExecSHA256Max
+	}
 	return &Backend{opts: opts, cgroups: newCgroupResolver(cgroupRoot, dirInode), tracefs: hostTracefs,
-		closing: make(chan struct{})}, nil
+		env: env, hashes: exeid.NewCache(opts.ExecSHA256, shaMax), closing: make(chan struct{})}, nil
 }
 
 // Name returns "ebpf".
@@ -170,6 +181,11 @@ func (b *Backend) load(held capSet) error {
 		return fmt.Errorf("start ebpf backend: %w", err)
 	}
 	spec.Maps[procotelMapEvents].MaxEntries = uint32(size)
+	cpus, err := ebpf.PossibleCPU()
+	if err != nil {
+		return fmt.Errorf("start ebpf backend: %w", err)
+	}
+	spec.Maps[procotelMapExecScratch].MaxEntries = uint32(cpus)
 
 	argvMax := b.opts.ArgvLimit()
 	var notes []string
@@ -179,6 +195,7 @@ func (b *Backend) load(held capSet) error {
 	}
 	set := map[string]any{
 		procotelVarArgvMax:     uint32(argvMax),
+		procotelVarEnvMax:      uint32(b.envMax()),
 		procotelVarSignalsAll:  boolByte(b.opts.SignalsAll),
 		procotelVarThreads:     boolByte(b.opts.Threads),
 		procotelVarSelfTgid:    uint32(os.Getpid()),
@@ -368,6 +385,18 @@ const pollInterval = 10 * time.Millisecond
 // argvCap is ARGV_CAP in bpf/record.h.
 const argvCap = 16384
 
+// envCap is ENV_CAP in bpf/record.h.
+const envCap = 8192
+
+// envMax is how much of an exec's environment the kernel copies: all it
+// can when a variable is wanted, else none.
+func (b *Backend) envMax() int {
+	if b.env != nil || b.opts.TraceParent {
+		return envCap
+	}
+	return 0
+}
+
 func boolByte(v bool) uint8 {
 	if v {
 		return 1
@@ -402,7 +431,7 @@ func (b *Backend) capabilities(notes []string) backends.Capabilities {
 		kinds = append(kinds, semconv.KindThreadStart, semconv.KindThreadExit)
 	}
 	if b.opts.TraceParent {
-		notes = append(notes, "TRACEPARENT is read from /proc/PID/environ after the exec: a process that exits before it is read keeps its parent's trace (counted in Stats.Truncated)")
+		notes = append(notes, fmt.Sprintf("TRACEPARENT is read in the kernel from the first %d bytes of an exec's environment; past them from /proc/PID/environ after the exec, where a process that already exited keeps its parent's trace (counted in Stats.Truncated)", envCap))
 	}
 	notes = append(notes,
 		"exe and cwd are resolved up to the root of the process's mount namespace",
@@ -520,6 +549,7 @@ func (b *Backend) Stats() backends.Stats {
 	s.DecodeErrors = b.decodeErrors.Load()
 	s.Truncated = b.truncated.Load()
 	s.Existing = b.existing.Load()
+	s.HashUnavailable = b.hashes.Unavailable()
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if b.coll == nil {

@@ -22,7 +22,7 @@ type procotelExecAttempt struct {
 type procotelExecScratch struct {
 	_    structs.HostLayout
 	Hdr  procotelRecord
-	Tail [28928]int8
+	Tail [37120]int8
 }
 
 type procotelPathScratch struct {
@@ -48,12 +48,14 @@ type procotelRecord struct {
 	Egid        uint32
 	Pgid        int32
 	Sid         int32
-	Pad1        uint32
+	LoginUid    uint32
 	Start       uint64
 	ParentStart uint64
 	CgroupId    uint64
 	Comm        [16]int8
 	Tty         [32]int8
+	SessionId   uint32
+	Pad1        uint32
 	U           struct {
 		_    structs.HostLayout
 		Fork struct {
@@ -62,7 +64,7 @@ type procotelRecord struct {
 			Pad        uint32
 			CloneFlags uint64
 		}
-		_ [32]byte
+		_ [40]byte
 	}
 }
 
@@ -96,6 +98,7 @@ const (
 	procotelProgOnSignalDeliver  = "on_signal_deliver"
 	procotelProgOnSignalGenerate = "on_signal_generate"
 	procotelVarArgvMax           = "argv_max"
+	procotelVarEnvMax            = "env_max"
 	procotelVarSelfTgid          = "self_tgid"
 	procotelVarSignalsAll        = "signals_all"
 	procotelVarThreads           = "threads"
@@ -175,6 +178,7 @@ type procotelMapSpecs struct {
 // It can be passed ebpf.CollectionSpec.Assign.
 type procotelVariableSpecs struct {
 	ArgvMax     *ebpf.VariableSpec `ebpf:"argv_max"`
+	EnvMax      *ebpf.VariableSpec `ebpf:"env_max"`
 	SelfTgid    *ebpf.VariableSpec `ebpf:"self_tgid"`
 	SignalsAll  *ebpf.VariableSpec `ebpf:"signals_all"`
 	Threads     *ebpf.VariableSpec `ebpf:"threads"`
@@ -225,6 +229,7 @@ func (m *procotelMaps) Close() error {
 // It can be passed to loadProcotelObjects or ebpf.CollectionSpec.LoadAndAssign.
 type procotelVariables struct {
 	ArgvMax     *ebpf.Variable `ebpf:"argv_max"`
+	EnvMax      *ebpf.Variable `ebpf:"env_max"`
 	SelfTgid    *ebpf.Variable `ebpf:"self_tgid"`
 	SignalsAll  *ebpf.Variable `ebpf:"signals_all"`
 	Threads     *ebpf.Variable `ebpf:"threads"`

@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"strings"
 
+	"github.com/procotel/procotel/backends/exeid"
 	"github.com/procotel/procotel/semconv"
 )
 
@@ -31,12 +32,14 @@ const (
 	offEGID        = 48
 	offPGID        = 52
 	offSID         = 56
+	offLoginUID    = 60
 	offStart       = 64
 	offParentStart = 72
 	offCgroupID    = 80
 	offComm        = 88
 	offTTY         = 104
-	offUnion       = 136
+	offSessionID   = 136
+	offUnion       = 144
 
 	commLen = 16
 	ttyLen  = 32
@@ -53,6 +56,13 @@ const (
 	offExecCwdLen      = offUnion + 12
 	offExecInterpLen   = offUnion + 14
 	offExecArgvLen     = offUnion + 16
+	offExecEnvLen      = offUnion + 20
+	offExecFacts       = offUnion + 22
+	offExecStdin       = offUnion + 23
+	offExecDev         = offUnion + 24
+	offExecIno         = offUnion + 32
+	offExecSize        = offUnion + 40
+	offExecMtimeNS     = offUnion + 48
 
 	// Exit, reap and signal parts.
 	offExitCode         = offUnion + 0
@@ -64,7 +74,7 @@ const (
 	offSignalResult     = offUnion + 16
 	offSignalSenderComm = offUnion + 24
 
-	recordSize = offUnion + 48
+	recordSize = offUnion + 56
 )
 
 // Record flags, as enum record_flag in bpf/record.h.
@@ -75,7 +85,20 @@ const (
 	flagSignalGroup    = 1 << 3
 	flagExitGroup      = 1 << 4
 	flagDelivered      = 1 << 5
+	flagEnvTruncated   = 1 << 6
 )
+
+// Exec facts, as enum exec_fact in bpf/record.h.
+const (
+	factSetUID = 1 << 0
+	factSetGID = 1 << 1
+	factAnon   = 1 << 2
+	factNoLink = 1 << 3
+)
+
+// stdinTypes names enum stdin_type of bpf/record.h; index 0 is unknown.
+var stdinTypes = [...]string{"", semconv.StdinNone, semconv.StdinTTY, semconv.StdinPipe,
+	semconv.StdinSocket, semconv.StdinFile, semconv.StdinCharDevice, semconv.StdinOther}
 
 // signal_generate's result, TRACE_SIGNAL_* in include/trace/events/signal.h.
 const (
@@ -99,6 +122,15 @@ var endian = binary.NativeEndian
 // zero value is ready.
 type decoder struct {
 	strs map[string]string
+	// env picks the variables an exec reports; nil reports none.
+	env *envFilter
+	// traceParent: take TRACEPARENT from the exec's environment.
+	traceParent bool
+
+	// Of the last exec record decoded: the executable's identity, and
+	// whether its environment was cut at the capture limit.
+	exe          exeid.Key
+	envTruncated bool
 }
 
 // maxInterned bounds the decoder's string cache; when full it starts over.
@@ -172,6 +204,8 @@ func (d *decoder) decode(b []byte, ev *semconv.Event) (truncated bool, err error
 	p.CgroupID = endian.Uint64(b[offCgroupID:])
 	p.Comm = d.cstr(b[offComm : offComm+commLen])
 	p.TTY = d.ttyName(b[offTTY : offTTY+ttyLen])
+	p.LoginUID = semconv.MakeAuditID(endian.Uint32(b[offLoginUID:]))
+	p.AuditSessionID = semconv.MakeAuditID(endian.Uint32(b[offSessionID:]))
 
 	switch kind {
 	case semconv.KindFork, semconv.KindThreadStart:
@@ -243,6 +277,7 @@ func (d *decoder) decodeExec(b []byte, flags uint8, ev *semconv.Event) error {
 		int(endian.Uint16(b[offExecCwdLen:])),
 		int(endian.Uint16(b[offExecInterpLen:])),
 		int(endian.Uint32(b[offExecArgvLen:])),
+		int(endian.Uint16(b[offExecEnvLen:])),
 	}
 	var parts [len(lens)][]byte
 	for i, n := range lens {
@@ -261,6 +296,22 @@ func (d *decoder) decodeExec(b []byte, flags uint8, ev *semconv.Event) error {
 		p.Cwd = d.cstr(parts[2])
 		p.Argv = x.Argv
 		p.ArgvTruncated = x.ArgvTruncated
+		facts := b[offExecFacts]
+		x.SetUID = facts&factSetUID != 0
+		x.SetGID = facts&factSetGID != 0
+		x.Memfd = facts&factAnon != 0 && strings.HasPrefix(p.Exe, "/memfd:")
+		x.Deleted = facts&factNoLink != 0 && !x.Memfd
+		if t := int(b[offExecStdin]); t < len(stdinTypes) {
+			x.Stdin = stdinTypes[t]
+		}
+		d.exe = exeid.Key{
+			Dev:     endian.Uint32(b[offExecDev:]),
+			Ino:     endian.Uint64(b[offExecIno:]),
+			Size:    endian.Uint64(b[offExecSize:]),
+			MtimeNS: endian.Uint64(b[offExecMtimeNS:]),
+		}
+		d.envTruncated = flags&flagEnvTruncated != 0
+		x.Env, ev.TraceParent = d.pickEnv(parts[5], d.traceParent)
 	}
 	return nil
 }

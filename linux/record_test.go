@@ -5,6 +5,7 @@ import (
 	"reflect"
 	"testing"
 
+	"github.com/procotel/procotel/backends/exeid"
 	"github.com/procotel/procotel/semconv"
 )
 
@@ -31,6 +32,8 @@ func newRecord(kind semconv.Kind) *recordBuilder {
 	r.u64(offCgroupID, 4242)
 	copy(r.b[offComm:], "sh\x00garbage")
 	copy(r.b[offTTY:], "pts3\x00")
+	r.u32(offLoginUID, semconv.AuditUnset)
+	r.u32(offSessionID, semconv.AuditUnset)
 	return r
 }
 
@@ -66,6 +69,8 @@ func TestDecodeCommon(t *testing.T) {
 	r := newRecord(semconv.KindFork)
 	r.u32(offForkParentTID, 99)
 	r.u64(offForkCloneFlags, 0x1200011)
+	r.u32(offLoginUID, 0)
+	r.u32(offSessionID, 3)
 	var ev semconv.Event
 	if _, err := decodeRecord(r.bytes(), &ev); err != nil {
 		t.Fatal(err)
@@ -76,6 +81,7 @@ func TestDecodeCommon(t *testing.T) {
 			PID: 100, TID: 101, PPID: 1, NSPID: 7, Start: 4_000_000_000, ParentStart: 1_000_000,
 			Creds: semconv.Creds{UID: 1000, EUID: 0, GID: 1001, EGID: 1002},
 			PGID:  100, SID: 90, TTY: "pts/3", Comm: "sh", CgroupID: 4242,
+			LoginUID: semconv.MakeAuditID(0), AuditSessionID: semconv.MakeAuditID(3),
 		},
 		Fork: semconv.ForkInfo{ParentTID: 99, CloneFlags: 0x1200011},
 	}
@@ -348,6 +354,66 @@ func BenchmarkDecodeExit(b *testing.B) {
 	for b.Loop() {
 		if _, err := d.decode(rec, &ev); err != nil {
 			b.Fatal(err)
+		}
+	}
+}
+
+// TestDecodeExecFacts: the exec facts, stdin, identity and the allowed
+// variables of the environment block; TRACEPARENT is taken from it.
+func TestDecodeExecFacts(t *testing.T) {
+	r := newRecord(semconv.KindExec).tail("/x", "/memfd:payload (deleted)", "/", "", "x\x00")
+	env := "HOME=/root\x00LD_PRELOAD=/tmp/evil.so\x00TRACEPARENT=00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01\x00MY_A=1\x00MYB=2\x00LD_LIBRARY_PATHX=no"
+	r.b = append(r.b, env...)
+	r.u16(offExecEnvLen, uint16(len(env)))
+	r.b[offExecFacts] = factSetUID | factAnon | factNoLink
+	r.b[offExecStdin] = 3
+	r.u32(offExecDev, 0x800001)
+	r.u64(offExecIno, 77)
+	r.u64(offExecSize, 1234)
+	r.u64(offExecMtimeNS, 99)
+	var d decoder
+	var err error
+	if d.env, err = newEnvFilter([]string{"LD_PRELOAD", "LD_LIBRARY_PATH", "MY_*"}); err != nil {
+		t.Fatal(err)
+	}
+	d.traceParent = true
+	var ev semconv.Event
+	if _, err := d.decode(r.bytes(), &ev); err != nil {
+		t.Fatal(err)
+	}
+	x := ev.Exec
+	if !x.SetUID || x.SetGID || !x.Memfd || x.Deleted || x.Stdin != semconv.StdinPipe {
+		t.Errorf("facts: setuid %v setgid %v memfd %v deleted %v stdin %q", x.SetUID, x.SetGID, x.Memfd, x.Deleted, x.Stdin)
+	}
+	if want := []string{"LD_PRELOAD=/tmp/evil.so", "MY_A=1"}; !reflect.DeepEqual(x.Env, want) {
+		t.Errorf("env %q, want %q", x.Env, want)
+	}
+	if ev.TraceParent != "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01" {
+		t.Errorf("traceparent %q", ev.TraceParent)
+	}
+	if d.exe != (exeid.Key{Dev: 0x800001, Ino: 77, Size: 1234, MtimeNS: 99}) {
+		t.Errorf("identity %+v", d.exe)
+	}
+	if ev.Process.LoginUID != 0 || ev.Process.AuditSessionID != 0 {
+		t.Errorf("unset audit ids decoded as %v %v", ev.Process.LoginUID, ev.Process.AuditSessionID)
+	}
+
+	// Deleted, not a memfd; no filter: no env.
+	r = newRecord(semconv.KindExec).tail("/x", "/tmp/x (deleted)", "/", "", "x\x00")
+	r.b[offExecFacts] = factNoLink | factSetGID
+	var d2 decoder
+	if _, err := d2.decode(r.bytes(), &ev); err != nil {
+		t.Fatal(err)
+	}
+	if x := ev.Exec; x.Memfd || !x.Deleted || !x.SetGID || x.SetUID || x.Env != nil || x.Stdin != "" {
+		t.Errorf("deleted: %+v", x)
+	}
+}
+
+func TestEnvFilterErrors(t *testing.T) {
+	for _, p := range []string{"", "*x", "A=B", "*"} {
+		if _, err := newEnvFilter([]string{p}); (err == nil) != (p == "*") {
+			t.Errorf("pattern %q: err %v", p, err)
 		}
 	}
 }

@@ -46,7 +46,13 @@ type ringRun struct {
 	// unreaped holds the processes whose exit was delivered and whose
 	// reap was not yet.
 	unreaped map[procKey]struct{}
+	// exes holds the executable of each process seen to fork or exec,
+	// until its reap: the parent executable of its children's execs.
+	exes map[procKey]string
 }
+
+// maxExes bounds ringRun.exes; when full it starts over.
+const maxExes = 1 << 16
 
 // Run sends one KindExisting event per process alive at Start, then the
 // events of the ring buffer, until ctx ends. When ctx ends it still sends
@@ -65,7 +71,9 @@ func (b *Backend) Run(ctx context.Context, out chan<- semconv.Event) error {
 	if ok, err := b.seed(out, clock); !ok {
 		return err
 	}
-	r := &ringRun{b: b, rd: rd, w: w, out: out, clock: clock, unreaped: map[procKey]struct{}{}}
+	r := &ringRun{b: b, rd: rd, w: w, out: out, clock: clock, unreaped: map[procKey]struct{}{},
+		exes: map[procKey]string{}}
+	r.dec.env, r.dec.traceParent = b.env, b.opts.TraceParent
 	// The programs submit without waking the reader (a wakeup costs the
 	// producing hook an interrupt); the reader drains the ring every
 	// pollInterval, and the kernel wakes it early when the buffer fills
@@ -184,22 +192,55 @@ func (r *ringRun) read(ctx context.Context, limit int) (more bool, err error) {
 		ev.Time = r.clock.Wall(ev.BootNS)
 		b.addCgroup(&ev.Process)
 		switch ev.Kind {
-		case semconv.KindExec:
-			if b.opts.TraceParent {
-				ev.TraceParent = b.traceParent(ev.Process.PID)
+		case semconv.KindFork:
+			p := &ev.Process
+			if exe, ok := r.exes[procKey{p.PPID, p.ParentStart}]; ok {
+				r.setExe(procKey{p.PID, p.Start}, exe)
 			}
+		case semconv.KindExec:
+			r.execFacts(ev)
 		case semconv.KindExit:
 			if len(r.unreaped) < maxUnreaped {
 				r.unreaped[procKey{ev.Process.PID, ev.Process.Start}] = struct{}{}
 			}
 		case semconv.KindReap:
 			delete(r.unreaped, procKey{ev.Process.PID, ev.Process.Start})
+			delete(r.exes, procKey{ev.Process.PID, ev.Process.Start})
 		}
 		if !b.send(r.out, *ev) {
 			return false, nil
 		}
 	}
 	return true, nil
+}
+
+// execFacts adds to an exec event what user space knows: the
+// executable's hashes, the parent's executable, and TRACEPARENT when it
+// lay past what the kernel copied of the environment.
+func (r *ringRun) execFacts(ev *semconv.Event) {
+	b, p, x := r.b, &ev.Process, &ev.Exec
+	if h, ok := b.hashes.Lookup(r.dec.exe, p.PID, p.Exe); ok {
+		x.HTLHash, x.SHA256 = h.HTL, h.SHA256
+	}
+	parent := procKey{p.PPID, p.ParentStart}
+	exe, ok := r.exes[parent]
+	if !ok && p.PPID > 0 {
+		// Alive before Start, or its fork was lost: ask /proc, once.
+		exe, _ = os.Readlink("/proc/" + strconv.Itoa(int(p.PPID)) + "/exe")
+		r.setExe(parent, exe)
+	}
+	x.ParentExe = exe
+	r.setExe(procKey{p.PID, p.Start}, p.Exe)
+	if b.opts.TraceParent && ev.TraceParent == "" && r.dec.envTruncated {
+		ev.TraceParent = b.traceParent(p.PID)
+	}
+}
+
+func (r *ringRun) setExe(k procKey, exe string) {
+	if len(r.exes) >= maxExes {
+		clear(r.exes)
+	}
+	r.exes[k] = exe
 }
 
 // send hands ev to out, blocking until out takes it or Close is called;

@@ -9,6 +9,7 @@ package semconv
 import (
 	"fmt"
 	"slices"
+	"strconv"
 	"time"
 )
 
@@ -161,6 +162,35 @@ type Process struct {
 	// FreeBSD: the jail the process runs in; 0 is the host.
 	JailID   int32  `json:"jail_id,omitempty"`
 	JailName string `json:"jail_name,omitempty"`
+
+	// LoginUID and AuditSessionID are the audit login uid and session,
+	// set at login (pam_loginuid) and inherited; none when unset.
+	LoginUID       AuditID `json:"login_uid,omitempty"`
+	AuditSessionID AuditID `json:"audit_session_id,omitempty"`
+}
+
+// AuditID is an audit login uid or session id, or none. The zero value is
+// none; MakeAuditID turns the kernel's value (4294967295 for unset) into
+// one. It is written to JSON as the id itself.
+type AuditID uint64
+
+// AuditUnset is the kernel's value of an unset login uid or session id.
+const AuditUnset = ^uint32(0)
+
+// MakeAuditID returns the AuditID of the kernel's value v.
+func MakeAuditID(v uint32) AuditID {
+	if v == AuditUnset {
+		return 0
+	}
+	return AuditID(v) + 1
+}
+
+// Get returns the id and whether there is one.
+func (a AuditID) Get() (id uint32, ok bool) {
+	if a == 0 {
+		return 0, false
+	}
+	return uint32(a - 1), true
 }
 
 // Key returns the identity of the process.
@@ -174,7 +204,8 @@ func (p *Process) Equal(q *Process) bool {
 		p.Exe == q.Exe && slices.Equal(p.Argv, q.Argv) && p.ArgvTruncated == q.ArgvTruncated &&
 		p.Cwd == q.Cwd && p.CgroupID == q.CgroupID && p.CgroupPath == q.CgroupPath &&
 		p.ContainerID == q.ContainerID && p.ContainerName == q.ContainerName &&
-		p.ContainerRuntime == q.ContainerRuntime && p.JailID == q.JailID && p.JailName == q.JailName
+		p.ContainerRuntime == q.ContainerRuntime && p.JailID == q.JailID && p.JailName == q.JailName &&
+		p.LoginUID == q.LoginUID && p.AuditSessionID == q.AuditSessionID
 }
 
 // ParentKey returns the identity of the process's parent; zero if the
@@ -208,7 +239,45 @@ type ExecInfo struct {
 	// Interpreter is set when the kernel ran a script through its #!
 	// interpreter (the resolved executable is then the interpreter).
 	Interpreter string `json:"interpreter,omitempty"`
+
+	// ExecFacts are the security facts of a successful exec; in JSON
+	// its fields sit beside the others.
+	ExecFacts
 }
+
+// ExecFacts are the security facts of a successful exec.
+type ExecFacts struct {
+	// SetUID (SetGID): the file is
+	// set-user-ID (set-group-ID) and the exec changed the effective uid
+	// (gid). Memfd: the executable is a memfd (fileless). Deleted: the
+	// file had no links left (a memfd is reported as Memfd only).
+	SetUID  bool `json:"setuid,omitempty"`
+	SetGID  bool `json:"setgid,omitempty"`
+	Memfd   bool `json:"memfd,omitempty"`
+	Deleted bool `json:"deleted,omitempty"`
+	// HTLHash is the executable's process.executable.build_id.htlhash;
+	// SHA256 its full SHA-256 (opt-in), both lowercase hex.
+	HTLHash string `json:"htlhash,omitempty"`
+	SHA256  string `json:"sha256,omitempty"`
+	// Env holds the environment variables of the new image that the
+	// capture allowlist names, "NAME=value".
+	Env []string `json:"env,omitempty"`
+	// ParentExe is the parent's executable at the time of the exec.
+	ParentExe string `json:"parent_exe,omitempty"`
+	// Stdin is what fd 0 was at the exec: StdinTTY, StdinPipe, ...
+	Stdin string `json:"stdin,omitempty"`
+}
+
+// The values of ExecInfo.Stdin.
+const (
+	StdinTTY        = "tty"
+	StdinPipe       = "pipe"
+	StdinSocket     = "socket"
+	StdinFile       = "file"
+	StdinCharDevice = "char_device"
+	StdinNone       = "none"
+	StdinOther      = "other"
+)
 
 // ExitInfo is the exit-specific part of an event, decoded once per
 // process, never per thread.
@@ -288,4 +357,12 @@ type Event struct {
 
 	// Lineage places the process in the trace forest; set by the pipeline.
 	Lineage
+}
+
+// String returns the id, or "none".
+func (a AuditID) String() string {
+	if v, ok := a.Get(); ok {
+		return strconv.FormatUint(uint64(v), 10)
+	}
+	return "none"
 }

@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"encoding/json"
 	"fmt"
+	"strconv"
 )
 
 // MarshalText encodes the kind by name, so JSON lines read "exec_failed".
@@ -25,6 +26,29 @@ func (k *Kind) UnmarshalText(b []byte) error {
 		return err
 	}
 	*k = v
+	return nil
+}
+
+// MarshalJSON writes the id, or null when there is none.
+func (a AuditID) MarshalJSON() ([]byte, error) {
+	v, ok := a.Get()
+	if !ok {
+		return []byte("null"), nil
+	}
+	return strconv.AppendUint(nil, uint64(v), 10), nil
+}
+
+// UnmarshalJSON reads an id written by MarshalJSON.
+func (a *AuditID) UnmarshalJSON(b []byte) error {
+	if string(b) == "null" {
+		*a = 0
+		return nil
+	}
+	v, err := strconv.ParseUint(string(b), 10, 32)
+	if err != nil {
+		return fmt.Errorf("audit id %s: want an integer below 2^32", b)
+	}
+	*a = MakeAuditID(uint32(v))
 	return nil
 }
 

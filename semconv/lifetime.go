@@ -69,6 +69,8 @@ type ExecRecord struct {
 	Exe      string
 	Argv     []string
 	Errno    int32 // 0 on success
+	// ExecFacts of a successful exec.
+	ExecFacts
 }
 
 // CreationTime is l's process.creation.time: Created, or Start when the

@@ -96,6 +96,16 @@ const (
 	AttrExecArgsTruncated  = attribute.Key("procotel.exec.args_truncated")
 	AttrExecErrno          = attribute.Key("procotel.exec.errno")
 	AttrExecErrnoName      = attribute.Key("procotel.exec.errno_name")
+	AttrExecSetUID         = attribute.Key("procotel.exec.setuid")
+	AttrExecSetGID         = attribute.Key("procotel.exec.setgid")
+	AttrExecMemfd          = attribute.Key("procotel.exec.memfd")
+	AttrExecDeleted        = attribute.Key("procotel.exec.deleted")
+	AttrExecSHA256         = attribute.Key("procotel.exec.sha256")
+	AttrExecEnv            = attribute.Key("procotel.exec.env")
+	AttrParentExePath      = attribute.Key("procotel.parent.executable.path")
+	AttrProcessStdinType   = attribute.Key("procotel.process.stdin.type")
+	AttrProcessLoginUID    = attribute.Key("procotel.process.login_uid")
+	AttrProcessAuditSessID = attribute.Key("procotel.process.audit_session_id")
 	AttrExitSignal         = attribute.Key("procotel.exit.signal")
 	AttrExitSignalName     = attribute.Key("procotel.exit.signal_name")
 	AttrExitCoreDumped     = attribute.Key("procotel.exit.core_dumped")
@@ -242,6 +252,7 @@ func EventDetailAttributes(e *Event, dst []attribute.KeyValue) []attribute.KeyVa
 			AttrForkParentTID.Int(int(e.Fork.ParentTID)))
 	case KindExec:
 		dst = appendExec(dst, &e.Exec)
+		dst = appendExecFacts(dst, &e.Exec)
 	case KindExecFailed:
 		dst = appendExec(dst, &e.Exec)
 		if len(e.Exec.Argv) > 0 {
@@ -296,6 +307,35 @@ func appendExec(dst []attribute.KeyValue, x *ExecInfo) []attribute.KeyValue {
 	}
 	if x.OldTID != 0 {
 		dst = append(dst, AttrExecOldTID.Int(int(x.OldTID)))
+	}
+	return dst
+}
+
+// appendExecFacts appends the security facts of a successful exec; a
+// fact that does not hold is left out.
+func appendExecFacts(dst []attribute.KeyValue, x *ExecInfo) []attribute.KeyValue {
+	for _, f := range [...]struct {
+		key attribute.Key
+		on  bool
+	}{{AttrExecSetUID, x.SetUID}, {AttrExecSetGID, x.SetGID}, {AttrExecMemfd, x.Memfd}, {AttrExecDeleted, x.Deleted}} {
+		if f.on {
+			dst = append(dst, f.key.Bool(true))
+		}
+	}
+	if x.HTLHash != "" {
+		dst = append(dst, otelsemconv.ProcessExecutableBuildIDHtlhashKey.String(x.HTLHash))
+	}
+	if x.SHA256 != "" {
+		dst = append(dst, AttrExecSHA256.String(x.SHA256))
+	}
+	if len(x.Env) > 0 {
+		dst = append(dst, AttrExecEnv.StringSlice(x.Env))
+	}
+	if x.ParentExe != "" {
+		dst = append(dst, AttrParentExePath.String(x.ParentExe))
+	}
+	if x.Stdin != "" {
+		dst = append(dst, AttrProcessStdinType.String(x.Stdin))
 	}
 	return dst
 }
@@ -391,6 +431,12 @@ func ProcessAttributes(p *Process, created time.Time, dst []attribute.KeyValue) 
 	}
 	if p.JailName != "" {
 		dst = append(dst, AttrJailName.String(p.JailName))
+	}
+	if id, ok := p.LoginUID.Get(); ok {
+		dst = append(dst, AttrProcessLoginUID.Int64(int64(id)))
+	}
+	if id, ok := p.AuditSessionID.Get(); ok {
+		dst = append(dst, AttrProcessAuditSessID.Int64(int64(id)))
 	}
 	return dst
 }

@@ -2,6 +2,7 @@ package semconv
 
 import (
 	"encoding/hex"
+	"encoding/json"
 	"reflect"
 	"sort"
 	"strings"
@@ -424,5 +425,66 @@ func BenchmarkEventAttributes(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		buf = EventAttributes(&e, buf[:0])
+	}
+}
+
+// TestSecurityAttributes: the security facts of an exec come out of the
+// mapping the exporter and the receiver share, under the contract's keys,
+// and a fact that does not hold is left out.
+func TestSecurityAttributes(t *testing.T) {
+	e := Event{Kind: KindExec, Process: Process{PID: 5, LoginUID: MakeAuditID(1000), AuditSessionID: MakeAuditID(0)},
+		Exec: ExecInfo{ExecFacts: ExecFacts{SetUID: true, Memfd: true, HTLHash: "0123456789abcdef0123456789abcdef",
+			SHA256: "ab", Env: []string{"LD_PRELOAD=/x.so"}, ParentExe: "/bin/bash", Stdin: StdinPipe}}}
+	got := map[string]attribute.Value{}
+	for _, kv := range EventAttributes(&e, nil) {
+		got[string(kv.Key)] = kv.Value
+	}
+	want := map[string]any{
+		"procotel.process.login_uid":          int64(1000),
+		"procotel.process.audit_session_id":   int64(0),
+		"procotel.exec.setuid":                true,
+		"procotel.exec.memfd":                 true,
+		"process.executable.build_id.htlhash": "0123456789abcdef0123456789abcdef",
+		"procotel.exec.sha256":                "ab",
+		"procotel.exec.env":                   []string{"LD_PRELOAD=/x.so"},
+		"procotel.parent.executable.path":     "/bin/bash",
+		"procotel.process.stdin.type":         "pipe",
+	}
+	for k, w := range want {
+		v, ok := got[k]
+		if !ok {
+			t.Errorf("%s missing", k)
+			continue
+		}
+		if !reflect.DeepEqual(v.AsInterface(), w) {
+			t.Errorf("%s = %v, want %v", k, v.AsInterface(), w)
+		}
+	}
+	for _, k := range []string{"procotel.exec.setgid", "procotel.exec.deleted"} {
+		if _, ok := got[k]; ok {
+			t.Errorf("%s present though false", k)
+		}
+	}
+	// Unset audit ids and other kinds: nothing.
+	e = Event{Kind: KindFork, Process: Process{PID: 5}, Exec: e.Exec}
+	for _, kv := range EventAttributes(&e, nil) {
+		if strings.HasPrefix(string(kv.Key), "procotel.exec.") || strings.Contains(string(kv.Key), "login_uid") {
+			t.Errorf("fork carries %s", kv.Key)
+		}
+	}
+}
+
+func TestAuditIDJSON(t *testing.T) {
+	e := Event{Kind: KindExec, Process: Process{PID: 1, LoginUID: MakeAuditID(0)}}
+	b, err := json.Marshal(e)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(b), `"login_uid":0`) || strings.Contains(string(b), "audit_session_id") {
+		t.Fatalf("json %s", b)
+	}
+	var back Event
+	if err := json.Unmarshal(b, &back); err != nil || back.Process.LoginUID != e.Process.LoginUID {
+		t.Fatalf("round trip: %v %v", back.Process.LoginUID, err)
 	}
 }

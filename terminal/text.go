@@ -238,6 +238,7 @@ func detail(b []byte, e *semconv.Event) []byte {
 			b = strconv.AppendInt(b, int64(e.Exec.OldTID), 10)
 			b = append(b, ')')
 		}
+		b = AppendExecFacts(b, &e.Exec.ExecFacts)
 	case semconv.KindExecFailed:
 		b = AppendEscaped(b, e.Exec.Filename)
 		b = append(b, ": "...)
@@ -274,6 +275,38 @@ func detail(b []byte, e *semconv.Event) []byte {
 			b = append(b, "reaped by "...)
 			b = strconv.AppendInt(b, int64(e.Reap.ReaperPID), 10)
 		}
+	}
+	return b
+}
+
+// AppendExecFacts appends the security facts of an exec that hold, in
+// the compact form of a text line: "  [setuid memfd] LD_PRELOAD=/x.so".
+// The hashes, the parent executable and an ordinary stdin are left to
+// JSON and OTLP.
+func AppendExecFacts(b []byte, f *semconv.ExecFacts) []byte {
+	n := 0
+	for _, x := range [...]struct {
+		on   bool
+		name string
+	}{{f.SetUID, "setuid"}, {f.SetGID, "setgid"}, {f.Memfd, "memfd"}, {f.Deleted, "deleted"},
+		{f.Stdin == semconv.StdinSocket, "stdin=socket"}} {
+		if !x.on {
+			continue
+		}
+		if n == 0 {
+			b = append(b, "  ["...)
+		} else {
+			b = append(b, ' ')
+		}
+		b = append(b, x.name...)
+		n++
+	}
+	if n > 0 {
+		b = append(b, ']')
+	}
+	for _, kv := range f.Env {
+		b = append(b, ' ')
+		b = AppendQuotedArg(b, kv)
 	}
 	return b
 }

@@ -63,6 +63,30 @@ func TestTextLines(t *testing.T) {
 	}
 }
 
+// TestTextExecFacts: the facts that hold follow the command line; none,
+// nothing.
+func TestTextExecFacts(t *testing.T) {
+	e := ev(semconv.KindExec, 102, 100, "id")
+	e.Process.Exe = "/tmp/id"
+	e.Process.Argv = []string{"id"}
+	e.Exec.SetUID, e.Exec.Deleted = true, true
+	e.Exec.Env = []string{"LD_PRELOAD=/tmp/a b.so"}
+	e.Exec.Stdin = semconv.StdinPipe
+	var out strings.Builder
+	tx := NewText(&out, Options{Color: false})
+	tx.Event(&e)
+	e.Exec.ExecFacts = semconv.ExecFacts{Stdin: semconv.StdinTTY}
+	tx.Event(&e)
+	tx.Close(context.Background())
+	lines := strings.Split(strings.TrimSpace(out.String()), "\n")
+	if !strings.HasSuffix(lines[len(lines)-2], `/tmp/id  [setuid deleted] "LD_PRELOAD=/tmp/a b.so"`) {
+		t.Errorf("facts line %q", lines[len(lines)-2])
+	}
+	if !strings.HasSuffix(lines[len(lines)-1], "/tmp/id") {
+		t.Errorf("no-facts line %q", lines[len(lines)-1])
+	}
+}
+
 func TestColorOnlyWhenAsked(t *testing.T) {
 	e := ev(semconv.KindExit, 1, 0, "x")
 	e.Exit.Code = 1

@@ -343,6 +343,9 @@ func (r *runner) summary(bs backends.Stats, ps pipeline.Stats, sinks []pipeline.
 	if bs.DecodeErrors > 0 {
 		fmt.Fprintf(r.stderr, "procotel: undecodable records: %d\n", bs.DecodeErrors)
 	}
+	if bs.HashUnavailable > 0 {
+		fmt.Fprintf(r.stderr, "procotel: executables gone before they were hashed: %d\n", bs.HashUnavailable)
+	}
 	fmt.Fprintf(r.stderr, "procotel: pipeline: %d lifetimes, %d events filtered out, %d unmatched, %d evicted\n",
 		ps.Lifetimes, sum(ps.Filtered[:]), sum(ps.Unmatched[:]), ps.Evicted)
 	for _, s := range sinks {

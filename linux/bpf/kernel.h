@@ -164,9 +164,44 @@ struct path {
 	struct dentry *dentry;
 } __ctx;
 
+struct super_block {
+	u32 s_dev;
+} __ctx;
+
+struct inode {
+	unsigned short i_mode;
+	kuid_t i_uid;
+	kgid_t i_gid;
+	unsigned int i_nlink;
+	u32 i_rdev;
+	unsigned long i_ino;
+	s64 i_size;
+	s64 i_mtime_sec;
+	u32 i_mtime_nsec;
+	struct super_block *i_sb;
+} __ctx;
+
 struct file {
 	struct path f_path;
+	struct inode *f_inode;
 } __ctx;
+
+struct fdtable {
+	struct file **fd;
+} __ctx;
+
+struct files_struct {
+	struct fdtable *fdt;
+} __ctx;
+
+#define S_IFMT 00170000
+#define S_IFSOCK 0140000
+#define S_IFREG 0100000
+#define S_IFCHR 0020000
+#define S_IFIFO 0010000
+#define S_ISUID 0004000
+#define S_ISGID 0002000
+#define S_IXGRP 00010
 
 struct fs_struct {
 	struct path pwd;
@@ -175,6 +210,8 @@ struct fs_struct {
 struct mm_struct {
 	unsigned long arg_start;
 	unsigned long arg_end;
+	unsigned long env_start;
+	unsigned long env_end;
 } __ctx;
 
 struct kernfs_node {
@@ -201,7 +238,9 @@ struct nsproxy {
 struct task_struct {
 	int pid;
 	int exit_signal;
-	void *files;
+	struct files_struct *files;
+	kuid_t loginuid;
+	unsigned int sessionid;
 	void *sighand;
 	struct nsproxy *nsproxy;
 	int tgid;

@@ -19,6 +19,7 @@ char __license[] SEC("license") = "Dual MIT/GPL";
 
 /* Configuration, set by the loader before load. */
 volatile const u32 argv_max = ARGV_CAP; /* argv capture limit, <= ARGV_CAP */
+volatile const u32 env_max = 0;         /* environment capture limit, <= ENV_CAP; 0: off */
 volatile const u8 signals_all = 0;      /* report SIGCHLD and runtime signals too */
 volatile const u8 threads = 0;          /* report thread start and exit */
 volatile const u32 self_tgid = 0;       /* procotel itself: its runtime's own signals are not reported */
@@ -72,21 +73,27 @@ struct {
 } exec_attempts SEC(".maps");
 
 /* An exec record is built in a per-CPU scratch area and copied out. */
-#define TAIL_CAP (3 * PATH_CAP + INTERP_CAP + ARGV_CAP)
+#define TAIL_CAP (3 * PATH_CAP + INTERP_CAP + ARGV_CAP + ENV_CAP)
 
 struct exec_scratch {
 	struct record hdr;
 	char tail[TAIL_CAP];
 };
-_Static_assert(sizeof(struct exec_scratch) < 0x8000, "exec_scratch must stay below 32 KiB");
+_Static_assert(sizeof(struct exec_scratch) < 0x10000, "exec_scratch must stay below 64 KiB");
 
 /* path_scratch holds a path while it is assembled from its end. */
 struct path_scratch {
 	char b[PATH_CAP + NAME_CAP];
 };
 
+/*
+ * One exec_scratch per CPU, indexed by CPU number: a per-CPU array's
+ * values are limited to 32 KiB, which the environment does not fit in.
+ * The programs that use it run with migration disabled. The loader sets
+ * max_entries to the number of possible CPUs.
+ */
 struct {
-	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(type, BPF_MAP_TYPE_ARRAY);
 	__uint(max_entries, 1);
 	__type(key, u32);
 	__type(value, struct exec_scratch);
@@ -168,6 +175,14 @@ static __always_inline void fill_task(struct record *r, struct task_struct *task
 		__builtin_memset(r->tty, 0, sizeof(r->tty));
 	__builtin_memcpy(r->comm, task->comm, sizeof(r->comm));
 	r->cgroup_id = task->cgroups->dfl_cgrp->kn->id;
+	/* The audit ids exist with CONFIG_AUDITSYSCALL; without, "unset". */
+	if (bpf_core_field_exists(task->loginuid)) {
+		r->login_uid = task->loginuid.val;
+		r->session_id = task->sessionid;
+	} else {
+		r->login_uid = (u32)-1;
+		r->session_id = (u32)-1;
+	}
 }
 
 /* RESERVE reserves a header-only record r of kind_, or counts it lost and returns. */
@@ -333,8 +348,8 @@ int on_enter_execveat(struct enter_execveat_ctx *ctx)
 
 static __always_inline struct exec_scratch *scratch(void)
 {
-	u32 zero = 0;
-	return bpf_map_lookup_elem(&exec_scratch, &zero);
+	u32 cpu = bpf_get_smp_processor_id();
+	return bpf_map_lookup_elem(&exec_scratch, &cpu);
 }
 
 /* bpf_rdonly_cast turns an address into a read-only typed pointer (6.2). */
@@ -396,6 +411,19 @@ static long walk_step(u64 i, struct walk_ctx *c)
 	return 0;
 }
 
+/*
+ * anon_file reports whether (vfsmnt, d) is a file of no mount's tree, such
+ * as a memfd: its dentry is its own parent but not a mount's root, and it
+ * names itself through d_dname.
+ */
+static __always_inline bool anon_file(struct vfsmount *vfsmnt, struct dentry *d)
+{
+	if (d->d_parent != d || d == vfsmnt->mnt_root)
+		return false;
+	const struct dentry_operations *ops = d->d_op;
+	return ops && ops->d_dname;
+}
+
 /* DELETED is what d_path appends to the path of an unlinked file. */
 #define DELETED " (deleted)"
 
@@ -417,11 +445,7 @@ static __always_inline u32 walk_path(struct exec_scratch *s, u32 pos, struct vfs
 	if (!ps || !vfsmnt || !d)
 		return 0;
 	struct dentry *mnt_root = vfsmnt->mnt_root;
-	bool own_root = d->d_parent == d, name_only = false, deleted;
-	if (own_root && d != mnt_root) {
-		const struct dentry_operations *ops = d->d_op;
-		name_only = ops && ops->d_dname;
-	}
+	bool own_root = d->d_parent == d, name_only = anon_file(vfsmnt, d), deleted;
 	deleted = name_only || (!own_root && !d->d_hash.pprev);
 	u32 end = PATH_CAP - 1; /* the path is written before b[end] */
 	if (deleted) {
@@ -465,7 +489,7 @@ static __always_inline void output(struct exec_scratch *s, u32 kind, u32 tail)
 		size = sizeof(*s);
 	s->hdr.size = size;
 	barrier_var(size);
-	size &= 0x7fff; /* sizeof(*s) < 32 KiB: a no-op the verifier can see */
+	size &= 0xffff; /* sizeof(*s) < 64 KiB: a no-op the verifier can see */
 	if (size > sizeof(*s))
 		return;
 	if (bpf_ringbuf_output(&events, s, size, flags))
@@ -479,6 +503,71 @@ static __always_inline void clear_record(struct record *r, u32 kind)
 	r->flags = 0;
 	r->_pad0 = 0;
 	r->_pad1 = 0;
+}
+
+/* stdin_of reports what fd 0 of task is. */
+static __always_inline u8 stdin_of(struct task_struct *task)
+{
+	struct files_struct *files = task->files;
+	if (!files)
+		return STDIN_UNKNOWN;
+	struct fdtable *fdt = files->fdt;
+	u64 f = 0;
+	if (!fdt || bpf_probe_read_kernel(&f, sizeof(f), fdt->fd))
+		return STDIN_UNKNOWN;
+	if (!f)
+		return STDIN_NONE;
+	struct inode *inode = AS(file, f)->f_inode;
+	if (!inode)
+		return STDIN_UNKNOWN;
+	switch (inode->i_mode & S_IFMT) {
+	case S_IFIFO:
+		return STDIN_PIPE;
+	case S_IFSOCK:
+		return STDIN_SOCKET;
+	case S_IFREG:
+		return STDIN_FILE;
+	case S_IFCHR: {
+		/* Terminals: ttys and consoles (majors 4 and 5), pseudo-terminals (136-143). */
+		u32 major = inode->i_rdev >> 20;
+		if (major == 4 || major == 5 || (major >= 136 && major <= 143))
+			return STDIN_TTY;
+		return STDIN_CHAR_DEVICE;
+	}
+	}
+	return STDIN_OTHER;
+}
+
+/*
+ * exec_facts fills the executable's identity and what its exec did. The
+ * old credentials are gone at sched_process_exec (commit_creds replaced
+ * them), so a set-id exec is judged from the new ones: the file has the
+ * bit, the effective id is now the file's owner, and it differs from the
+ * real id (which exec never changes). Nothing is flagged when root runs a
+ * set-user-ID-root file, or when the mount is nosuid.
+ */
+static __always_inline void exec_facts(struct record *r, struct file *file)
+{
+	struct inode *inode = file->f_inode;
+	if (!inode)
+		return;
+	u16 mode = inode->i_mode;
+	u8 facts = 0;
+	if ((mode & S_ISUID) && r->euid == inode->i_uid.val && r->euid != r->uid)
+		facts |= FACT_SETUID;
+	if ((mode & (S_ISGID | S_IXGRP)) == (S_ISGID | S_IXGRP) && r->egid == inode->i_gid.val &&
+	    r->egid != r->gid)
+		facts |= FACT_SETGID;
+	if (anon_file(file->f_path.mnt, file->f_path.dentry))
+		facts |= FACT_ANON;
+	if (inode->i_nlink == 0)
+		facts |= FACT_NOLINK;
+	r->u.exec.facts = facts;
+	r->u.exec.dev = inode->i_sb->s_dev;
+	r->u.exec.ino = inode->i_ino;
+	r->u.exec.size = inode->i_size;
+	if (bpf_core_field_exists(inode->i_mtime_sec))
+		r->u.exec.mtime_ns = (u64)inode->i_mtime_sec * 1000000000ULL + inode->i_mtime_nsec;
 }
 
 SEC("tp_btf/sched_process_exec")
@@ -514,6 +603,8 @@ int BPF_PROG(on_exec, struct task_struct *p, int old_pid, struct linux_binprm *b
 	pos = n;
 
 	struct file *file = bprm->file;
+	exec_facts(r, file);
+	r->u.exec.stdin_type = stdin_of(task);
 	u32 m = walk_path(s, pos, file->f_path.mnt, file->f_path.dentry, &r->flags);
 	r->u.exec.exe_len = m;
 	pos += m;
@@ -558,6 +649,28 @@ int BPF_PROG(on_exec, struct task_struct *p, int old_pid, struct linux_binprm *b
 		}
 		r->u.exec.argv_len = len;
 		pos += len;
+	}
+
+	/* The new image's environment, for user space to pick variables from. */
+	start = mm->env_start;
+	end = mm->env_end;
+	len = end > start ? end - start : 0;
+	limit = env_max;
+	if (limit > ENV_CAP)
+		limit = ENV_CAP;
+	if (len > limit) {
+		len = limit;
+		r->flags |= FLAG_ENV_TRUNCATED;
+	}
+	if (pos > 3 * PATH_CAP + INTERP_CAP + ARGV_CAP)
+		pos = 3 * PATH_CAP + INTERP_CAP + ARGV_CAP;
+	barrier_var(pos);
+	barrier_var(len);
+	if (len > 0 && len <= ENV_CAP) {
+		if (!bpf_probe_read_user(&s->tail[pos], len, (void *)start)) {
+			r->u.exec.env_len = len;
+			pos += len;
+		}
 	}
 	output(s, KIND_EXEC, pos);
 	return 0;
