@@ -257,6 +257,9 @@ func (p *Pipeline) exec(e *semconv.Event) {
 	} else if len(e.Exec.Argv) > 0 {
 		e.Exec.Argv = p.redact.Argv(e.Exec.Argv)
 	}
+	if len(e.Exec.Env) > 0 {
+		e.Exec.Env = p.redact.Argv(e.Exec.Env) // NAME=value pairs redact like --name=value
+	}
 
 	en := p.findSelf(e)
 	if en == nil {
@@ -291,10 +294,11 @@ func (p *Pipeline) exec(e *semconv.Event) {
 	fillSelf(proc, &en.proc, failed, p.cfg.CredsComplete)
 
 	rec := semconv.ExecRecord{
-		Time:     p.wall(e),
-		Filename: e.Exec.Filename,
-		Argv:     e.Exec.Argv,
-		Errno:    e.Exec.Errno,
+		Time:      p.wall(e),
+		Filename:  e.Exec.Filename,
+		Argv:      e.Exec.Argv,
+		Errno:     e.Exec.Errno,
+		ExecFacts: e.Exec.ExecFacts,
 	}
 	if !failed {
 		rec.Exe = proc.Exe

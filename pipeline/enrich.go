@@ -63,6 +63,12 @@ func fillCommon(dst, src *semconv.Process, credsComplete bool) {
 	if dst.TTY == "" {
 		dst.TTY = src.TTY
 	}
+	if dst.LoginUID == 0 {
+		dst.LoginUID = src.LoginUID
+	}
+	if dst.AuditSessionID == 0 {
+		dst.AuditSessionID = src.AuditSessionID
+	}
 	if dst.Cwd == "" {
 		dst.Cwd = src.Cwd
 	}

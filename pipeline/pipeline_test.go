@@ -871,3 +871,40 @@ func TestTraceParentFromEnvironment(t *testing.T) {
 		}
 	}
 }
+
+// TestExecFactsInPipeline: captured environment variables are redacted
+// like argv, the exec's facts reach the lifetime's exec record, and the
+// audit ids of a process carry over to its later events.
+func TestExecFactsInPipeline(t *testing.T) {
+	ex := execOK(1002*ms, 101, "/usr/bin/env", "env")
+	ex.Exec.Env = []string{"LD_PRELOAD=/tmp/x.so", "AWS_SECRET_ACCESS_KEY=abcd1234", "API_TOKEN=t0ken"}
+	ex.Exec.SetUID, ex.Exec.HTLHash = true, "0123456789abcdef0123456789abcdef"
+	ex.Process.LoginUID, ex.Process.AuditSessionID = semconv.MakeAuditID(1000), semconv.MakeAuditID(7)
+	x := exit(1005*ms, 101, 0, 0)
+	evs := append(seedInitAndShell(), fork(1000*ms, 101, 100), ex, x)
+	rec, _ := run(t, Config{}, evs...)
+	var got *semconv.Event
+	for i := range rec.events {
+		if rec.events[i].Kind == semconv.KindExec {
+			got = &rec.events[i]
+		}
+	}
+	if got == nil {
+		t.Fatal("no exec event")
+	}
+	want := []string{"LD_PRELOAD=/tmp/x.so", "AWS_SECRET_ACCESS_KEY=[REDACTED]", "API_TOKEN=[REDACTED]"}
+	if !reflect.DeepEqual(got.Exec.Env, want) {
+		t.Errorf("env = %q, want %q", got.Exec.Env, want)
+	}
+	if ex.Exec.Env[1] != "AWS_SECRET_ACCESS_KEY=abcd1234" {
+		t.Errorf("the backend's env was modified")
+	}
+	facts := rec.lifetimes[0].Execs[0].ExecFacts
+	if !facts.SetUID || facts.HTLHash != ex.Exec.HTLHash || !reflect.DeepEqual(facts.Env, want) {
+		t.Errorf("exec record facts %+v", facts)
+	}
+	last := rec.events[len(rec.events)-1]
+	if id, ok := last.Process.LoginUID.Get(); !ok || id != 1000 {
+		t.Errorf("exit event login uid %v, want 1000 from the process", last.Process.LoginUID)
+	}
+}
