@@ -73,15 +73,16 @@ func (s *logSink) Event(e *semconv.Event) (accepted bool) {
 	return true
 }
 
-// encode appends the LogRecord message of e: what the OTel SDK's OTLP
-// log exporters send for the record the mapping describes.
+// encode appends the LogRecord message of e: semconv.ShapeRecord
+// transcribed, with the attributes of semconv.EventAttributes — what the
+// OTel SDK's OTLP log exporters send for that record.
 func (s *logSink) encode(b []byte, e *semconv.Event, name string) []byte {
 	ids := s.ids.SpanContextIDs(&e.Process, e.Lineage)
-	num, text := semconv.EventSeverity(e)
-	b = appendFixed64(b, logTime, unixNano(e.Time))
-	b = appendUvarint(b, logSeverity, uint64(num))
-	b = appendString(b, logSeverityText, text)
-	b = appendStringValue(b, logBody, semconv.EventBody(e))
+	sh, _ := semconv.ShapeRecord(e, &ids) // name != "": the kind becomes a record
+	b = appendFixed64(b, logTime, unixNano(sh.Time))
+	b = appendUvarint(b, logSeverity, uint64(sh.SeverityNumber))
+	b = appendString(b, logSeverityText, sh.SeverityText)
+	b = appendStringValue(b, logBody, sh.Body)
 	// semconv.EventAttributes, with the process part from the cache.
 	b = appendKeyValue(b, logAttributes, semconv.EventKindAttribute(e))
 	b = s.procs.append(b, logAttributes, &e.Process, semconv.EventCreationTime(e))
@@ -89,15 +90,15 @@ func (s *logSink) encode(b []byte, e *semconv.Event, name string) []byte {
 	for _, kv := range s.attrs {
 		b = appendKeyValue(b, logAttributes, kv)
 	}
-	b = appendFixed32(b, logFlags, uint32(ids.TraceFlags))
-	if ids.TraceID != ([16]byte{}) {
-		b = appendBytes(b, logTraceID, ids.TraceID[:])
+	b = appendFixed32(b, logFlags, sh.Flags)
+	if sh.TraceID != ([16]byte{}) {
+		b = appendBytes(b, logTraceID, sh.TraceID[:])
 	}
-	if ids.SpanID != ([8]byte{}) {
-		b = appendBytes(b, logSpanID, ids.SpanID[:])
+	if sh.SpanID != ([8]byte{}) {
+		b = appendBytes(b, logSpanID, sh.SpanID[:])
 	}
 	b = appendFixed64(b, logObserved, unixNano(s.now()))
-	return appendString(b, logEventName, name)
+	return appendString(b, logEventName, sh.EventName)
 }
 
 // done counts a batch's records per kind. A partial success does not

@@ -1,8 +1,6 @@
 package export
 
 import (
-	"crypto/rand"
-	"time"
 
 	"go.opentelemetry.io/otel/attribute"
 
@@ -34,13 +32,6 @@ const (
 
 	spanKindInternal = 1
 	statusCodeError  = 2
-
-	// Span flags: the W3C sampled bit, and "whether the parent is remote
-	// is known" and "is remote", as the SDK's exporters set them.
-	flagSampled       = 0x01
-	flagHasIsRemote   = 0x100
-	flagIsRemote      = 0x200
-	flagsRemoteParent = flagSampled | flagHasIsRemote | flagIsRemote
 )
 
 // spanSink turns lifetimes into OTLP spans with past timestamps and
@@ -51,7 +42,6 @@ type spanSink struct {
 	out    sender
 	ids    *semconv.IDCache // span and trace ids of recent processes
 	counts counters
-	now    func() time.Time
 
 	procs *procAttrs           // encoded process attributes of recent processes
 	attrs []attribute.KeyValue // reused per lifetime
@@ -63,7 +53,6 @@ func newSpanSink(out sender, o Options, env *envelope, procs *procAttrs, rep *re
 	s := &spanSink{
 		out:   out,
 		ids:   semconv.NewIDCache(o.Boot),
-		now:   time.Now,
 		procs: procs,
 		attrs: make([]attribute.KeyValue, 0, 48),
 		rec:   make([]byte, 0, 2048),
@@ -85,61 +74,43 @@ func (s *spanSink) Lifetime(l *semconv.Lifetime) {
 	}
 }
 
-// encode appends the Span message of l: what the OTel SDK's OTLP trace
-// exporters send for a span started and ended with the mapping's ids,
-// times, attributes, link and status.
+// encode appends the Span message of l: semconv.ShapeSpan transcribed,
+// with the attributes of semconv.LifetimeAttributes — what the OTel SDK's
+// OTLP trace exporters send for that span.
 func (s *spanSink) encode(b []byte, l *semconv.Lifetime) []byte {
 	ids := s.ids.SpanContextIDs(&l.Process, l.Lineage)
-	if ids.TraceID == ([16]byte{}) || ids.SpanID == ([8]byte{}) {
-		// Never derived as zero in practice; the SDK would have drawn
-		// random ids for an invalid span context.
-		_, _ = rand.Read(ids.TraceID[:])
-		_, _ = rand.Read(ids.SpanID[:])
+	sh := semconv.ShapeSpan(l, &ids)
+	b = appendBytes(b, spanTraceID, sh.TraceID[:])
+	b = appendBytes(b, spanSpanID, sh.SpanID[:])
+	if sh.ParentSpanID != ([8]byte{}) {
+		b = appendBytes(b, spanParentID, sh.ParentSpanID[:])
 	}
-	start, end := l.Start, l.End
-	if end.Before(start) {
-		end = start
-	}
-	// The SDK stamps a span given no time with the current time.
-	if start.IsZero() {
-		start = s.now()
-	}
-	if end.IsZero() {
-		end = s.now()
-	}
-	flags := uint32(flagSampled | flagHasIsRemote)
-	b = appendBytes(b, spanTraceID, ids.TraceID[:])
-	b = appendBytes(b, spanSpanID, ids.SpanID[:])
-	if ids.ParentSpanID != ([8]byte{}) {
-		b = appendBytes(b, spanParentID, ids.ParentSpanID[:])
-		flags = flagsRemoteParent // the parent is always a remote context
-	}
-	b = appendString(b, spanName, semconv.SpanName(l))
+	b = appendString(b, spanName, sh.Name)
 	b = appendUvarint(b, spanKind, spanKindInternal)
-	b = appendFixed64(b, spanStart, unixNano(start))
-	b = appendFixed64(b, spanEnd, unixNano(end))
+	b = appendFixed64(b, spanStart, unixNano(sh.Start))
+	b = appendFixed64(b, spanEnd, unixNano(sh.End))
 	// semconv.LifetimeAttributes, with the process part from the cache.
 	b = s.procs.append(b, spanAttributes, &l.Process, l.CreationTime())
 	s.attrs = semconv.LifetimeDetailAttributes(l, s.attrs[:0])
 	for _, kv := range s.attrs {
 		b = appendKeyValue(b, spanAttributes, kv)
 	}
-	if ids.HasLink {
-		lk := appendBytes(s.link[:0], linkTraceID, ids.LinkTraceID[:])
-		lk = appendBytes(lk, linkSpanID, ids.LinkSpanID[:])
-		lk = appendFixed32(lk, linkFlags, flagsRemoteParent)
+	if sh.HasLink {
+		lk := appendBytes(s.link[:0], linkTraceID, sh.LinkTraceID[:])
+		lk = appendBytes(lk, linkSpanID, sh.LinkSpanID[:])
+		lk = appendFixed32(lk, linkFlags, sh.LinkFlags)
 		s.link = lk
 		b = append(appendLenHeader(b, spanLinks, len(lk)), lk...)
 	}
-	if isErr, _, desc := semconv.SpanStatus(l); isErr {
-		desc = validString(desc)
-		b = appendLenHeader(b, spanStatus, sizeLenField(statusMessage, len(desc))*btoi(desc != "")+2)
-		b = appendString(b, statusMessage, desc)
+	if sh.Error {
+		msg := validString(sh.StatusMessage)
+		b = appendLenHeader(b, spanStatus, sizeLenField(statusMessage, len(msg))*btoi(msg != "")+2)
+		b = appendString(b, statusMessage, msg)
 		b = appendUvarint(b, statusCode, statusCodeError)
 	} else {
 		b = appendLenHeader(b, spanStatus, 0) // the SDK always sends a status
 	}
-	return appendFixed32(b, spanFlags, flags)
+	return appendFixed32(b, spanFlags, sh.Flags)
 }
 
 func btoi(v bool) int {
