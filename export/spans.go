@@ -1,7 +1,6 @@
 package export
 
 import (
-
 	"go.opentelemetry.io/otel/attribute"
 
 	"github.com/procotel/procotel/semconv"
