@@ -97,6 +97,11 @@ type Stats struct {
 	// HashUnavailable counts exec events whose executable could not be
 	// read for its hash (gone before it was read, or unreadable).
 	HashUnavailable uint64
+	// ReapsInferred counts reaps the kernel did not report in time, which
+	// the backend inferred from the process being gone (Reap.Inferred);
+	// LateReapsDropped counts the kernel's reports that came after such an
+	// inference and were left out as duplicates.
+	ReapsInferred, LateReapsDropped uint64
 }
 
 // TotalReceived sums Received over kinds.

@@ -68,8 +68,11 @@ type Backend struct {
 	received     [semconv.NumKinds]atomic.Uint64
 	decodeErrors atomic.Uint64
 	truncated    atomic.Uint64
-	existing     atomic.Uint64
-	lostAtClose  [semconv.NumKinds]uint64 // lost counters read at Close
+	// reapsInferred and lateReaps count reaps inferred because the kernel
+	// did not report them in time, and the kernel's late reports left out.
+	reapsInferred, lateReaps atomic.Uint64
+	existing                 atomic.Uint64
+	lostAtClose              [semconv.NumKinds]uint64 // lost counters read at Close
 }
 
 var _ backends.Backend = (*Backend)(nil)
@@ -550,6 +553,7 @@ func (b *Backend) Stats() backends.Stats {
 	s.Truncated = b.truncated.Load()
 	s.Existing = b.existing.Load()
 	s.HashUnavailable = b.hashes.Unavailable()
+	s.ReapsInferred, s.LateReapsDropped = b.reapsInferred.Load(), b.lateReaps.Load()
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if b.coll == nil {

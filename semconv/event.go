@@ -330,6 +330,10 @@ type SignalInfo struct {
 // ReapInfo is the reap-specific part of an event.
 type ReapInfo struct {
 	ReaperPID int32 `json:"reaper_pid,omitempty"` // the process that waited for it; 0 if auto-reaped or unknown
+	// Inferred says the kernel did not report this reap in time and the
+	// backend found the process gone (released, its pid free or reused)
+	// instead; Time is then when it found so, not when the reap happened.
+	Inferred bool `json:"inferred,omitempty"`
 }
 
 // Event is one process lifecycle event. Only the part matching Kind is

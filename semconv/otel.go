@@ -120,6 +120,7 @@ const (
 	AttrForkCloneFlags     = attribute.Key("procotel.fork.clone_flags")
 	AttrForkParentTID      = attribute.Key("procotel.fork.parent_tid")
 	AttrReapReaperPID      = attribute.Key("procotel.reap.reaper_pid")
+	AttrReapInferred       = attribute.Key("procotel.reap.inferred")
 	AttrCgroupID           = attribute.Key("procotel.cgroup.id")
 	AttrJailID             = attribute.Key("procotel.freebsd.jail.id")
 	AttrJailName           = attribute.Key("procotel.freebsd.jail.name")
@@ -274,6 +275,9 @@ func EventDetailAttributes(e *Event, dst []attribute.KeyValue) []attribute.KeyVa
 	case KindReap:
 		if e.Reap.ReaperPID != 0 {
 			dst = append(dst, AttrReapReaperPID.Int(int(e.Reap.ReaperPID)))
+		}
+		if e.Reap.Inferred {
+			dst = append(dst, AttrReapInferred.Bool(true))
 		}
 	case KindSignal:
 		s := &e.Signal

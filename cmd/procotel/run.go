@@ -340,6 +340,10 @@ func (r *runner) summary(bs backends.Stats, ps pipeline.Stats, sinks []pipeline.
 	} else {
 		fmt.Fprintf(r.stderr, "procotel: lost in the kernel: 0\n")
 	}
+	if bs.ReapsInferred > 0 {
+		fmt.Fprintf(r.stderr, "procotel: reaps inferred: %d (the kernel did not report them in time; the processes were gone; marked procotel.reap.inferred), %d late reports left out\n",
+			bs.ReapsInferred, bs.LateReapsDropped)
+	}
 	if bs.DecodeErrors > 0 {
 		fmt.Fprintf(r.stderr, "procotel: undecodable records: %d\n", bs.DecodeErrors)
 	}
