@@ -415,9 +415,12 @@ var componentModules = map[string]map[string]string{
 		"otlp":     "go.opentelemetry.io/collector/receiver/otlpreceiver",
 	},
 	"processors": {
-		"batch":         "go.opentelemetry.io/collector/processor/batchprocessor",
-		"k8sattributes": "github.com/open-telemetry/opentelemetry-collector-contrib/processor/k8sattributesprocessor",
-		"groupbyattrs":  "github.com/open-telemetry/opentelemetry-collector-contrib/processor/groupbyattrsprocessor",
+		"batch": "go.opentelemetry.io/collector/processor/batchprocessor",
+		// k8s_attributes is v0.160's name; k8sattributes, which
+		// collector-agent.yaml still uses, its deprecated alias.
+		"k8s_attributes": "github.com/open-telemetry/opentelemetry-collector-contrib/processor/k8sattributesprocessor",
+		"k8sattributes":  "github.com/open-telemetry/opentelemetry-collector-contrib/processor/k8sattributesprocessor",
+		"groupbyattrs":   "github.com/open-telemetry/opentelemetry-collector-contrib/processor/groupbyattrsprocessor",
 	},
 	"exporters": {
 		"otlp_grpc": "go.opentelemetry.io/collector/exporter/otlpexporter",
