@@ -76,8 +76,9 @@ storm:
 freebsd:
 	OUT=$(CURDIR)/bin/freebsd sh freebsd/build.sh
 
-# The otelcol-procotel Collector distribution (procotel receiver, otlp,
-# otlphttp and debug exporters, batch processor) into bin/otelcol-procotel.
+# The otelcol-procotel Collector distribution (procotel receiver, otlp_grpc,
+# otlp_http and debug exporters, OTLP receiver, file_storage, batch
+# processor) into bin/otelcol-procotel.
 otelcol:
 	sh collector/build.sh
 

@@ -239,7 +239,7 @@ func TestKubernetesCollectorAgent(t *testing.T) {
 	}
 
 	// Every component a pipeline names is defined, and procotel's records
-	// get container.id onto the resource before k8sattributes looks.
+	// are associated with their pods by the Resource the receiver gives them.
 	for _, signal := range []string{"logs", "traces"} {
 		p := dig(conf, "service", "pipelines", signal)
 		if !slices.Contains(strs(dig(p, "receivers")), receiver) {
@@ -252,17 +252,14 @@ func TestKubernetesCollectorAgent(t *testing.T) {
 				}
 			}
 		}
-		procs := strs(dig(p, "processors"))
-		g, k := slices.Index(procs, "groupbyattrs/container"), slices.Index(procs, "k8sattributes")
-		if g < 0 || k < 0 || g > k {
-			t.Errorf("pipeline %s processors %v: want groupbyattrs/container before k8sattributes", signal, procs)
+		// The receiver puts container.id on the Resource itself: the pod
+		// association needs no grouping step before it.
+		if procs := strs(dig(p, "processors")); !slices.Contains(procs, "k8s_attributes") {
+			t.Errorf("pipeline %s processors %v: want k8s_attributes", signal, procs)
 		}
 	}
-	if !slices.Contains(strs(dig(conf, "processors", "groupbyattrs/container", "keys")), "container.id") {
-		t.Error("groupbyattrs/container does not group by container.id")
-	}
 	var assoc []string
-	rules, _ := dig(conf, "processors", "k8sattributes", "pod_association").([]any)
+	rules, _ := dig(conf, "processors", "k8s_attributes", "pod_association").([]any)
 	for _, r := range rules {
 		srcs, _ := dig(r, "sources").([]any)
 		for _, s := range srcs {
@@ -272,11 +269,11 @@ func TestKubernetesCollectorAgent(t *testing.T) {
 		}
 	}
 	if len(assoc) == 0 || assoc[0] != "container.id" || !slices.Contains(assoc, "k8s.pod.uid") {
-		t.Errorf("k8sattributes associates by %v, want container.id first, then k8s.pod.uid", assoc)
+		t.Errorf("k8s_attributes associates by %v, want container.id first, then k8s.pod.uid", assoc)
 	}
-	node, _ := dig(conf, "processors", "k8sattributes", "filter", "node_from_env_var").(string)
+	node, _ := dig(conf, "processors", "k8s_attributes", "filter", "node_from_env_var").(string)
 	if _, ok := envOf(c)[node]; node == "" || !ok {
-		t.Errorf("k8sattributes filters by node from $%s, which the container does not set", node)
+		t.Errorf("k8s_attributes filters by node from $%s, which the container does not set", node)
 	}
 	// daemonset.yaml sends to the node's port 4317: the agent listens there.
 	var hostPorts []int
