@@ -6,8 +6,9 @@ import (
 	"encoding/hex"
 	"os"
 	"path/filepath"
-	"syscall"
 	"testing"
+
+	"golang.org/x/sys/unix"
 )
 
 // want computes the htlhash from its definition over the whole content.
@@ -44,8 +45,8 @@ func writeExe(t testing.TB, content string) (string, Key) {
 	if err := os.WriteFile(p, []byte(content), 0o755); err != nil {
 		t.Fatal(err)
 	}
-	var st syscall.Stat_t
-	if err := syscall.Stat(p, &st); err != nil {
+	var st unix.Stat_t
+	if err := unix.Stat(p, &st); err != nil {
 		t.Fatal(err)
 	}
 	return p, Key{Dev: uint32(st.Dev), Ino: st.Ino, Size: uint64(st.Size), MtimeNS: uint64(st.Mtim.Nano())}
