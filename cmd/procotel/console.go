@@ -2,8 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"os"
@@ -38,15 +36,8 @@ func runConsole(args []string, stdout, stderr io.Writer) int {
 		fmt.Fprint(out, consoleUsage)
 		printFlags(out, fs)
 	}
-	fs.SetOutput(io.Discard)
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			fs.SetOutput(stdout)
-			fs.Usage()
-			return exitOK
-		}
-		fmt.Fprintf(stderr, "procotel console: %v (see procotel console --help)\n", err)
-		return exitUsage
+	if code, done := parseFlags(fs, args, stdout, stderr, "procotel console"); done {
+		return code
 	}
 	if fs.NArg() > 0 {
 		fmt.Fprintf(stderr, "procotel console: unexpected argument %q\n", fs.Arg(0))

@@ -105,15 +105,8 @@ func Main(args []string, stdout, stderr io.Writer) int {
 	}
 
 	fs, flags, duration := runFlagSet(stderr)
-	fs.SetOutput(io.Discard) // errors are reported below, in one line
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			fs.SetOutput(stdout)
-			fs.Usage()
-			return exitOK
-		}
-		fmt.Fprintf(stderr, "procotel: %v (see procotel --help)\n", err)
-		return exitUsage
+	if code, done := parseFlags(fs, args, stdout, stderr, "procotel"); done {
+		return code
 	}
 	rest := fs.Args()
 	// flag.Parse consumes a "--" that ends the flags; put it back so a
@@ -219,4 +212,21 @@ func newFlagSet(stderr io.Writer) (*flag.FlagSet, *config.Flags) {
 		fmt.Fprint(out, envHelp)
 	}
 	return fs, f
+}
+
+// parseFlags parses args into fs, reporting an error in one line on
+// stderr ("PREFIX: ... (see PREFIX --help)") and --help on stdout. done
+// says the command is over, with exit code code.
+func parseFlags(fs *flag.FlagSet, args []string, stdout, stderr io.Writer, prefix string) (code int, done bool) {
+	fs.SetOutput(io.Discard) // errors are reported here, in one line
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			fs.SetOutput(stdout)
+			fs.Usage()
+			return exitOK, true
+		}
+		fmt.Fprintf(stderr, "%s: %v (see %s --help)\n", prefix, err, prefix)
+		return exitUsage, true
+	}
+	return exitOK, false
 }

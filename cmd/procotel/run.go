@@ -90,21 +90,7 @@ func (r *runner) run(ctx context.Context) (int, error) {
 		return exitError, err
 	}
 
-	code = exitOK
-	cmdDone := r.startCommand(&code)
-	var timeout <-chan time.Time
-	if r.duration > 0 {
-		timeout = time.After(r.duration)
-	}
-	select {
-	case <-ctx.Done():
-		time.Sleep(settle)
-	case <-timeout:
-		time.Sleep(settle)
-	case <-cmdDone:
-		time.Sleep(settle)
-	case <-a.Ended(): // the backend stopped by itself; Stop reports why
-	}
+	code = r.watch(ctx, a)
 	closeCtx, closeCancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer closeCancel()
 	runErr := a.Stop(closeCtx)
@@ -164,6 +150,28 @@ func exitCode(err error) int {
 		return exitUsage
 	}
 	return exitError
+}
+
+// watch starts the command (if any) and waits until procotel is to stop:
+// a stop signal (ctx), --duration, the command's exit, or the backend
+// ending by itself (Stop then reports why). It keeps watching for settle
+// after the first three. It returns the command's exit code, or exitOK.
+func (r *runner) watch(ctx context.Context, a *agent.Agent) int {
+	code := exitOK
+	cmdDone := r.startCommand(&code)
+	var timeout <-chan time.Time
+	if r.duration > 0 {
+		timeout = time.After(r.duration)
+	}
+	select {
+	case <-ctx.Done():
+	case <-timeout:
+	case <-cmdDone:
+	case <-a.Ended():
+		return code
+	}
+	time.Sleep(settle)
+	return code
 }
 
 // settle is how long procotel keeps watching after it was told to stop
@@ -279,21 +287,7 @@ func (r *runner) record(ctx context.Context, a *agent.Agent, f *os.File, red *pi
 			writeErr = w.Write(e)
 		}
 	})
-	code := exitOK
-	cmdDone := r.startCommand(&code)
-	var timeout <-chan time.Time
-	if r.duration > 0 {
-		timeout = time.After(r.duration)
-	}
-	select {
-	case <-ctx.Done():
-		time.Sleep(settle)
-	case <-timeout:
-		time.Sleep(settle)
-	case <-cmdDone:
-		time.Sleep(settle)
-	case <-a.Ended():
-	}
+	code := r.watch(ctx, a)
 	runErr := a.Stop(context.Background()) // every event was handed to the writer when it returns
 	st := a.Stats()
 	if err := w.Close(st); err != nil && writeErr == nil {
