@@ -301,10 +301,10 @@ func TestConsoleReplay(t *testing.T) {
 		s := s.with(t)
 		m := s.mark()
 		s.send("tail kind=exit\r")
-		out := s.waitFor(m, "then live; Ctrl-C or q stops --")
-		out = s.waitFor(m, "204")
+		s.waitFor(m, "then live; Ctrl-C or q stops --")
+		s.waitFor(m, "204")
 		s.send("\x03")
-		out = s.waitViewEnd(m, "-- tail stopped: 2 recent and 0 live events shown, 0 dropped")
+		out := s.waitViewEnd(m, "-- tail stopped: 2 recent and 0 live events shown, 0 dropped")
 		var events []string
 		for _, l := range strings.Split(out, "\n") {
 			if regexp.MustCompile(`^\d\d:\d\d:\d\d\.\d{6}  `).MatchString(l) {
@@ -364,10 +364,10 @@ func TestConsoleReplay(t *testing.T) {
 		s := s.with(t)
 		m := s.mark()
 		s.send("top 3600\r")
-		out := s.waitFor(m, "PID   FORKS   EXECS")
-		out = s.waitFor(m, "\n")
+		s.waitFor(m, "PID   FORKS   EXECS")
+		s.waitFor(m, "\n")
 		s.send("q")
-		out = s.waitViewEnd(m, "-- top stopped")
+		out := s.waitViewEnd(m, "-- top stopped")
 		// 200 forked 201, 202, 203 and 205 and ran one exec.
 		if !regexp.MustCompile(`(?m)^\s+200\s+4\s+1  sh\s+alive$`).MatchString(out) {
 			t.Errorf("top lacks 200 with 4 forks and 1 exec:\n%s", out)

@@ -187,7 +187,7 @@ func checkAttrs(t *testing.T, what string, got []*commonpb.KeyValue, want []attr
 	}
 	for _, kv := range want {
 		if g := attrValue(got, string(kv.Key)); !proto.Equal(g, anyValuePB(kv.Value)) {
-			t.Errorf("%s attribute %s = %v, want %v", what, kv.Key, g, kv.Value.Emit())
+			t.Errorf("%s attribute %s = %v, want %v", what, kv.Key, g, kv.Value.String())
 		}
 	}
 }

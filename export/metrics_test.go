@@ -36,7 +36,7 @@ func collectPoints(t *testing.T, rm metricdata.ResourceMetrics) map[string]int64
 			for _, dp := range dps {
 				var kvs []string
 				for _, kv := range dp.Attributes.ToSlice() {
-					kvs = append(kvs, string(kv.Key)+"="+kv.Value.Emit())
+					kvs = append(kvs, string(kv.Key)+"="+kv.Value.String())
 				}
 				out[m.Name+"{"+strings.Join(kvs, ",")+"}"] = dp.Value
 			}

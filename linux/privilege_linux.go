@@ -39,12 +39,10 @@ type capability struct {
 }
 
 var (
-	capBPF           = capability{unix.CAP_BPF, "CAP_BPF"}
-	capPerfmon       = capability{unix.CAP_PERFMON, "CAP_PERFMON"}
-	capDACReadSearch = capability{unix.CAP_DAC_READ_SEARCH, "CAP_DAC_READ_SEARCH"}
-	capSysPtrace     = capability{unix.CAP_SYS_PTRACE, "CAP_SYS_PTRACE"}
-	capSysAdmin      = capability{unix.CAP_SYS_ADMIN, "CAP_SYS_ADMIN"}
-	capSysResource   = capability{unix.CAP_SYS_RESOURCE, "CAP_SYS_RESOURCE"}
+	capBPF         = capability{unix.CAP_BPF, "CAP_BPF"}
+	capPerfmon     = capability{unix.CAP_PERFMON, "CAP_PERFMON"}
+	capSysPtrace   = capability{unix.CAP_SYS_PTRACE, "CAP_SYS_PTRACE"}
+	capSysResource = capability{unix.CAP_SYS_RESOURCE, "CAP_SYS_RESOURCE"}
 )
 
 // capSet is an effective capability set.
