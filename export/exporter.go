@@ -124,17 +124,21 @@ func newExporterSignals(o Options, logs, spans signal) (*Exporter, error) {
 		return nil, err
 	}
 	x := &Exporter{}
-	procs := newProcAttrs() // shared: a process's records and its span
+	// Shared by both sinks, which the pipeline calls from one goroutine:
+	// a process's records and its span reuse one encoding of its
+	// attributes and one derivation of its ids.
+	procs := newProcAttrs()
+	ids := semconv.NewIDCache(o.Boot)
 	out := &lineWriter{w: o.Messages}
 	if o.Logs && logs.out != nil {
 		so := o
 		so.Timeout = logs.cfg.timeout
-		x.logs = newLogSink(logs.out, so, env, procs, newReporter(out, logs.cfg, o.RetryFor))
+		x.logs = newLogSink(logs.out, so, env, procs, ids, newReporter(out, logs.cfg, o.RetryFor))
 	}
 	if o.Traces && spans.out != nil {
 		so := o
 		so.Timeout = spans.cfg.timeout
-		x.spans = newSpanSink(spans.out, so, env, procs, newReporter(out, spans.cfg, o.RetryFor))
+		x.spans = newSpanSink(spans.out, so, env, procs, ids, newReporter(out, spans.cfg, o.RetryFor))
 	}
 	return x, nil
 }

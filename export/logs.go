@@ -40,10 +40,10 @@ type logSink struct {
 }
 
 // newLogSink builds the sink over out, an OTLP (or test) sender.
-func newLogSink(out sender, o Options, env *envelope, procs *procAttrs, rep *reporter) *logSink {
+func newLogSink(out sender, o Options, env *envelope, procs *procAttrs, ids *semconv.IDCache, rep *reporter) *logSink {
 	s := &logSink{
 		out:    out,
-		ids:    semconv.NewIDCache(o.Boot),
+		ids:    ids,
 		counts: new([semconv.NumKinds]counters),
 		now:    time.Now,
 		procs:  procs,

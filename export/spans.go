@@ -48,10 +48,10 @@ type spanSink struct {
 	link  []byte
 }
 
-func newSpanSink(out sender, o Options, env *envelope, procs *procAttrs, rep *reporter) *spanSink {
+func newSpanSink(out sender, o Options, env *envelope, procs *procAttrs, ids *semconv.IDCache, rep *reporter) *spanSink {
 	s := &spanSink{
 		out:   out,
-		ids:   semconv.NewIDCache(o.Boot),
+		ids:   ids,
 		procs: procs,
 		attrs: make([]attribute.KeyValue, 0, 48),
 		rec:   make([]byte, 0, 2048),
