@@ -11,6 +11,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/procotel/procotel/internal/otelcoltest"
 )
 
 // anchorEnv makes the test binary run as an anchor (anchorMain) instead
@@ -75,8 +77,8 @@ type anchor struct {
 	cmd   *exec.Cmd
 	PID   int
 	stdin io.WriteCloser
-	out   lockedBuffer
-	errs  lockedBuffer
+	out   otelcoltest.Output
+	errs  otelcoltest.Output
 	done  chan struct{}
 }
 

@@ -14,8 +14,6 @@ type (
 	Log       = otelcoltest.Log
 	Span      = otelcoltest.Span
 	Metric    = otelcoltest.Metric
-
-	lockedBuffer = otelcoltest.Output
 )
 
 var (

@@ -19,8 +19,8 @@ var allowed = map[string][]string{
 	"config/...":   {},
 	"backends":     {"semconv"},
 	"backends/...": {"backends", "semconv"},
-	"linux/...":    {"backends", "semconv"},
-	"freebsd/...":  {"backends", "semconv"},
+	"linux/...":    {"backends/...", "semconv"},
+	"freebsd/...":  {"backends/...", "semconv"},
 	"pipeline/...": {"semconv"},
 	"export/...":   {"semconv"},
 	"terminal/...": {"semconv", "pipeline"},
@@ -28,13 +28,13 @@ var allowed = map[string][]string{
 	"agent/...": {
 		"backends/...", "config", "linux", "freebsd", "pipeline", "semconv",
 	},
-	"collector/...": {
-		"backends/...", "config", "linux", "freebsd", "pipeline", "semconv",
-	},
-	"internal/layout":  {},
-	"internal/testenv": {"backends/...", "semconv"},
-	"cmd/...":          {"*"},
-	"e2e/...":          {"*"},
+	"collector/...":        {"agent", "backends", "config", "pipeline", "semconv"},
+	"internal/layout":      {},
+	"internal/testenv":     {"backends/...", "semconv"},
+	"internal/otelcoltest": {},
+	"packaging":            {},
+	"cmd/...":              {"*"},
+	"e2e/...":              {"*"},
 }
 
 // rule returns the allowed imports of pkg (module-relative), the folder
@@ -130,7 +130,9 @@ func TestRuleTable(t *testing.T) {
 		{"backends/replay", "backends", true},
 		{"linux", "pipeline", false},
 		{"pipeline", "export", false},
-		{"collector", "backends/replay", true},
+		{"collector", "backends/replay", false},
+		{"collector", "linux", false},
+		{"collector", "agent", true},
 		{"collector", "collector/internal/metadata", true},
 		{"backends/backendtest/workload", "backends/backendtest/truth", true},
 		{"backends", "backends/replay", false},
