@@ -11,8 +11,8 @@ import (
 	commonpb "go.opentelemetry.io/proto/otlp/common/v1"
 
 	"github.com/procotel/procotel/backends"
-	"github.com/procotel/procotel/e2e"
 	"github.com/procotel/procotel/export"
+	"github.com/procotel/procotel/internal/otelcoltest"
 	"github.com/procotel/procotel/pipeline"
 	"github.com/procotel/procotel/semconv"
 )
@@ -37,7 +37,7 @@ func TestFakeLibdtraceToOTLP(t *testing.T) {
 		t.Fatal(err)
 	}
 	caps := b.Capabilities()
-	fwd := e2e.StartForwarded(t)
+	fwd := otelcoltest.StartForwarded(t)
 	exp, err := export.New(ctx, export.Options{Endpoint: fwd.URL, Protocol: export.ProtocolHTTP,
 		Boot: caps.Boot, Logs: true, Traces: true, ExportInterval: 50 * time.Millisecond,
 		Observer: semconv.Observer{OS: semconv.OSFreeBSD, HostName: "jailhost"}})
