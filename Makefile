@@ -48,6 +48,9 @@ FUZZTIME ?= 20s
 FUZZ_TARGETS = \
 	./pipeline/:FuzzFilterParse \
 	./pipeline/:FuzzRedactArgv \
+	./config/:FuzzDecodeYAML \
+	./config/:FuzzFlags \
+	./backends/replay/:FuzzReplay \
 	./linux/:FuzzDecode \
 	./freebsd/:FuzzDecode
 fuzz:
