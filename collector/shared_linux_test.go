@@ -16,14 +16,13 @@ import (
 
 	"github.com/procotel/procotel/backends"
 	"github.com/procotel/procotel/collector/internal/metadata"
+	"github.com/procotel/procotel/internal/testenv"
 	"github.com/procotel/procotel/linux"
 )
 
 func requireRoot(t *testing.T) {
 	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Skip("SKIP LOUDLY: this test loads the eBPF backend and needs root; run: sudo go test ./collector/")
-	}
+	testenv.RequireKernel(t, "this test loads the eBPF backend")
 }
 
 // bpfProgramFDs counts the eBPF program file descriptors this process

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/procotel/procotel/backends"
+	"github.com/procotel/procotel/internal/testenv"
 	"github.com/procotel/procotel/linux"
 )
 
@@ -68,9 +69,7 @@ func exeName(t *testing.T, cmd string) string {
 //	└─ sh (exit 3)
 //	   └─ sleep 2
 func TestConsoleEBPF(t *testing.T) {
-	if os.Geteuid() != 0 {
-		t.Skip("SKIPPING console test with the eBPF backend: needs root (CAP_BPF, CAP_PERFMON)")
-	}
+	testenv.RequireKernel(t, "console test with the eBPF backend")
 	b, err := linux.New("", backends.Options{})
 	if err != nil {
 		t.Fatal(err)

@@ -217,6 +217,7 @@ func startConsoleContext(t *testing.T, ctx context.Context, r *rig, historyFile 
 		case <-time.After(5 * time.Second):
 			t.Errorf("console Run did not return after Close")
 		}
+		pts.Close()
 		ptm.Close()
 	})
 	s.waitFor(0, DefaultPrompt)

@@ -6,7 +6,6 @@ import (
 	"context"
 	"encoding/hex"
 	"fmt"
-	"os"
 	"sort"
 	"strconv"
 	"strings"
@@ -19,6 +18,7 @@ import (
 	tracepb "go.opentelemetry.io/proto/otlp/trace/v1"
 
 	"github.com/procotel/procotel/export"
+	"github.com/procotel/procotel/internal/testenv"
 	"github.com/procotel/procotel/semconv"
 )
 
@@ -26,9 +26,7 @@ var protocols = []string{export.ProtocolGRPC, export.ProtocolHTTP}
 
 func requireRoot(t *testing.T) {
 	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Skip("SKIP LOUDLY: the e2e tests run as root (they will load the eBPF backend); run: sudo go test ./e2e/")
-	}
+	testenv.RequireKernel(t, "the e2e tests load the eBPF backend")
 }
 
 // endpoint returns the exporter endpoint of c for protocol.

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/procotel/procotel/backends"
+	"github.com/procotel/procotel/internal/testenv"
 	"github.com/procotel/procotel/semconv"
 )
 
@@ -23,9 +24,7 @@ import (
 // not root and failing when it is root and the kernel refuses.
 func startBackend(t testing.TB, opts backends.Options) (*Backend, *collector) {
 	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Skip("SKIPPING eBPF backend test: needs root (CAP_BPF, CAP_PERFMON) to load programs")
-	}
+	testenv.RequireKernel(t, "eBPF backend test")
 	be, err := New("", opts)
 	if err != nil {
 		t.Fatal(err)

@@ -3,7 +3,7 @@
 package main
 
 import (
-	"os"
+	"github.com/procotel/procotel/internal/testenv"
 	"runtime"
 	"testing"
 	"time"
@@ -17,9 +17,7 @@ import (
 //
 //	go test -run '^$' -bench Storm ./cmd/procotel-storm
 func BenchmarkStorm(b *testing.B) {
-	if os.Geteuid() != 0 {
-		b.Skip("SKIPPING storm benchmark: needs root to load the eBPF programs")
-	}
+	testenv.RequireKernel(b, "storm benchmark")
 	storm := buildStorm(b.TempDir())
 	for _, mode := range []string{"fork", "exec", "build"} {
 		b.Run(mode, func(b *testing.B) {

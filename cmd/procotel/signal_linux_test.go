@@ -19,6 +19,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/procotel/procotel/internal/testenv"
 	"github.com/procotel/procotel/semconv"
 )
 
@@ -26,9 +27,7 @@ import (
 // test is not root; as root the backend must start, or the test fails.
 func requireRoot(t *testing.T) {
 	t.Helper()
-	if os.Geteuid() != 0 {
-		t.Skip("SKIP LOUDLY: this test runs procotel on the eBPF backend and needs root; run: sudo go test ./cmd/procotel/ -run TestStopSignal")
-	}
+	testenv.RequireKernel(t, "this test runs procotel on the eBPF backend")
 }
 
 // buildProcotel builds the binary under test.
