@@ -67,6 +67,7 @@ func TestFakeLibdtraceToOTLP(t *testing.T) {
 		attrs map[string]*commonpb.AnyValue
 		trace string
 		span  string
+		jail  string // the Resource's jail: one Resource per jail
 	}
 	var recs []rec
 	for _, l := range fwd.Logs() {
@@ -76,6 +77,7 @@ func TestFakeLibdtraceToOTLP(t *testing.T) {
 			r.attrs[kv.Key] = kv.Value
 		}
 		r.pid = r.attrs["process.pid"].GetIntValue()
+		r.jail = l.Resource["procotel.freebsd.jail.name"].GetStringValue()
 		if l.Resource["os.type"].GetStringValue() != "freebsd" {
 			t.Errorf("resource os.type = %v", l.Resource["os.type"])
 		}
@@ -120,10 +122,21 @@ func TestFakeLibdtraceToOTLP(t *testing.T) {
 	if sh := find("process.exit", 100); num(sh, "process.exit.code") != 3 {
 		t.Errorf("exit of 100: %v", sh.attrs)
 	}
-	sig := find("process.signal", 300)
-	if str(sig, "procotel.signal.name") != "SIGTERM" || num(sig, "procotel.signal.sender.pid") != 100 ||
-		str(sig, "procotel.freebsd.jail.name") != "db" {
-		t.Errorf("signal record: %v", sig.attrs)
+	// 300 had two signals, in two jails: records of different Resources
+	// come in separate batches, so find the SIGTERM by name.
+	var sig *rec
+	for i := range recs {
+		if recs[i].name == "process.signal" && recs[i].pid == 300 && str(recs[i], "procotel.signal.name") == "SIGTERM" {
+			sig = &recs[i]
+		}
+	}
+	if sig == nil || num(*sig, "procotel.signal.sender.pid") != 100 || str(*sig, "procotel.freebsd.jail.name") != "db" || sig.jail != "db" {
+		t.Errorf("SIGTERM record of 300 (sent by 100, in jail db, under its Resource): %+v", sig)
+	}
+	for _, r := range recs {
+		if r.jail != str(r, "procotel.freebsd.jail.name") {
+			t.Errorf("%s of %d: jail %q under the Resource of jail %q", r.name, r.pid, str(r, "procotel.freebsd.jail.name"), r.jail)
+		}
 	}
 
 	// One span per closed lifetime; 200's carries its ids, its jail and
