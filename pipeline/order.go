@@ -27,7 +27,9 @@ type heapEntry struct {
 // length, or once they have waited the window length, so a quiet system
 // still flushes promptly. The heap is hand-written over small entries that
 // point into a pool of event slots, so pushing and popping neither
-// allocates (once the arrays have grown) nor moves whole events around.
+// allocates (once the arrays have grown) nor moves whole events around:
+// the pipeline receives an event into a slot (reserve, pushSlot) and
+// handles it there (popSlot, freeSlot).
 type window struct {
 	length  time.Duration
 	heap    []heapEntry
@@ -42,10 +44,34 @@ type window struct {
 
 func (w *window) len() int { return len(w.heap) }
 
+// reserve returns a free slot for the caller to write an event into (see
+// event), then to push or free (freeSlot). The pointer event returns stays valid
+// until the next reserve.
+func (w *window) reserve() int32 {
+	if n := len(w.free); n > 0 {
+		slot := w.free[n-1]
+		w.free = w.free[:n-1]
+		return slot
+	}
+	w.slots = append(w.slots, pending{})
+	return int32(len(w.slots) - 1)
+}
+
+// event is the event in slot.
+func (w *window) event(slot int32) *semconv.Event { return &w.slots[slot].ev }
+
 // push adds e, received at now. It reports whether e arrived after an
 // event with a later kernel time (it is being reordered).
 func (w *window) push(e *semconv.Event, now time.Time) (reordered bool) {
-	order := e.BootNS
+	slot := w.reserve()
+	w.slots[slot].ev = *e
+	return w.pushSlot(slot, now)
+}
+
+// pushSlot adds the event written into slot (reserved), received at now;
+// it reports what push does.
+func (w *window) pushSlot(slot int32, now time.Time) (reordered bool) {
+	order := w.slots[slot].ev.BootNS
 	if order == 0 {
 		order = w.newest
 	}
@@ -55,18 +81,9 @@ func (w *window) push(e *semconv.Event, now time.Time) (reordered bool) {
 		w.newest = order
 	}
 	w.seq++
-	var slot int32
-	if n := len(w.free); n > 0 {
-		slot = w.free[n-1]
-		w.free = w.free[:n-1]
-	} else {
-		w.slots = append(w.slots, pending{})
-		slot = int32(len(w.slots) - 1)
-	}
 	if w.base.IsZero() {
 		w.base = now
 	}
-	w.slots[slot] = pending{ev: *e}
 	w.heap = append(w.heap, heapEntry{order: order, seq: w.seq, arrived: int64(now.Sub(w.base)), slot: slot})
 	w.up(len(w.heap) - 1)
 	return reordered
@@ -96,22 +113,21 @@ func (w *window) deadline() time.Time {
 // pop removes the oldest event into dst. It reports whether the event is
 // late: older than one already released, so it could not be put in order.
 func (w *window) pop(dst *semconv.Event) (late bool) {
+	slot, late := w.popSlot()
+	*dst = w.slots[slot].ev
+	w.freeSlot(slot)
+	return late
+}
+
+// popSlot takes the oldest event off the heap and returns its slot, for
+// the caller to handle in place and then free (freeSlot); late is as for pop.
+func (w *window) popSlot() (slot int32, late bool) {
 	top := w.heap[0]
 	n := len(w.heap) - 1
 	w.heap[0] = w.heap[n]
 	w.heap = w.heap[:n]
 	if n > 0 {
 		w.down(0)
-	}
-	it := &w.slots[top.slot]
-	*dst = it.ev
-	*it = pending{} // drop references to argv and strings
-	w.free = append(w.free, top.slot)
-	if len(w.heap) == 0 {
-		// Empty: start the pool over so a burst does not pin memory
-		// beyond the slots it needed.
-		w.slots = w.slots[:0]
-		w.free = w.free[:0]
 	}
 	order := top.order
 	if w.started && order < w.release {
@@ -120,7 +136,19 @@ func (w *window) pop(dst *semconv.Event) (late bool) {
 		w.release = order
 		w.started = true
 	}
-	return late
+	return top.slot, late
+}
+
+// freeSlot frees slot, reserved and not (or no longer) in the heap.
+func (w *window) freeSlot(slot int32) {
+	w.slots[slot] = pending{} // drop references to argv and strings
+	w.free = append(w.free, slot)
+	if len(w.free) == len(w.slots) {
+		// Empty: start the pool over so a burst does not pin memory
+		// beyond the slots it needed.
+		w.slots = w.slots[:0]
+		w.free = w.free[:0]
+	}
 }
 
 func (w *window) less(i, j int) bool {

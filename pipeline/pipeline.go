@@ -175,7 +175,6 @@ type Pipeline struct {
 
 	// Owned by the Run goroutine (the window and output scratch).
 	win     window
-	cur     semconv.Event
 	scratch semconv.Event
 	lts     []lifetimeOut
 }
@@ -241,11 +240,7 @@ func (p *Pipeline) Run(ctx context.Context, in <-chan semconv.Event) error {
 		select {
 		case <-ctx.Done():
 			for n := len(in); n > 0; n-- {
-				e, ok := <-in
-				if !ok {
-					break
-				}
-				p.receive(&e)
+				p.receiveFrom(in, p.now())
 			}
 			p.shutdown()
 			return nil
@@ -262,11 +257,7 @@ func (p *Pipeline) Run(ctx context.Context, in <-chan semconv.Event) error {
 			p.receiveAt(&e, now)
 			for n := len(in); n > 0; n-- {
 				p.releaseReady(now)
-				e, ok := <-in
-				if !ok {
-					break
-				}
-				p.receiveAt(&e, now)
+				p.receiveFrom(in, now)
 			}
 		case <-timer.C:
 			armedFor = time.Time{}
@@ -327,10 +318,30 @@ func (p *Pipeline) receive(e *semconv.Event) { p.receiveAt(e, p.now()) }
 
 // receiveAt is receive with the time of arrival given.
 func (p *Pipeline) receiveAt(e *semconv.Event, now time.Time) {
+	slot := p.win.reserve()
+	*p.win.event(slot) = *e
+	p.receiveSlot(slot, now)
+}
+
+// receiveFrom receives one event from in, which must have one queued
+// (len(in) > 0, and Run is its only reader, so no receive can find it
+// closed), straight into a window slot: one copy from the channel's
+// buffer, where receiving into a variable and pushing it would make two.
+func (p *Pipeline) receiveFrom(in <-chan semconv.Event, now time.Time) {
+	slot := p.win.reserve()
+	*p.win.event(slot) = <-in
+	p.receiveSlot(slot, now)
+}
+
+// receiveSlot takes the event written into slot, received at now: it
+// goes into the ordering window, or to the table and the slot is freed.
+func (p *Pipeline) receiveSlot(slot int32, now time.Time) {
+	e := p.win.event(slot)
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	if !e.Kind.Valid() {
 		p.stats.Invalid++
+		p.win.freeSlot(slot)
 		return
 	}
 	p.stats.In[e.Kind]++
@@ -342,9 +353,10 @@ func (p *Pipeline) receiveAt(e *semconv.Event, now time.Time) {
 	}
 	if e.Kind == semconv.KindExisting {
 		p.seed(e)
+		p.win.freeSlot(slot)
 		return
 	}
-	if p.win.push(e, now) {
+	if p.win.pushSlot(slot, now) {
 		p.stats.Reordered++
 	}
 	p.buffered.Store(int64(p.win.len()))
@@ -353,10 +365,17 @@ func (p *Pipeline) receiveAt(e *semconv.Event, now time.Time) {
 // releaseReady hands on every event the window lets go at now.
 func (p *Pipeline) releaseReady(now time.Time) {
 	for p.win.ready(now) {
-		late := p.win.pop(&p.cur)
-		p.buffered.Store(int64(p.win.len()))
-		p.handle(&p.cur, late)
+		p.handleOldest()
 	}
+}
+
+// handleOldest takes the oldest event off the window and handles it in
+// its slot.
+func (p *Pipeline) handleOldest() {
+	slot, late := p.win.popSlot()
+	p.buffered.Store(int64(p.win.len()))
+	p.handle(p.win.event(slot), late)
+	p.win.freeSlot(slot)
 }
 
 // handle runs one ordered event through the table, the filter and the
@@ -406,9 +425,7 @@ func (p *Pipeline) deliverLifetimes() {
 // processes still alive.
 func (p *Pipeline) shutdown() {
 	for p.win.len() > 0 {
-		late := p.win.pop(&p.cur)
-		p.buffered.Store(int64(p.win.len()))
-		p.handle(&p.cur, late)
+		p.handleOldest()
 	}
 	p.mu.Lock()
 	p.att.flush()

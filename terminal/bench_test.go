@@ -1,6 +1,8 @@
 package terminal
 
 import (
+	"context"
+	"io"
 	"testing"
 	"time"
 
@@ -30,5 +32,17 @@ func BenchmarkTextFormat(b *testing.B) {
 	b.ReportAllocs()
 	for i := 0; b.Loop(); i++ {
 		buf = t.format(buf[:0], &evs[i%len(evs)])
+	}
+}
+
+// BenchmarkJSONEvent measures the JSON sink's Event: encoding one line
+// into the output buffer, which a writer empties into io.Discard.
+func BenchmarkJSONEvent(b *testing.B) {
+	j := NewJSON(io.Discard, Options{BufferLimit: 1 << 30})
+	defer j.Close(context.Background())
+	evs := benchEvents()
+	b.ReportAllocs()
+	for i := 0; b.Loop(); i++ {
+		j.Event(&evs[i%len(evs)])
 	}
 }

@@ -2,7 +2,6 @@ package terminal
 
 import (
 	"context"
-	"encoding/json"
 	"io"
 	"path"
 	"strconv"
@@ -335,14 +334,17 @@ func NewJSON(w io.Writer, opts Options) *JSON {
 	return &JSON{out: newAsyncWriter(w, limit(opts))}
 }
 
-// Event encodes one line. It never blocks.
+// Event encodes one line, as json.Marshal would (HTML characters
+// escaped), straight into the output buffer. It never blocks. An event
+// that cannot be encoded (a time beyond year 9999) is dropped and counted.
 func (j *JSON) Event(e *semconv.Event) {
-	line, err := json.Marshal(e)
-	if err != nil {
-		j.out.dropped.Add(1)
-		return
-	}
-	j.out.append(func(b []byte) []byte { return append(append(b, line...), '\n') })
+	j.out.appendOrDrop(func(b []byte) ([]byte, bool) {
+		b, err := semconv.AppendJSON(b, e, true)
+		if err != nil {
+			return b, false
+		}
+		return append(b, '\n'), true
+	})
 }
 
 // Lifetime is not printed in the JSON stream.

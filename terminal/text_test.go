@@ -211,3 +211,40 @@ func TestJSONExitZeroIsPresent(t *testing.T) {
 		t.Fatalf("decoded %+v", back)
 	}
 }
+
+// The JSON sink's lines are json.Marshal's (HTML characters escaped, as
+// `--output json` always wrote them), one per event; an event whose time
+// cannot be encoded is dropped and counted, and the next line is whole.
+func TestJSONLinesAreMarshal(t *testing.T) {
+	exec := ev(semconv.KindExec, 8, 1, "sh")
+	exec.Process.Exe = "/bin/sh"
+	exec.Process.Argv = []string{"sh", "-c", "a <b && c >d", "\u2028\xff\t"}
+	bad := ev(semconv.KindExit, 9, 1, "x")
+	bad.Time = time.Date(10000, 1, 1, 0, 0, 0, 0, time.UTC)
+	exit := ev(semconv.KindExit, 8, 1, "sh")
+	var buf bytes.Buffer
+	j := NewJSON(&buf, Options{})
+	j.Event(&exec)
+	j.Event(&bad)
+	j.Event(&exit)
+	if err := j.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	var want []byte
+	for _, e := range []*semconv.Event{&exec, &exit} {
+		line, err := json.Marshal(e)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want = append(append(want, line...), '\n')
+	}
+	if !bytes.Equal(buf.Bytes(), want) {
+		t.Fatalf("got\n%s\nwant\n%s", buf.Bytes(), want)
+	}
+	if !strings.Contains(buf.String(), `\u003cb \u0026\u0026 c \u003ed`) {
+		t.Fatalf("HTML characters not escaped: %s", buf.Bytes())
+	}
+	if st := j.Stats(); st.Written != 2 || st.Dropped != 1 {
+		t.Fatalf("stats %+v, want 2 written, 1 dropped", st)
+	}
+}

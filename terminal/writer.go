@@ -39,14 +39,25 @@ func newAsyncWriter(w io.Writer, limit int) *asyncWriter {
 // append adds one line built by fill; fill appends to the slice it is
 // given and returns it. It reports false if the line was dropped.
 func (a *asyncWriter) append(fill func([]byte) []byte) bool {
+	return a.appendOrDrop(func(b []byte) ([]byte, bool) { return fill(b), true })
+}
+
+// appendOrDrop is append with a fill that may fail: it then returns the
+// slice as it was given and false, and the line counts as dropped.
+func (a *asyncWriter) appendOrDrop(fill func([]byte) ([]byte, bool)) bool {
 	a.mu.Lock()
 	if a.closed || len(a.buf) > a.limit {
 		a.mu.Unlock()
 		a.dropped.Add(1)
 		return false
 	}
-	a.buf = fill(a.buf)
+	var ok bool
+	a.buf, ok = fill(a.buf)
 	a.mu.Unlock()
+	if !ok {
+		a.dropped.Add(1)
+		return false
+	}
 	a.written.Add(1)
 	select {
 	case a.wake <- struct{}{}:
