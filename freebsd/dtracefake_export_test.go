@@ -11,8 +11,8 @@ import (
 	commonpb "go.opentelemetry.io/proto/otlp/common/v1"
 
 	"github.com/procotel/procotel/backends"
-	"github.com/procotel/procotel/e2e"
 	"github.com/procotel/procotel/export"
+	"github.com/procotel/procotel/internal/otelcoltest"
 	"github.com/procotel/procotel/pipeline"
 	"github.com/procotel/procotel/semconv"
 )
@@ -37,7 +37,7 @@ func TestFakeLibdtraceToOTLP(t *testing.T) {
 		t.Fatal(err)
 	}
 	caps := b.Capabilities()
-	fwd := e2e.StartForwarded(t)
+	fwd := otelcoltest.StartForwarded(t)
 	exp, err := export.New(ctx, export.Options{Endpoint: fwd.URL, Protocol: export.ProtocolHTTP,
 		Boot: caps.Boot, Logs: true, Traces: true, ExportInterval: 50 * time.Millisecond,
 		Observer: semconv.Observer{OS: semconv.OSFreeBSD, HostName: "jailhost"}})
@@ -120,7 +120,14 @@ func TestFakeLibdtraceToOTLP(t *testing.T) {
 	if sh := find("process.exit", 100); num(sh, "process.exit.code") != 3 {
 		t.Errorf("exit of 100: %v", sh.attrs)
 	}
-	sig := find("process.signal", 300)
+	// Records come batched by Resource (one per jail), so the send of
+	// SIGTERM to 300 in jail db is looked up by its outcome, not order.
+	var sig rec
+	for _, r := range recs {
+		if r.name == "process.signal" && r.pid == 300 && str(r, "procotel.signal.outcome") == "generated" {
+			sig = r
+		}
+	}
 	if str(sig, "procotel.signal.name") != "SIGTERM" || num(sig, "procotel.signal.sender.pid") != 100 ||
 		str(sig, "procotel.freebsd.jail.name") != "db" {
 		t.Errorf("signal record: %v", sig.attrs)
