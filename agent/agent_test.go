@@ -203,13 +203,14 @@ func TestNewPlan(t *testing.T) {
 	r := config.DefaultReceiver()
 	r.Capture.ExecFailures = false
 	r.Capture.ArgvMax = 4096
+	r.Capture.ExecRateLimit = 50
 	r.Traces.RootPolicy = "session"
 	r.Filter = "comm=sh"
 	p, err := NewPlan(r)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !p.BackendOptions.NoExecFailures || p.BackendOptions.ArgvMax != 4096 {
+	if !p.BackendOptions.NoExecFailures || p.BackendOptions.ArgvMax != 4096 || p.BackendOptions.ExecRateLimit != 50 {
 		t.Errorf("backend options %+v", p.BackendOptions)
 	}
 	if p.Pipeline.RootPolicy != semconv.RootSession || p.Pipeline.Filter == nil || p.Pipeline.Redact == nil {

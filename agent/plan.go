@@ -41,6 +41,7 @@ func NewPlan(r config.Receiver) (Plan, error) {
 			Env:            c.Env,
 			ExecSHA256:     c.ExecSHA256,
 			ExecSHA256Max:  c.ExecSHA256Max,
+			ExecRateLimit:  c.ExecRateLimit,
 		},
 	}
 	if len(c.Jails) > 0 {

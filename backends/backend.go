@@ -102,6 +102,10 @@ type Stats struct {
 	// LateReapsDropped counts the kernel's reports that came after such an
 	// inference and were left out as duplicates.
 	ReapsInferred, LateReapsDropped uint64
+	// Throttled counts execs counted instead of reported because their
+	// cgroup passed Options.ExecRateLimit; the throttle events' stop
+	// records carry them per cgroup.
+	Throttled uint64
 }
 
 // TotalReceived sums Received over kinds.

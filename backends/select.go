@@ -46,6 +46,12 @@ type Options struct {
 	// get none.
 	ExecSHA256    bool
 	ExecSHA256Max int64
+	// ExecRateLimit is the number of execs per cgroup per second
+	// reported one by one; past it a cgroup's execs are counted
+	// (Stats.Throttled) and reported by a throttle start and stop event
+	// (semconv.KindThrottle). Exits, reaps and the other kinds are never
+	// throttled. 0 turns throttling off.
+	ExecRateLimit int
 }
 
 // DefaultExecSHA256Max is the default size cap of ExecSHA256: 64 MiB.

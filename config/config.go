@@ -61,6 +61,10 @@ type Capture struct {
 	// to ExecSHA256Max bytes.
 	ExecSHA256    bool  `yaml:"exec_sha256" mapstructure:"exec_sha256"`
 	ExecSHA256Max int64 `yaml:"exec_sha256_max" mapstructure:"exec_sha256_max"`
+	// ExecRateLimit is the number of execs per cgroup per second
+	// reported one by one; past it they are counted and reported as a
+	// throttle start and stop. 0 (the default) turns it off.
+	ExecRateLimit int `yaml:"exec_rate_limit" mapstructure:"exec_rate_limit"`
 }
 
 // DefaultEnv is capture.env's default: the variables that change what a
@@ -210,6 +214,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Capture.ExecSHA256Max < 0 {
 		return fieldErr("capture.exec_sha256_max", "must not be negative, got %d", c.Capture.ExecSHA256Max)
+	}
+	if c.Capture.ExecRateLimit < 0 || c.Capture.ExecRateLimit > 1<<30 {
+		return fieldErr("capture.exec_rate_limit", "must be 0 (off) to 1073741824 execs per cgroup per second, got %d", c.Capture.ExecRateLimit)
 	}
 	for _, p := range c.Capture.Env {
 		name, _ := strings.CutSuffix(p, "*")

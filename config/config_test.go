@@ -29,6 +29,16 @@ func TestDefaultIsValid(t *testing.T) {
 	}
 }
 
+func TestExecRateLimit(t *testing.T) {
+	if c := Default(); c.Capture.ExecRateLimit != 0 {
+		t.Errorf("default exec rate limit %d, want 0 (off)", c.Capture.ExecRateLimit)
+	}
+	c, err := load(t, []string{"--exec-rate-limit", "50"}, nil)
+	if err != nil || c.Capture.ExecRateLimit != 50 {
+		t.Errorf("--exec-rate-limit 50: %d, %v", c.Capture.ExecRateLimit, err)
+	}
+}
+
 func TestFile(t *testing.T) {
 	c, err := load(t, []string{"--config", "testdata/config.yaml"}, nil)
 	if err != nil {
@@ -109,6 +119,7 @@ func TestErrorsNameTheField(t *testing.T) {
 		{args: []string{"--otlp-protocol", "udp"}, want: "otlp.protocol: must be grpc or http/protobuf"},
 		{args: []string{"--window", "soon"}, want: "flag --window: pipeline.window: cannot use \"soon\" (want a duration"},
 		{args: []string{"--argv-max", "12"}, want: "capture.argv_max: must be between 64"},
+		{args: []string{"--exec-rate-limit", "-1"}, want: "capture.exec_rate_limit: must be 0 (off) to 1073741824"},
 		{args: []string{"--argv-max", "lots"}, want: "capture.argv_max: cannot use \"lots\" (want a whole number)"},
 		{args: []string{"--buffer-size", "5000"}, want: "capture.buffer_size: must be a power of two"},
 		{args: []string{"--root-policy", "group"}, want: "traces.root_policy: must be process_group"},

@@ -45,6 +45,7 @@ var flagSpecs = []flagSpec{
 	{"jail", "capture.jails", "FreeBSD: only watch these jails (comma-separated ids or names)", false, ""},
 	{"capture-env", "capture.env", "environment variables reported on each exec (comma-separated names, NAME* for a prefix; empty for none; default LD_PRELOAD,LD_LIBRARY_PATH,LD_AUDIT)", false, ""},
 	{"exec-sha256", "capture.exec_sha256", "also report the full SHA-256 of each executable (up to capture.exec_sha256_max bytes)", true, ""},
+	{"exec-rate-limit", "capture.exec_rate_limit", "Linux: execs per cgroup per second reported one by one; past it they are counted and reported as a throttle start and stop (0, the default: off)", false, ""},
 	{"window", "pipeline.window", "reordering window, e.g. 20ms", false, ""},
 	{"max-processes", "pipeline.max_processes", "bound on the process table", false, ""},
 	{"redact", "pipeline.redact", "redact secrets in command lines", true, ""},

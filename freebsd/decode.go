@@ -147,6 +147,24 @@ func splitArgs(b []byte) []string {
 	return argv
 }
 
+// setID reports whether an exec was set-user-ID and set-group-ID: the
+// process has P_SUGID, its effective id now differs from its real one,
+// and from the effective id before the exec (recorded at proc:::exec).
+// P_SUGID alone is sticky: a process that changed its ids before, and
+// kept them, execs a plain file with it still set. The file's mode is
+// not read (DTrace sees the vnode, not the inode's mode), so a set-id
+// file owned by the caller's own effective id is not flagged, as on
+// Linux.
+func setID(v values, c *semconv.Creds) (uid, gid bool) {
+	if v.int("sugid") == 0 {
+		return false, false
+	}
+	changed := func(old int64, eff, real uint32) bool {
+		return old != 0 && eff != real && uint32(old-1) != eff
+	}
+	return changed(v.int("old_euid"), c.EUID, c.UID), changed(v.int("old_egid"), c.EGID, c.GID)
+}
+
 func (d *Decoder) decodeEvent(v values, cpu int32) (Decoded, error) {
 	var out Decoded
 	e := &out.Event
@@ -166,9 +184,14 @@ func (d *Decoder) decodeEvent(v values, cpu int32) (Decoded, error) {
 			UID: uint32(v.int("uid")), EUID: uint32(v.int("euid")),
 			GID: uint32(v.int("gid")), EGID: uint32(v.int("egid")),
 		},
-		PGID:   v.i32("pgid"),
-		SID:    v.i32("sid"),
-		JailID: v.i32("jid"),
+		PGID:     v.i32("pgid"),
+		SID:      v.i32("sid"),
+		JailID:   v.i32("jid"),
+		LoginUID: semconv.MakeAuditID(uint32(v.int("auid"))),
+	}
+	// An audit session id of 0 is AU_DEFAUDITSID: none.
+	if asid := uint32(v.int("asid")); asid != 0 {
+		cur.AuditSessionID = semconv.MakeAuditID(asid)
 	}
 	comm, cut := v.str("comm")
 	cur.Comm = comm
@@ -204,6 +227,7 @@ func (d *Decoder) decodeEvent(v values, cpu int32) (Decoded, error) {
 		e.Process.Exe = str("path")
 		e.Process.JailName = str("jail_name")
 		e.Exec.Filename = e.Process.Exe
+		e.Exec.SetUID, e.Exec.SetGID = setID(v, &cur.Creds)
 	case TagExecFailure:
 		e.Kind = semconv.KindExecFailed
 		e.Process = cur

@@ -261,3 +261,52 @@ func FuzzDecode(f *testing.F) {
 		seq.Flush(nil)
 	})
 }
+
+// TestDecodeAuditAndSetID: the credential's audit ids map to the login
+// uid and session, unset values (AU_DEFAUDITID, AU_DEFAUDITSID) to none;
+// an exec is set-user-ID (set-group-ID) when P_SUGID is set and the
+// effective id differs from the real one and from the one before the exec.
+func TestDecodeAuditAndSetID(t *testing.T) {
+	s := testSchema(t)
+	d := NewDecoder(s)
+	decode := func(f firing) semconv.Event {
+		t.Helper()
+		out, err := d.Decode(f.frame(t, s))
+		if err != nil {
+			t.Fatal(err)
+		}
+		return out.Event
+	}
+	// common: uid 1001, euid 0, gid 1001, egid 0.
+	exec := func(sugid, oldEUID, oldEGID int64) firing {
+		return fire(TagExecSuccess, 0, 200, 100200, 100, 3000, "su",
+			map[string]int64{"sugid": sugid, "old_euid": oldEUID, "old_egid": oldEGID, "auid": 1001, "asid": 7},
+			map[string]string{"path": "/usr/bin/su"})
+	}
+	e := decode(exec(pSugid, 1001+1, 1001+1))
+	if l, ok := e.Process.LoginUID.Get(); !ok || l != 1001 {
+		t.Errorf("login uid %v, want 1001", e.Process.LoginUID)
+	}
+	if a, ok := e.Process.AuditSessionID.Get(); !ok || a != 7 {
+		t.Errorf("audit session %v, want 7", e.Process.AuditSessionID)
+	}
+	if !e.Exec.SetUID || !e.Exec.SetGID {
+		t.Errorf("set-id exec from 1001 to euid 0: setuid %v setgid %v", e.Exec.SetUID, e.Exec.SetGID)
+	}
+	for _, c := range []struct {
+		name                    string
+		sugid, oldEUID, oldEGID int64
+	}{
+		{"no P_SUGID", 0, 1001 + 1, 1001 + 1},
+		{"P_SUGID kept from before, ids unchanged", pSugid, 0 + 1, 0 + 1},
+		{"no exec attempt recorded", pSugid, 0, 0},
+	} {
+		if e := decode(exec(c.sugid, c.oldEUID, c.oldEGID)); e.Exec.SetUID || e.Exec.SetGID {
+			t.Errorf("%s: setuid %v setgid %v, want neither", c.name, e.Exec.SetUID, e.Exec.SetGID)
+		}
+	}
+	unset := decode(fire(TagExit, 0, 200, 100200, 100, 4000, "sh", map[string]int64{"reason": cldExited}, nil))
+	if unset.Process.LoginUID != 0 || unset.Process.AuditSessionID != 0 {
+		t.Errorf("unset audit ids: login %v session %v, want none", unset.Process.LoginUID, unset.Process.AuditSessionID)
+	}
+}

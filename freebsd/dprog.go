@@ -72,6 +72,9 @@ type Clause struct {
 	Fields []Field
 	// Predicate is the D predicate, empty when the clause has none.
 	Predicate string
+	// Stmts are D statements run after the traces: the thread-local
+	// variables one clause leaves for a later one.
+	Stmts []string
 
 	index map[string]int
 }
@@ -104,6 +107,9 @@ func (c *Clause) Source() string {
 		default:
 			fmt.Fprintf(&b, "\ttrace((int64_t)(%s));\n", f.Expr)
 		}
+	}
+	for _, st := range c.Stmts {
+		fmt.Fprintf(&b, "\t%s;\n", st)
 	}
 	b.WriteString("}\n")
 	return b.String()
@@ -178,6 +184,18 @@ func (p *Program) Source() string {
 // SIGCHLD on FreeBSD.
 const sigchld = 20
 
+// pSugid is P_SUGID of sys/sys/proc.h: the process had set-id privileges
+// since its last exec. It is sticky: an exec clears it only when the
+// credentials it runs with are plain (euid == ruid and egid == rgid).
+const pSugid = 0x100
+
+// The thread-local variables proc:::exec leaves for exec-success: the
+// effective ids before the exec, plus one (0 is "not recorded").
+const (
+	selfEUID = "self->procotel_euid"
+	selfEGID = "self->procotel_egid"
+)
+
 // NewProgram generates the D program for opts.
 func NewProgram(opts ProgramOptions) (*Program, error) {
 	if opts.StrSize == 0 {
@@ -220,6 +238,10 @@ func NewProgram(opts ProgramOptions) (*Program, error) {
 			in("pgid", "this->p->p_pgrp->pg_id"),
 			in("sid", "this->p->p_pgrp->pg_session->s_sid"),
 			in("jid", "curthread->td_ucred->cr_prison->pr_id"),
+			// The audit login uid and session (sys/bsm/audit.h):
+			// AU_DEFAUDITID ((uid_t)-1) and AU_DEFAUDITSID (0) when unset.
+			in("auid", "curthread->td_ucred->cr_audit.ai_auid"),
+			in("asid", "curthread->td_ucred->cr_audit.ai_asid"),
 			in("start", startOf("this->p")),
 			in("pstart", "this->p->p_pptr != NULL ? "+startOf("this->p->p_pptr")+" : 0"),
 			str("comm", "execname"),
@@ -235,13 +257,20 @@ func NewProgram(opts ProgramOptions) (*Program, error) {
 			in("child_tid", "args[0]->p_threads.tqh_first != NULL ? args[0]->p_threads.tqh_first->td_tid : 0"),
 			in("child_start", startOf("args[0]")),
 			in("flags", "args[2]")),
-		with(TagExec, "proc:::exec",
+		withStmts(with(TagExec, "proc:::exec",
 			str("path", "stringof(args[0])")),
-		with(TagExecSuccess, "proc:::exec-success",
+			selfEUID+" = curthread->td_ucred->cr_uid + 1",
+			selfEGID+" = curthread->td_ucred->cr_groups[0] + 1"),
+		withStmts(with(TagExecSuccess, "proc:::exec-success",
 			str("path", "stringof(args[0])"),
-			str("jail_name", "stringof(curthread->td_ucred->cr_prison->pr_name)")),
-		with(TagExecFailure, "proc:::exec-failure",
+			str("jail_name", "stringof(curthread->td_ucred->cr_prison->pr_name)"),
+			in("sugid", fmt.Sprintf("this->p->p_flag & %#x", pSugid)),
+			in("old_euid", selfEUID),
+			in("old_egid", selfEGID)),
+			selfEUID+" = 0", selfEGID+" = 0"),
+		withStmts(with(TagExecFailure, "proc:::exec-failure",
 			in("errno", "args[0]")),
+			selfEUID+" = 0", selfEGID+" = 0"),
 		with(TagExit, "proc:::exit",
 			in("reason", "args[0]"),
 			in("xexit", "this->p->p_xexit"),
@@ -304,6 +333,11 @@ func NewProgram(opts ProgramOptions) (*Program, error) {
 		}
 	}
 	return &Program{Schema: Schema{StrSize: opts.StrSize, ArgvMax: opts.ArgvMax, Clauses: clauses}}, nil
+}
+
+func withStmts(c Clause, stmts ...string) Clause {
+	c.Stmts = stmts
+	return c
 }
 
 // JailPredicate returns a D expression that is true when jidExpr is one of

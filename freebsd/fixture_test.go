@@ -67,6 +67,8 @@ func common(pid, tid, ppid int32, ts int64, comm string) (map[string]int64, map[
 			"uid": 1001, "euid": 0, "gid": 1001, "egid": 0,
 			"pgid": int64(pid), "sid": 500,
 			"jid":    2,
+			"auid":   4294967295, // AU_DEFAUDITID: no login uid
+			"asid":   0,          // AU_DEFAUDITSID: no session
 			"start":  int64(pid) * 1_000_000,
 			"pstart": int64(ppid) * 1_000_000,
 		}, map[string]string{

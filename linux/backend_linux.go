@@ -73,6 +73,7 @@ type Backend struct {
 	reapsInferred, lateReaps atomic.Uint64
 	existing                 atomic.Uint64
 	lostAtClose              [semconv.NumKinds]uint64 // lost counters read at Close
+	throttledAtClose         uint64
 }
 
 var _ backends.Backend = (*Backend)(nil)
@@ -85,6 +86,9 @@ func New(source string, opts backends.Options) (backends.Backend, error) {
 	}
 	if opts.BufferSize < 0 {
 		return nil, fmt.Errorf("ebpf backend: negative buffer size %d", opts.BufferSize)
+	}
+	if opts.ExecRateLimit < 0 || opts.ExecRateLimit > maxExecRateLimit {
+		return nil, fmt.Errorf("ebpf backend: exec rate limit %d out of range: want 0 (off) to %d execs per cgroup per second", opts.ExecRateLimit, maxExecRateLimit)
 	}
 	env, err := newEnvFilter(opts.Env)
 	if err != nil {
@@ -197,12 +201,13 @@ func (b *Backend) load(held capSet) error {
 		argvMax = argvCap
 	}
 	set := map[string]any{
-		procotelVarArgvMax:     uint32(argvMax),
-		procotelVarEnvMax:      uint32(b.envMax()),
-		procotelVarSignalsAll:  boolByte(b.opts.SignalsAll),
-		procotelVarThreads:     boolByte(b.opts.Threads),
-		procotelVarSelfTgid:    uint32(os.Getpid()),
-		procotelVarWakeupBytes: uint64(size / 4),
+		procotelVarArgvMax:       uint32(argvMax),
+		procotelVarEnvMax:        uint32(b.envMax()),
+		procotelVarSignalsAll:    boolByte(b.opts.SignalsAll),
+		procotelVarThreads:       boolByte(b.opts.Threads),
+		procotelVarSelfTgid:      uint32(os.Getpid()),
+		procotelVarWakeupBytes:   uint64(size / 4),
+		procotelVarExecRateLimit: uint32(b.opts.ExecRateLimit),
 	}
 	for name, v := range set {
 		if err := spec.Variables[name].Set(v); err != nil {
@@ -382,6 +387,9 @@ func loadOne(spec *ebpf.CollectionSpec, prog *ebpf.ProgramSpec, coll *ebpf.Colle
 	return p, nil
 }
 
+// maxExecRateLimit bounds Options.ExecRateLimit.
+const maxExecRateLimit = 1 << 30
+
 // pollInterval is how often Run looks at a ring buffer that did not wake it.
 const pollInterval = 10 * time.Millisecond
 
@@ -432,6 +440,10 @@ func (b *Backend) capabilities(notes []string) backends.Capabilities {
 	}
 	if b.opts.Threads {
 		kinds = append(kinds, semconv.KindThreadStart, semconv.KindThreadExit)
+	}
+	if b.opts.ExecRateLimit > 0 {
+		kinds = append(kinds, semconv.KindThrottle)
+		notes = append(notes, fmt.Sprintf("execs past %d a second in one cgroup are counted, not reported (throttle events, Stats.Throttled); failed execs, exits and reaps are not throttled", b.opts.ExecRateLimit))
 	}
 	if b.opts.TraceParent {
 		notes = append(notes, fmt.Sprintf("TRACEPARENT is read in the kernel from the first %d bytes of an exec's environment; past them from /proc/PID/environ after the exec, where a process that already exited keeps its parent's trace (counted in Stats.Truncated)", envCap))
@@ -557,11 +569,25 @@ func (b *Backend) Stats() backends.Stats {
 	b.mu.Lock()
 	defer b.mu.Unlock()
 	if b.coll == nil {
-		s.Lost = b.lostAtClose
+		s.Lost, s.Throttled = b.lostAtClose, b.throttledAtClose
 		return s
 	}
 	s.Lost = readLost(b.coll.Maps[procotelMapLost])
+	s.Throttled = readThrottled(b.coll.Maps[procotelMapThrottled])
 	return s
+}
+
+// readThrottled sums the per-CPU count of throttled execs.
+func readThrottled(m *ebpf.Map) uint64 {
+	var perCPU []uint64
+	if err := m.Lookup(uint32(0), &perCPU); err != nil {
+		return 0
+	}
+	var n uint64
+	for _, x := range perCPU {
+		n += x
+	}
+	return n
 }
 
 // readLost sums the per-CPU lost counters of every kind.
@@ -605,6 +631,7 @@ func (b *Backend) closeLocked() error {
 	}
 	if b.coll != nil {
 		b.lostAtClose = readLost(b.coll.Maps[procotelMapLost])
+		b.throttledAtClose = readThrottled(b.coll.Maps[procotelMapThrottled])
 		b.coll.Close()
 		b.coll = nil
 	}

@@ -40,6 +40,7 @@ func TestRecordLayout(t *testing.T) {
 		{"fork.parent_tid", unsafe.Offsetof(r.U) + unsafe.Offsetof(r.U.Fork.ParentTid), offForkParentTID},
 		{"fork.clone_flags", unsafe.Offsetof(r.U) + unsafe.Offsetof(r.U.Fork.CloneFlags), offForkCloneFlags},
 		{"comm len", unsafe.Sizeof(r.Comm), commLen},
+		{"throttle_state size", unsafe.Sizeof(procotelThrottleState{}), 64},
 		{"tty len", unsafe.Sizeof(r.Tty), ttyLen},
 	}
 	for _, c := range checks {

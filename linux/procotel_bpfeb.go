@@ -75,6 +75,21 @@ type procotelTaskState struct {
 	_          [7]byte
 }
 
+type procotelThrottleState struct {
+	_     structs.HostLayout
+	Timer struct {
+		_      structs.HostLayout
+		Opaque [2]uint64
+	}
+	CgroupId    uint64
+	WindowStart uint64
+	Count       uint64
+	Suppressed  uint64
+	Seen        uint64
+	Throttling  uint32
+	Pad         uint32
+}
+
 // Names of all BPF objects in the ELF.
 //
 // Used for safe lookups in a Collection or CollectionSpec.
@@ -85,6 +100,8 @@ const (
 	procotelMapLost              = "lost"
 	procotelMapPathScratch       = "path_scratch"
 	procotelMapTaskStates        = "task_states"
+	procotelMapThrottled         = "throttled"
+	procotelMapThrottles         = "throttles"
 	procotelProgOnEnterExecve    = "on_enter_execve"
 	procotelProgOnEnterExecveat  = "on_enter_execveat"
 	procotelProgOnExec           = "on_exec"
@@ -99,6 +116,7 @@ const (
 	procotelProgOnSignalGenerate = "on_signal_generate"
 	procotelVarArgvMax           = "argv_max"
 	procotelVarEnvMax            = "env_max"
+	procotelVarExecRateLimit     = "exec_rate_limit"
 	procotelVarSelfTgid          = "self_tgid"
 	procotelVarSignalsAll        = "signals_all"
 	procotelVarThreads           = "threads"
@@ -171,18 +189,21 @@ type procotelMapSpecs struct {
 	Lost         *ebpf.MapSpec `ebpf:"lost"`
 	PathScratch  *ebpf.MapSpec `ebpf:"path_scratch"`
 	TaskStates   *ebpf.MapSpec `ebpf:"task_states"`
+	Throttled    *ebpf.MapSpec `ebpf:"throttled"`
+	Throttles    *ebpf.MapSpec `ebpf:"throttles"`
 }
 
 // procotelVariableSpecs contains global variables before they are loaded into the kernel.
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type procotelVariableSpecs struct {
-	ArgvMax     *ebpf.VariableSpec `ebpf:"argv_max"`
-	EnvMax      *ebpf.VariableSpec `ebpf:"env_max"`
-	SelfTgid    *ebpf.VariableSpec `ebpf:"self_tgid"`
-	SignalsAll  *ebpf.VariableSpec `ebpf:"signals_all"`
-	Threads     *ebpf.VariableSpec `ebpf:"threads"`
-	WakeupBytes *ebpf.VariableSpec `ebpf:"wakeup_bytes"`
+	ArgvMax       *ebpf.VariableSpec `ebpf:"argv_max"`
+	EnvMax        *ebpf.VariableSpec `ebpf:"env_max"`
+	ExecRateLimit *ebpf.VariableSpec `ebpf:"exec_rate_limit"`
+	SelfTgid      *ebpf.VariableSpec `ebpf:"self_tgid"`
+	SignalsAll    *ebpf.VariableSpec `ebpf:"signals_all"`
+	Threads       *ebpf.VariableSpec `ebpf:"threads"`
+	WakeupBytes   *ebpf.VariableSpec `ebpf:"wakeup_bytes"`
 }
 
 // procotelObjects contains all objects after they have been loaded into the kernel.
@@ -211,6 +232,8 @@ type procotelMaps struct {
 	Lost         *ebpf.Map `ebpf:"lost"`
 	PathScratch  *ebpf.Map `ebpf:"path_scratch"`
 	TaskStates   *ebpf.Map `ebpf:"task_states"`
+	Throttled    *ebpf.Map `ebpf:"throttled"`
+	Throttles    *ebpf.Map `ebpf:"throttles"`
 }
 
 func (m *procotelMaps) Close() error {
@@ -221,6 +244,8 @@ func (m *procotelMaps) Close() error {
 		m.Lost,
 		m.PathScratch,
 		m.TaskStates,
+		m.Throttled,
+		m.Throttles,
 	)
 }
 
@@ -228,12 +253,13 @@ func (m *procotelMaps) Close() error {
 //
 // It can be passed to loadProcotelObjects or ebpf.CollectionSpec.LoadAndAssign.
 type procotelVariables struct {
-	ArgvMax     *ebpf.Variable `ebpf:"argv_max"`
-	EnvMax      *ebpf.Variable `ebpf:"env_max"`
-	SelfTgid    *ebpf.Variable `ebpf:"self_tgid"`
-	SignalsAll  *ebpf.Variable `ebpf:"signals_all"`
-	Threads     *ebpf.Variable `ebpf:"threads"`
-	WakeupBytes *ebpf.Variable `ebpf:"wakeup_bytes"`
+	ArgvMax       *ebpf.Variable `ebpf:"argv_max"`
+	EnvMax        *ebpf.Variable `ebpf:"env_max"`
+	ExecRateLimit *ebpf.Variable `ebpf:"exec_rate_limit"`
+	SelfTgid      *ebpf.Variable `ebpf:"self_tgid"`
+	SignalsAll    *ebpf.Variable `ebpf:"signals_all"`
+	Threads       *ebpf.Variable `ebpf:"threads"`
+	WakeupBytes   *ebpf.Variable `ebpf:"wakeup_bytes"`
 }
 
 // procotelPrograms contains all programs after they have been loaded into the kernel.

@@ -74,6 +74,11 @@ const (
 	offSignalResult     = offUnion + 16
 	offSignalSenderComm = offUnion + 24
 
+	// Throttle part.
+	offThrottlePhase      = offUnion + 0
+	offThrottleLimit      = offUnion + 4
+	offThrottleSuppressed = offUnion + 8
+
 	recordSize = offUnion + 56
 )
 
@@ -99,6 +104,12 @@ const (
 // stdinTypes names enum stdin_type of bpf/record.h; index 0 is unknown.
 var stdinTypes = [...]string{"", semconv.StdinNone, semconv.StdinTTY, semconv.StdinPipe,
 	semconv.StdinSocket, semconv.StdinFile, semconv.StdinCharDevice, semconv.StdinOther}
+
+// Throttle phases, as enum throttle_phase in bpf/record.h.
+const (
+	throttleStart = 1
+	throttleStop  = 2
+)
 
 // signal_generate's result, TRACE_SIGNAL_* in include/trace/events/signal.h.
 const (
@@ -231,6 +242,20 @@ func (d *decoder) decode(b []byte, ev *semconv.Event) (truncated bool, err error
 			// unrelated: the parent at release time is the process that
 			// waited (or, with SIGCHLD ignored, let the kernel reap).
 			ev.Reap.ReaperPID = p.PPID
+		}
+	case semconv.KindThrottle:
+		// About a cgroup: the header's process fields are zero.
+		t := &ev.Throttle
+		t.CgroupID = p.CgroupID
+		t.Limit = endian.Uint32(b[offThrottleLimit:])
+		t.Suppressed = endian.Uint64(b[offThrottleSuppressed:])
+		switch ph := b[offThrottlePhase]; ph {
+		case throttleStart:
+			t.Phase = semconv.ThrottleStart
+		case throttleStop:
+			t.Phase = semconv.ThrottleStop
+		default:
+			return false, fmt.Errorf("decode throttle record: unknown phase %d", ph)
 		}
 	case semconv.KindSignal:
 		s := &ev.Signal

@@ -114,6 +114,21 @@ func TestDecodeKinds(t *testing.T) {
 			}
 		},
 	}, {
+		name: "throttle stop",
+		rec: func() []byte {
+			r := newRecord(semconv.KindThrottle)
+			r.b[offThrottlePhase] = throttleStop
+			r.u32(offThrottleLimit, 50)
+			r.u64(offThrottleSuppressed, 450)
+			return r.bytes()
+		}(),
+		check: func(t *testing.T, ev *semconv.Event) {
+			want := semconv.ThrottleInfo{CgroupID: 4242, Phase: semconv.ThrottleStop, Suppressed: 450, Limit: 50}
+			if ev.Throttle != want || ev.Process.CgroupID != 4242 {
+				t.Errorf("throttle %+v, cgroup %d; want %+v", ev.Throttle, ev.Process.CgroupID, want)
+			}
+		},
+	}, {
 		name: "exec argv cut",
 		rec: func() []byte {
 			r := newRecord(semconv.KindExec).tail("/bin/echo", "/bin/echo", "/", "", "echo\x00aaaa")
@@ -279,6 +294,11 @@ func TestDecodeErrors(t *testing.T) {
 		}(), true},
 		{"unknown kind", func() []byte { b := append([]byte(nil), good...); b[offKind] = 200; return b }(), false},
 		{"invalid kind", func() []byte { b := append([]byte(nil), good...); b[offKind] = 0; return b }(), false},
+		{"unknown throttle phase", func() []byte {
+			r := newRecord(semconv.KindThrottle)
+			r.b[offThrottlePhase] = 3
+			return r.bytes()
+		}(), false},
 		{"unknown signal result", func() []byte {
 			r := newRecord(semconv.KindSignal)
 			r.u32(offSignalResult, 9)

@@ -51,6 +51,9 @@ type ringRun struct {
 	// full).
 	inferred  map[procKey]struct{}
 	lastCheck time.Time
+	// throttleStops, once stop began, holds the cgroups whose throttle
+	// stop the kernel reported.
+	throttleStops map[uint64]struct{}
 	// exes holds the executable of each process seen to fork or exec,
 	// until its reap: the parent executable of its children's execs.
 	exes map[procKey]string
@@ -170,8 +173,16 @@ func (r *ringRun) inferReaps(late time.Duration) bool {
 // reported from sched_process_free, which runs an RCU grace period after
 // the release; stop waits up to reapGrace for those.
 func (r *ringRun) stop() error {
+	open, ok := r.openThrottles()
+	if !ok {
+		return nil // closed: the ring buffer is gone
+	}
+	r.throttleStops = map[uint64]struct{}{}
 	if more, err := r.read(context.Background(), r.rd.AvailableBytes()); !more || err != nil {
 		return err
+	}
+	if more := r.endThrottles(open); !more {
+		return nil
 	}
 	if more, err := r.awaitReaps(); !more || err != nil {
 		return err
@@ -180,6 +191,51 @@ func (r *ringRun) stop() error {
 	// released is inferred now, whatever their age.
 	r.inferReaps(0)
 	return nil
+}
+
+// openThrottles returns the throttles in progress in the kernel; false
+// when the backend was closed.
+func (r *ringRun) openThrottles() ([]procotelThrottleState, bool) {
+	r.b.mu.Lock()
+	defer r.b.mu.Unlock()
+	if r.b.coll == nil || r.b.closed {
+		return nil, false
+	}
+	var (
+		open []procotelThrottleState
+		cg   uint64
+		t    procotelThrottleState
+	)
+	it := r.b.coll.Maps[procotelMapThrottles].Iterate()
+	for it.Next(&cg, &t) {
+		if t.Throttling != 0 {
+			open = append(open, t)
+		}
+	}
+	return open, true
+}
+
+// endThrottles delivers, at stop, the stop of each throttle of open the
+// kernel has not reported: its timer would report it up to two seconds
+// later, after the programs are gone. It reports false when the backend
+// was closed.
+func (r *ringRun) endThrottles(open []procotelThrottleState) bool {
+	for _, t := range open {
+		if _, ok := r.throttleStops[t.CgroupId]; ok {
+			continue
+		}
+		now := bootNow()
+		ev := semconv.Event{Kind: semconv.KindThrottle, BootNS: now, Time: r.clock.Wall(now), CPU: -1,
+			OS: semconv.OSLinux, Process: semconv.Process{CgroupID: t.CgroupId},
+			Throttle: semconv.ThrottleInfo{CgroupID: t.CgroupId, Phase: semconv.ThrottleStop,
+				Suppressed: t.Suppressed, Limit: uint32(r.b.opts.ExecRateLimit)}}
+		r.b.addCgroup(&ev.Process)
+		r.b.received[semconv.KindThrottle].Add(1)
+		if !r.b.send(r.out, ev) {
+			return false
+		}
+	}
+	return true
 }
 
 // awaitReaps reads the ring until every process whose exit was delivered
@@ -282,6 +338,10 @@ func (r *ringRun) read(ctx context.Context, limit int) (more bool, err error) {
 		case semconv.KindReap:
 			if !r.reaped(procKey{ev.Process.PID, ev.Process.Start}) {
 				continue
+			}
+		case semconv.KindThrottle:
+			if r.throttleStops != nil && ev.Throttle.Phase == semconv.ThrottleStop {
+				r.throttleStops[ev.Throttle.CgroupID] = struct{}{}
 			}
 		}
 		if !b.send(r.out, *ev) {

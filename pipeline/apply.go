@@ -17,6 +17,9 @@ func (p *Pipeline) apply(e *semconv.Event) bool {
 		p.att.add(e)
 		return false
 	}
+	if e.Kind == semconv.KindThrottle {
+		return true // about a cgroup: no process entry
+	}
 	p.t.finishSeeding()
 	if e.BootNS != 0 {
 		p.att.expire(e.BootNS)

@@ -908,3 +908,18 @@ func TestExecFactsInPipeline(t *testing.T) {
 		t.Errorf("exit event login uid %v, want 1000 from the process", last.Process.LoginUID)
 	}
 }
+
+// TestThrottlePassesThrough: a throttle event, about a cgroup, reaches
+// the sinks as it came, without a process entry or an unmatched count.
+func TestThrottlePassesThrough(t *testing.T) {
+	th := semconv.Event{Kind: semconv.KindThrottle, BootNS: 1001 * ms, Time: at(1001 * ms), OS: semconv.OSLinux,
+		Process:  semconv.Process{CgroupID: 77},
+		Throttle: semconv.ThrottleInfo{CgroupID: 77, Phase: semconv.ThrottleStop, Suppressed: 450, Limit: 50}}
+	rec, p := run(t, Config{}, append(seedInitAndShell(), th)...)
+	if len(rec.events) != 1 || rec.events[0].Throttle != th.Throttle || rec.events[0].Process.PID != 0 {
+		t.Fatalf("events %+v", rec.events)
+	}
+	if st := p.Stats(); st.Unmatched[semconv.KindThrottle] != 0 || st.Out[semconv.KindThrottle] != 1 {
+		t.Errorf("unmatched %v out %v", st.Unmatched, st.Out)
+	}
+}

@@ -48,6 +48,11 @@ const (
 	// backend started. The pipeline adds it to its table; sinks never
 	// receive it as an event.
 	KindExisting
+	// KindThrottle: the execs of one cgroup passed the configured rate
+	// and are counted instead of reported one by one (Throttle says
+	// which cgroup, the phase and the count). It is about a cgroup, not
+	// a process: Process holds only the cgroup and its container.
+	KindThrottle
 
 	kindCount
 )
@@ -68,6 +73,7 @@ var kindNames = [...]string{
 	KindThreadStart: "thread_start",
 	KindThreadExit:  "thread_exit",
 	KindExisting:    "existing",
+	KindThrottle:    "throttle",
 }
 
 // String returns the kind's schema name, such as "exec_failed".
@@ -336,6 +342,39 @@ type ReapInfo struct {
 	Inferred bool `json:"inferred,omitempty"`
 }
 
+// ThrottlePhase says whether a throttle began or ended.
+type ThrottlePhase uint8
+
+// Throttle phases.
+const (
+	ThrottleStart ThrottlePhase = iota + 1
+	ThrottleStop
+)
+
+var phaseNames = [...]string{"", "start", "stop"}
+
+// String returns the phase's schema name, "start" or "stop".
+func (p ThrottlePhase) String() string {
+	if int(p) < len(phaseNames) && p != 0 {
+		return phaseNames[p]
+	}
+	return fmt.Sprintf("phase(%d)", uint8(p))
+}
+
+// ThrottleInfo is the throttle-specific part of an event. A throttle of
+// a cgroup starts at the first exec past Limit execs in one second; from
+// then on its execs beyond Limit a second are counted, not reported, and
+// it stops after a whole second with none counted. The stop's Suppressed
+// is the number of execs counted since the start. Exits, reaps and the
+// other kinds are never throttled.
+type ThrottleInfo struct {
+	CgroupID   uint64        `json:"cgroup_id,omitempty"`
+	Phase      ThrottlePhase `json:"phase,omitempty"`
+	Suppressed uint64        `json:"suppressed,omitempty"`
+	// Limit is the configured rate, execs per cgroup per second.
+	Limit uint32 `json:"limit,omitempty"`
+}
+
 // Event is one process lifecycle event. Only the part matching Kind is
 // meaningful among Fork, Exec, Exit, Signal and Reap.
 type Event struct {
@@ -358,6 +397,8 @@ type Event struct {
 	Exit   ExitInfo   `json:"exit,omitzero"`
 	Signal SignalInfo `json:"signal,omitzero"`
 	Reap   ReapInfo   `json:"reap,omitzero"`
+	// Throttle is the throttle-specific part.
+	Throttle ThrottleInfo `json:"throttle,omitzero"`
 
 	// Lineage places the process in the trace forest; set by the pipeline.
 	Lineage

@@ -35,6 +35,7 @@ const (
 	EventNameSignal      = "process.signal"
 	EventNameThreadStart = "process.thread_start"
 	EventNameThreadExit  = "process.thread_exit"
+	EventNameThrottle    = "process.throttle"
 )
 
 var eventNames = [NumKinds]string{
@@ -47,6 +48,7 @@ var eventNames = [NumKinds]string{
 	KindSignal:      EventNameSignal,
 	KindThreadStart: EventNameThreadStart,
 	KindThreadExit:  EventNameThreadExit,
+	KindThrottle:    EventNameThrottle,
 }
 
 // EventName returns the log record event name of kind k ("process.exec"),
@@ -124,6 +126,10 @@ const (
 	AttrCgroupID           = attribute.Key("procotel.cgroup.id")
 	AttrJailID             = attribute.Key("procotel.freebsd.jail.id")
 	AttrJailName           = attribute.Key("procotel.freebsd.jail.name")
+	AttrThrottleCgroupID   = attribute.Key("procotel.throttle.cgroup_id")
+	AttrThrottlePhase      = attribute.Key("procotel.throttle.phase")
+	AttrThrottleSuppressed = attribute.Key("procotel.throttle.suppressed")
+	AttrThrottleLimit      = attribute.Key("procotel.throttle.limit")
 	AttrLifetimeIncomplete = attribute.Key("procotel.lifetime.incomplete")
 	AttrLifetimeSeeded     = attribute.Key("procotel.lifetime.seeded")
 	AttrLifetimeExecs      = attribute.Key("procotel.lifetime.exec_count")
@@ -187,8 +193,25 @@ func EventBody(e *Event) string {
 		return "thread " + strconv.Itoa(int(p.TID)) + " started in pid " + pid + withComm(p.Comm)
 	case KindThreadExit:
 		return "thread " + strconv.Itoa(int(p.TID)) + " exited in pid " + pid + withComm(p.Comm)
+	case KindThrottle:
+		return throttleBody(e)
 	}
 	return e.Kind.String() + " pid " + pid
+}
+
+// throttleBody is "execs throttled in cgroup /a/b above 50/s" for a
+// start and "execs throttled in cgroup /a/b: 450 not reported" for a stop.
+func throttleBody(e *Event) string {
+	t := &e.Throttle
+	cg := e.Process.CgroupPath
+	if cg == "" {
+		cg = strconv.FormatUint(t.CgroupID, 10)
+	}
+	s := "execs throttled in cgroup " + cg
+	if t.Phase == ThrottleStop {
+		return s + ": " + strconv.FormatUint(t.Suppressed, 10) + " not reported"
+	}
+	return s + " above " + strconv.FormatUint(uint64(t.Limit), 10) + "/s"
 }
 
 func withComm(comm string) string {
@@ -272,6 +295,13 @@ func EventDetailAttributes(e *Event, dst []attribute.KeyValue) []attribute.KeyVa
 		if !e.Time.IsZero() {
 			dst = append(dst, otelsemconv.ProcessExitTimeKey.String(isoTime(e.Time)))
 		}
+	case KindThrottle:
+		t := &e.Throttle
+		dst = append(dst,
+			AttrThrottleCgroupID.Int64(int64(t.CgroupID)),
+			AttrThrottlePhase.String(t.Phase.String()),
+			AttrThrottleSuppressed.Int64(int64(t.Suppressed)),
+			AttrThrottleLimit.Int(int(t.Limit)))
 	case KindReap:
 		if e.Reap.ReaperPID != 0 {
 			dst = append(dst, AttrReapReaperPID.Int(int(e.Reap.ReaperPID)))
@@ -367,8 +397,13 @@ func EventCreationTime(e *Event) time.Time {
 // ProcessAttributes appends the attributes describing p, which every log
 // record and span of a process carries. created is its wall-clock creation
 // time, zero if unknown. They depend on nothing else: two processes that
-// are Equal with the same created time have the same attributes.
+// are Equal with the same created time have the same attributes. A
+// process without a pid (a throttle event's, which is about a cgroup)
+// has only its cgroup's and container's.
 func ProcessAttributes(p *Process, created time.Time, dst []attribute.KeyValue) []attribute.KeyValue {
+	if p.PID == 0 {
+		return appendCgroup(p, dst)
+	}
 	dst = append(dst, otelsemconv.ProcessPIDKey.Int(int(p.PID)))
 	if p.PPID != 0 {
 		dst = append(dst, otelsemconv.ProcessParentPIDKey.Int(int(p.PPID)))
@@ -414,6 +449,24 @@ func ProcessAttributes(p *Process, created time.Time, dst []attribute.KeyValue) 
 	if p.Cwd != "" {
 		dst = append(dst, otelsemconv.ProcessWorkingDirectoryKey.String(p.Cwd))
 	}
+	dst = appendCgroup(p, dst)
+	if p.JailID != 0 {
+		dst = append(dst, AttrJailID.Int(int(p.JailID)))
+	}
+	if p.JailName != "" {
+		dst = append(dst, AttrJailName.String(p.JailName))
+	}
+	if id, ok := p.LoginUID.Get(); ok {
+		dst = append(dst, AttrProcessLoginUID.Int64(int64(id)))
+	}
+	if id, ok := p.AuditSessionID.Get(); ok {
+		dst = append(dst, AttrProcessAuditSessID.Int64(int64(id)))
+	}
+	return dst
+}
+
+// appendCgroup appends the attributes of p's cgroup and container.
+func appendCgroup(p *Process, dst []attribute.KeyValue) []attribute.KeyValue {
 	if p.CgroupID != 0 {
 		dst = append(dst, AttrCgroupID.Int64(int64(p.CgroupID)))
 	}
@@ -429,18 +482,6 @@ func ProcessAttributes(p *Process, created time.Time, dst []attribute.KeyValue) 
 	}
 	if p.ContainerRuntime != "" {
 		dst = append(dst, otelsemconv.ContainerRuntimeNameKey.String(p.ContainerRuntime))
-	}
-	if p.JailID != 0 {
-		dst = append(dst, AttrJailID.Int(int(p.JailID)))
-	}
-	if p.JailName != "" {
-		dst = append(dst, AttrJailName.String(p.JailName))
-	}
-	if id, ok := p.LoginUID.Get(); ok {
-		dst = append(dst, AttrProcessLoginUID.Int64(int64(id)))
-	}
-	if id, ok := p.AuditSessionID.Get(); ok {
-		dst = append(dst, AttrProcessAuditSessID.Int64(int64(id)))
 	}
 	return dst
 }

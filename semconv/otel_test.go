@@ -488,3 +488,24 @@ func TestAuditIDJSON(t *testing.T) {
 		t.Fatalf("round trip: %v %v", back.Process.LoginUID, err)
 	}
 }
+
+func TestThrottleRecord(t *testing.T) {
+	e := Event{Kind: KindThrottle, Process: Process{CgroupID: 77, CgroupPath: "/ci/job", ContainerID: "abc"},
+		Throttle: ThrottleInfo{CgroupID: 77, Phase: ThrottleStop, Suppressed: 450, Limit: 50}}
+	if got := EventName(e.Kind); got != "process.throttle" {
+		t.Errorf("event name %q", got)
+	}
+	if got, want := EventBody(&e), "execs throttled in cgroup /ci/job: 450 not reported"; got != want {
+		t.Errorf("body %q, want %q", got, want)
+	}
+	got := map[string]string{}
+	for _, kv := range EventAttributes(&e, nil) {
+		got[string(kv.Key)] = kv.Value.Emit()
+	}
+	want := map[string]string{"procotel.event.kind": "throttle", "procotel.cgroup.id": "77",
+		"process.linux.cgroup": "0::/ci/job", "container.id": "abc", "procotel.throttle.cgroup_id": "77",
+		"procotel.throttle.phase": "stop", "procotel.throttle.suppressed": "450", "procotel.throttle.limit": "50"}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("attributes %v\nwant %v", got, want)
+	}
+}

@@ -103,6 +103,8 @@ func kindColor(e *semconv.Event) string {
 		return ansiMagenta
 	case semconv.KindReap:
 		return ansiDim
+	case semconv.KindThrottle:
+		return ansiYellow
 	}
 	return ""
 }
@@ -144,15 +146,24 @@ func (t *Text) format(b []byte, e *semconv.Event) []byte {
 	if t.opts.Color {
 		b = append(b, ansiReset...)
 	}
-	s = len(b)
-	b = strconv.AppendInt(b, int64(p.PID), 10)
-	b = pad(b, s, 6)
-	s = len(b)
-	b = strconv.AppendInt(b, int64(p.PPID), 10)
-	b = pad(b, s, 6)
-	s = len(b)
-	b = strconv.AppendUint(b, uint64(p.UID), 10)
-	b = pad(b, s, 6)
+	if e.Kind == semconv.KindThrottle {
+		// About a cgroup: no process.
+		for range 3 {
+			s = len(b)
+			b = append(b, '-')
+			b = pad(b, s, 6)
+		}
+	} else {
+		s = len(b)
+		b = strconv.AppendInt(b, int64(p.PID), 10)
+		b = pad(b, s, 6)
+		s = len(b)
+		b = strconv.AppendInt(b, int64(p.PPID), 10)
+		b = pad(b, s, 6)
+		s = len(b)
+		b = strconv.AppendUint(b, uint64(p.UID), 10)
+		b = pad(b, s, 6)
+	}
 	s = len(b)
 	name := p.Comm
 	if p.Exe != "" && e.Kind != semconv.KindFork {
@@ -274,8 +285,35 @@ func detail(b []byte, e *semconv.Event) []byte {
 			b = append(b, "reaped by "...)
 			b = strconv.AppendInt(b, int64(e.Reap.ReaperPID), 10)
 		}
+	case semconv.KindThrottle:
+		b = appendThrottle(b, e)
 	}
 	return b
+}
+
+// appendThrottle appends a throttle's detail: "start: execs of cgroup
+// /a/b past 50/s are counted, not shown" or "stop: 450 execs of cgroup
+// /a/b were counted, not shown".
+func appendThrottle(b []byte, e *semconv.Event) []byte {
+	t := &e.Throttle
+	b = append(b, t.Phase.String()...)
+	b = append(b, ": "...)
+	if t.Phase == semconv.ThrottleStop {
+		b = strconv.AppendUint(b, t.Suppressed, 10)
+		b = append(b, ' ')
+	}
+	b = append(b, "execs of cgroup "...)
+	if e.Process.CgroupPath != "" {
+		b = AppendEscaped(b, e.Process.CgroupPath)
+	} else {
+		b = strconv.AppendUint(b, t.CgroupID, 10)
+	}
+	if t.Phase == semconv.ThrottleStop {
+		return append(b, " were counted, not shown"...)
+	}
+	b = append(b, " past "...)
+	b = strconv.AppendUint(b, uint64(t.Limit), 10)
+	return append(b, "/s are counted, not shown"...)
 }
 
 // AppendExecFacts appends the security facts of an exec that hold, in

@@ -65,6 +65,28 @@ func TestTextLines(t *testing.T) {
 
 // TestTextExecFacts: the facts that hold follow the command line; none,
 // nothing.
+func TestTextThrottle(t *testing.T) {
+	start := semconv.Event{Kind: semconv.KindThrottle, Time: t0, OS: semconv.OSLinux,
+		Process:  semconv.Process{CgroupID: 77, CgroupPath: "/ci/job"},
+		Throttle: semconv.ThrottleInfo{CgroupID: 77, Phase: semconv.ThrottleStart, Limit: 50}}
+	stop := start
+	stop.Process.CgroupPath = ""
+	stop.Throttle.Phase, stop.Throttle.Suppressed = semconv.ThrottleStop, 450
+	var buf bytes.Buffer
+	s := NewText(&buf, Options{Location: time.UTC})
+	s.Event(&start)
+	s.Event(&stop)
+	if err := s.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	want := `10:11:12.345678  throttle     -      -      -                       start: execs of cgroup /ci/job past 50/s are counted, not shown
+10:11:12.345678  throttle     -      -      -                       stop: 450 execs of cgroup 77 were counted, not shown
+`
+	if got := buf.String(); got != want {
+		t.Fatalf("text output:\n%s\nwant:\n%s", got, want)
+	}
+}
+
 func TestTextExecFacts(t *testing.T) {
 	e := ev(semconv.KindExec, 102, 100, "id")
 	e.Process.Exe = "/tmp/id"

@@ -49,7 +49,11 @@ func writeExe(t testing.TB, content string) (string, Key) {
 	if err := unix.Stat(p, &st); err != nil {
 		t.Fatal(err)
 	}
-	return p, Key{Dev: uint32(st.Dev), Ino: st.Ino, Size: uint64(st.Size), MtimeNS: uint64(st.Mtim.Nano())}
+	fi, err := os.Stat(p) // the mtime portably: FreeBSD's Stat_t names it Mtimespec
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p, Key{Dev: uint32(st.Dev), Ino: uint64(st.Ino), Size: uint64(st.Size), MtimeNS: uint64(fi.ModTime().UnixNano())}
 }
 
 // TestCache: the first lookup reads the file (through the path: pid 0 has

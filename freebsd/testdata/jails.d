@@ -19,6 +19,8 @@ proc:::create
 	trace((int64_t)(this->p->p_pgrp->pg_id));
 	trace((int64_t)(this->p->p_pgrp->pg_session->s_sid));
 	trace((int64_t)(curthread->td_ucred->cr_prison->pr_id));
+	trace((int64_t)(curthread->td_ucred->cr_audit.ai_auid));
+	trace((int64_t)(curthread->td_ucred->cr_audit.ai_asid));
 	trace((int64_t)(this->p->p_stats->p_start.tv_sec * 1000000000 + this->p->p_stats->p_start.tv_usec * 1000));
 	trace((int64_t)(this->p->p_pptr != NULL ? this->p->p_pptr->p_stats->p_start.tv_sec * 1000000000 + this->p->p_pptr->p_stats->p_start.tv_usec * 1000 : 0));
 	trace(execname);
@@ -46,10 +48,14 @@ proc:::exec
 	trace((int64_t)(this->p->p_pgrp->pg_id));
 	trace((int64_t)(this->p->p_pgrp->pg_session->s_sid));
 	trace((int64_t)(curthread->td_ucred->cr_prison->pr_id));
+	trace((int64_t)(curthread->td_ucred->cr_audit.ai_auid));
+	trace((int64_t)(curthread->td_ucred->cr_audit.ai_asid));
 	trace((int64_t)(this->p->p_stats->p_start.tv_sec * 1000000000 + this->p->p_stats->p_start.tv_usec * 1000));
 	trace((int64_t)(this->p->p_pptr != NULL ? this->p->p_pptr->p_stats->p_start.tv_sec * 1000000000 + this->p->p_pptr->p_stats->p_start.tv_usec * 1000 : 0));
 	trace(execname);
 	trace(stringof(args[0]));
+	self->procotel_euid = curthread->td_ucred->cr_uid + 1;
+	self->procotel_egid = curthread->td_ucred->cr_groups[0] + 1;
 }
 
 /* tag 3 */
@@ -70,11 +76,18 @@ proc:::exec-success
 	trace((int64_t)(this->p->p_pgrp->pg_id));
 	trace((int64_t)(this->p->p_pgrp->pg_session->s_sid));
 	trace((int64_t)(curthread->td_ucred->cr_prison->pr_id));
+	trace((int64_t)(curthread->td_ucred->cr_audit.ai_auid));
+	trace((int64_t)(curthread->td_ucred->cr_audit.ai_asid));
 	trace((int64_t)(this->p->p_stats->p_start.tv_sec * 1000000000 + this->p->p_stats->p_start.tv_usec * 1000));
 	trace((int64_t)(this->p->p_pptr != NULL ? this->p->p_pptr->p_stats->p_start.tv_sec * 1000000000 + this->p->p_pptr->p_stats->p_start.tv_usec * 1000 : 0));
 	trace(execname);
 	trace(stringof(args[0]));
 	trace(stringof(curthread->td_ucred->cr_prison->pr_name));
+	trace((int64_t)(this->p->p_flag & 0x100));
+	trace((int64_t)(self->procotel_euid));
+	trace((int64_t)(self->procotel_egid));
+	self->procotel_euid = 0;
+	self->procotel_egid = 0;
 }
 
 /* tag 4 */
@@ -95,10 +108,14 @@ proc:::exec-failure
 	trace((int64_t)(this->p->p_pgrp->pg_id));
 	trace((int64_t)(this->p->p_pgrp->pg_session->s_sid));
 	trace((int64_t)(curthread->td_ucred->cr_prison->pr_id));
+	trace((int64_t)(curthread->td_ucred->cr_audit.ai_auid));
+	trace((int64_t)(curthread->td_ucred->cr_audit.ai_asid));
 	trace((int64_t)(this->p->p_stats->p_start.tv_sec * 1000000000 + this->p->p_stats->p_start.tv_usec * 1000));
 	trace((int64_t)(this->p->p_pptr != NULL ? this->p->p_pptr->p_stats->p_start.tv_sec * 1000000000 + this->p->p_pptr->p_stats->p_start.tv_usec * 1000 : 0));
 	trace(execname);
 	trace((int64_t)(args[0]));
+	self->procotel_euid = 0;
+	self->procotel_egid = 0;
 }
 
 /* tag 5 */
@@ -119,6 +136,8 @@ proc:::exit
 	trace((int64_t)(this->p->p_pgrp->pg_id));
 	trace((int64_t)(this->p->p_pgrp->pg_session->s_sid));
 	trace((int64_t)(curthread->td_ucred->cr_prison->pr_id));
+	trace((int64_t)(curthread->td_ucred->cr_audit.ai_auid));
+	trace((int64_t)(curthread->td_ucred->cr_audit.ai_asid));
 	trace((int64_t)(this->p->p_stats->p_start.tv_sec * 1000000000 + this->p->p_stats->p_start.tv_usec * 1000));
 	trace((int64_t)(this->p->p_pptr != NULL ? this->p->p_pptr->p_stats->p_start.tv_sec * 1000000000 + this->p->p_pptr->p_stats->p_start.tv_usec * 1000 : 0));
 	trace(execname);
@@ -145,6 +164,8 @@ proc:::signal-send
 	trace((int64_t)(this->p->p_pgrp->pg_id));
 	trace((int64_t)(this->p->p_pgrp->pg_session->s_sid));
 	trace((int64_t)(curthread->td_ucred->cr_prison->pr_id));
+	trace((int64_t)(curthread->td_ucred->cr_audit.ai_auid));
+	trace((int64_t)(curthread->td_ucred->cr_audit.ai_asid));
 	trace((int64_t)(this->p->p_stats->p_start.tv_sec * 1000000000 + this->p->p_stats->p_start.tv_usec * 1000));
 	trace((int64_t)(this->p->p_pptr != NULL ? this->p->p_pptr->p_stats->p_start.tv_sec * 1000000000 + this->p->p_pptr->p_stats->p_start.tv_usec * 1000 : 0));
 	trace(execname);
@@ -173,6 +194,8 @@ proc:::signal-discard
 	trace((int64_t)(this->p->p_pgrp->pg_id));
 	trace((int64_t)(this->p->p_pgrp->pg_session->s_sid));
 	trace((int64_t)(curthread->td_ucred->cr_prison->pr_id));
+	trace((int64_t)(curthread->td_ucred->cr_audit.ai_auid));
+	trace((int64_t)(curthread->td_ucred->cr_audit.ai_asid));
 	trace((int64_t)(this->p->p_stats->p_start.tv_sec * 1000000000 + this->p->p_stats->p_start.tv_usec * 1000));
 	trace((int64_t)(this->p->p_pptr != NULL ? this->p->p_pptr->p_stats->p_start.tv_sec * 1000000000 + this->p->p_pptr->p_stats->p_start.tv_usec * 1000 : 0));
 	trace(execname);
@@ -201,6 +224,8 @@ proc:::signal-clear
 	trace((int64_t)(this->p->p_pgrp->pg_id));
 	trace((int64_t)(this->p->p_pgrp->pg_session->s_sid));
 	trace((int64_t)(curthread->td_ucred->cr_prison->pr_id));
+	trace((int64_t)(curthread->td_ucred->cr_audit.ai_auid));
+	trace((int64_t)(curthread->td_ucred->cr_audit.ai_asid));
 	trace((int64_t)(this->p->p_stats->p_start.tv_sec * 1000000000 + this->p->p_stats->p_start.tv_usec * 1000));
 	trace((int64_t)(this->p->p_pptr != NULL ? this->p->p_pptr->p_stats->p_start.tv_sec * 1000000000 + this->p->p_pptr->p_stats->p_start.tv_usec * 1000 : 0));
 	trace(execname);

@@ -41,12 +41,18 @@ enum bpf_map_type {
 
 enum {
 	BPF_ANY = 0,
+	BPF_NOEXIST = 1,
 	BPF_F_NO_PREALLOC = 1,
 	BPF_LOCAL_STORAGE_GET_F_CREATE = 1,
 	BPF_RB_NO_WAKEUP = 1,
 	BPF_RB_FORCE_WAKEUP = 2,
 	BPF_RB_AVAIL_DATA = 0,
 };
+
+/* A BPF timer in a map value (uapi linux/bpf.h). */
+struct bpf_timer {
+	__u64 __opaque[2];
+} __attribute__((aligned(8)));
 
 #define PIDTYPE_PGID 2
 #define PIDTYPE_SID 3

@@ -24,6 +24,7 @@ volatile const u8 signals_all = 0;      /* report SIGCHLD and runtime signals to
 volatile const u8 threads = 0;          /* report thread start and exit */
 volatile const u32 self_tgid = 0;       /* procotel itself: its runtime's own signals are not reported */
 volatile const u64 wakeup_bytes = 1 << 22; /* wake the reader past this backlog */
+volatile const u32 exec_rate_limit = 0; /* execs a second per cgroup reported one by one; 0: all */
 
 struct {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
@@ -37,6 +38,44 @@ struct {
 	__type(key, u32);
 	__type(value, u64);
 } lost SEC(".maps");
+
+/*
+ * throttle_state is the exec rate of one cgroup (exec_rate_limit). The
+ * first exec past the limit in a one-second window starts a throttle: a
+ * start record, and a timer at the window's end. From then on the
+ * cgroup's execs past the limit a second are only counted, in
+ * suppressed. Each timer run opens a new window; a run that finds
+ * nothing counted since the last one writes the stop record with the
+ * count and deletes the state, so the next throttle of the cgroup starts
+ * afresh. The stop is written by the timer: a storm that ends gets its
+ * stop without another exec. The timer's initialisation, which succeeds
+ * once per state, decides which exec writes the start.
+ */
+struct throttle_state {
+	struct bpf_timer timer;
+	u64 cgroup_id;
+	u64 window_start; /* boot ns */
+	u64 count;        /* execs of the window (not atomic: the limit is approximate across CPUs) */
+	u64 suppressed;   /* execs counted since the start (atomic) */
+	u64 seen;         /* suppressed at the timer's last run */
+	u32 throttling;
+	u32 _pad;
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_LRU_HASH);
+	__uint(max_entries, 4096);
+	__type(key, u64);
+	__type(value, struct throttle_state);
+} throttles SEC(".maps");
+
+/* throttled counts the execs counted instead of reported. */
+struct {
+	__uint(type, BPF_MAP_TYPE_PERCPU_ARRAY);
+	__uint(max_entries, 1);
+	__type(key, u32);
+	__type(value, u64);
+} throttled SEC(".maps");
 
 /* task_state is what procotel remembers of a thread between two hooks. */
 struct task_state {
@@ -505,6 +544,87 @@ static __always_inline void clear_record(struct record *r, u32 kind)
 	r->_pad1 = 0;
 }
 
+#define NSEC_PER_SEC 1000000000ULL
+#define CLOCK_MONOTONIC 1
+
+/* throttle_record writes a throttle record of cgroup cg. */
+static __always_inline void throttle_record(u64 cg, u8 phase, u64 suppressed)
+{
+	struct record *r = bpf_ringbuf_reserve(&events, sizeof(*r), 0);
+	if (!r) {
+		count_lost(KIND_THROTTLE);
+		return;
+	}
+	__builtin_memset(r, 0, sizeof(*r));
+	r->kind = KIND_THROTTLE;
+	r->size = sizeof(*r);
+	r->boot_ns = bpf_ktime_get_boot_ns();
+	r->cpu = bpf_get_smp_processor_id();
+	r->cgroup_id = cg;
+	r->login_uid = (u32)-1;
+	r->session_id = (u32)-1;
+	r->u.throttle.phase = phase;
+	r->u.throttle.limit = exec_rate_limit;
+	r->u.throttle.suppressed = suppressed;
+	bpf_ringbuf_submit(r, wakeup());
+}
+
+/* throttle_tick ends a throttle's window (see struct throttle_state). */
+static int throttle_tick(void *map, u64 *key, struct throttle_state *t)
+{
+	u64 cur = t->suppressed;
+	t->count = 0;
+	t->window_start = bpf_ktime_get_boot_ns();
+	if (cur != t->seen) {
+		t->seen = cur;
+		bpf_timer_start(&t->timer, NSEC_PER_SEC, 0);
+		return 0;
+	}
+	throttle_record(t->cgroup_id, THROTTLE_STOP, cur);
+	bpf_map_delete_elem(map, key);
+	return 0;
+}
+
+/*
+ * throttle reports whether the exec of cgroup cg is past the cgroup's
+ * rate, and counts it then.
+ */
+static __always_inline bool throttle(u64 cg)
+{
+	u64 now = bpf_ktime_get_boot_ns();
+	struct throttle_state *t = bpf_map_lookup_elem(&throttles, &cg);
+	if (!t) {
+		struct throttle_state fresh = {.cgroup_id = cg, .window_start = now};
+		bpf_map_update_elem(&throttles, &cg, &fresh, BPF_NOEXIST);
+		t = bpf_map_lookup_elem(&throttles, &cg);
+		if (!t)
+			return false;
+	}
+	if (!t->throttling && now - t->window_start >= NSEC_PER_SEC) {
+		t->window_start = now;
+		t->count = 0;
+	}
+	u64 c = t->count + 1;
+	t->count = c;
+	if (c <= exec_rate_limit)
+		return false;
+	__sync_fetch_and_add(&t->suppressed, 1);
+	u32 zero = 0;
+	u64 *n = bpf_map_lookup_elem(&throttled, &zero);
+	if (n)
+		__sync_fetch_and_add(n, 1);
+	if (!t->throttling && !bpf_timer_init(&t->timer, &throttles, CLOCK_MONOTONIC)) {
+		t->throttling = 1;
+		throttle_record(cg, THROTTLE_START, 0);
+		bpf_timer_set_callback(&t->timer, throttle_tick);
+		u64 left = t->window_start + NSEC_PER_SEC - now;
+		if (left > NSEC_PER_SEC)
+			left = NSEC_PER_SEC;
+		bpf_timer_start(&t->timer, left, 0);
+	}
+	return true;
+}
+
 /* stdin_of reports what fd 0 of task is. */
 static __always_inline u8 stdin_of(struct task_struct *task)
 {
@@ -583,6 +703,8 @@ int BPF_PROG(on_exec, struct task_struct *p, int old_pid, struct linux_binprm *b
 		u32 tid = old_pid;
 		bpf_map_delete_elem(&exec_attempts, &tid);
 	}
+	if (exec_rate_limit && throttle(task->cgroups->dfl_cgrp->kn->id))
+		return 0;
 
 	struct exec_scratch *s = scratch();
 	if (!s)

@@ -20,7 +20,8 @@ enum kind {
 	KIND_SIGNAL = 8,
 	KIND_THREAD_START = 9,
 	KIND_THREAD_EXIT = 10,
-	KIND_COUNT = 12,
+	KIND_THROTTLE = 12,
+	KIND_COUNT = 13,
 };
 
 /* Record flags. */
@@ -52,6 +53,12 @@ enum stdin_type {
 	STDIN_FILE = 5,
 	STDIN_CHAR_DEVICE = 6,
 	STDIN_OTHER = 7,
+};
+
+/* Throttle phases: u.throttle.phase. */
+enum throttle_phase {
+	THROTTLE_START = 1,
+	THROTTLE_STOP = 2,
 };
 
 /* Capture limits of the tail. */
@@ -112,6 +119,12 @@ struct record {
 			s32 reaper_pid;
 		} reap;
 		struct {
+			u8 phase;   /* enum throttle_phase */
+			u8 _pad[3];
+			u32 limit;  /* execs per second reported */
+			u64 suppressed; /* stop: execs counted, not reported, since the start */
+		} throttle;
+		struct {
 			s32 signo;
 			s32 code;
 			s32 sender_pid;
@@ -146,6 +159,9 @@ OFFSET_IS(u.exec.size, 144 + 40);
 OFFSET_IS(u.exec.mtime_ns, 144 + 48);
 OFFSET_IS(u.exit.code, 144 + 0);
 OFFSET_IS(u.reap.reaper_pid, 144 + 0);
+OFFSET_IS(u.throttle.phase, 144 + 0);
+OFFSET_IS(u.throttle.limit, 144 + 4);
+OFFSET_IS(u.throttle.suppressed, 144 + 8);
 OFFSET_IS(u.signal.signo, 144 + 0);
 OFFSET_IS(u.signal.code, 144 + 4);
 OFFSET_IS(u.signal.sender_pid, 144 + 8);
