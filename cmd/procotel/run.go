@@ -341,6 +341,9 @@ func (r *runner) summary(bs backends.Stats, ps pipeline.Stats, sinks []pipeline.
 	if bs.DecodeErrors > 0 {
 		fmt.Fprintf(r.stderr, "procotel: undecodable records: %d\n", bs.DecodeErrors)
 	}
+	if bs.Throttled > 0 {
+		fmt.Fprintf(r.stderr, "procotel: execs counted instead of reported (capture.exec_rate_limit): %d, in the throttle records\n", bs.Throttled)
+	}
 	if bs.HashUnavailable > 0 {
 		fmt.Fprintf(r.stderr, "procotel: executables gone before they were hashed: %d\n", bs.HashUnavailable)
 	}
