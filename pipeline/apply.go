@@ -72,6 +72,9 @@ func (p *Pipeline) seed(e *semconv.Event) {
 	en := t.add(proc)
 	en.seeded = true
 	en.traceParent = e.TraceParent
+	// The command procotel starts can be in the scan, before its fork's
+	// report: it roots its trace as when the fork comes first.
+	en.launched = t.launcher != 0 && proc.PPID == t.launcher
 	if proc.PPID != 0 {
 		if parent := t.parentOf(proc, false); parent != nil {
 			p.adopt(en, parent)

@@ -84,3 +84,37 @@ func TestLauncherChildRootsItsTrace(t *testing.T) {
 		})
 	}
 }
+
+// TestLauncherChildSeededByTheScan: the command procotel starts right
+// after attaching can be in the /proc scan of existing processes, before
+// or instead of its fork's report. It must root its own trace all the
+// same (seen with Jaeger: CMD's span hung below procotel's, which is never
+// exported, about one run in three).
+func TestLauncherChildSeededByTheScan(t *testing.T) {
+	const launcher = 500
+	base := append(seedInitAndShell(),
+		existing(launcher, 100, 900*ms, launcher, 100, "/usr/bin/procotel", "procotel", "--", "sh"))
+	cmd := existing(501, launcher, 1000*ms, launcher, 100, "/bin/sh", "sh", "-c", "true")
+	for _, c := range []struct {
+		name string
+		evs  []semconv.Event
+	}{
+		{"scan, then the fork", []semconv.Event{cmd, withGroup(fork(1000*ms, 501, launcher), launcher, 100), exit(1007*ms, 501, 0, 0)}},
+		{"scan only", []semconv.Event{cmd, exit(1007*ms, 501, 0, 0)}},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			rec, _ := run(t, Config{Launcher: launcher}, append(append([]semconv.Event(nil), base...), c.evs...)...)
+			if len(rec.lifetimes) != 1 || rec.lifetimes[0].Process.PID != 501 {
+				t.Fatalf("lifetimes %d, want CMD's", len(rec.lifetimes))
+			}
+			lt := &rec.lifetimes[0]
+			ids := semconv.SpanContextIDs("b", &lt.Process, lt.Lineage)
+			if ids.ParentSpanID != ([8]byte{}) || ids.HasLink {
+				t.Errorf("CMD's span has parent %x (link %v), want none: procotel's span is never exported", ids.ParentSpanID, ids.HasLink)
+			}
+			if want := semconv.TraceID("b", semconv.KeyOf(501, 1000*ms)); ids.TraceID != want {
+				t.Errorf("CMD's trace %x, want the one it roots %x", ids.TraceID, want)
+			}
+		})
+	}
+}

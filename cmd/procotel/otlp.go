@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"strings"
@@ -27,7 +28,37 @@ func otlpSinks(ctx context.Context, cfg config.Config, caps backends.Capabilitie
 		st := exp.Stats()
 		fmt.Fprintf(stderr, "procotel: otlp: log records %s; spans %s\n", exportLine(st.LogTotals()), exportLine(st.Spans))
 	}
-	return []pipeline.Sink{exp}, []func(){report}, nil
+	return []pipeline.Sink{otlpSink{exp}}, []func(){report}, nil
+}
+
+// otlpSink is the exporter as procotel's sink. What the endpoint had not
+// taken when the close deadline passed is counted as dropped (reason
+// shutdown) and the exit summary says so: that is an outcome of the
+// export, not a failure of the run, so Close does not return the
+// deadline, and procotel exits 0 or with its command's code.
+type otlpSink struct{ *export.Exporter }
+
+func (s otlpSink) Close(ctx context.Context) error {
+	return withoutDeadline(s.Exporter.Close(ctx))
+}
+
+// withoutDeadline returns err without its parts that are a passed
+// context deadline; nil when nothing else is left.
+func withoutDeadline(err error) error {
+	if errors.Is(err, context.DeadlineExceeded) {
+		joined, ok := err.(interface{ Unwrap() []error })
+		if !ok {
+			return nil
+		}
+		var rest []error
+		for _, e := range joined.Unwrap() {
+			if e = withoutDeadline(e); e != nil {
+				rest = append(rest, e)
+			}
+		}
+		return errors.Join(rest...)
+	}
+	return err
 }
 
 // observer describes this host for the OTLP resource.

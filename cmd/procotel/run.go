@@ -81,7 +81,9 @@ func (r *runner) run(ctx context.Context) (int, error) {
 	}
 	var exp *export.Exporter
 	if len(sinks) > 0 {
-		exp, _ = sinks[0].(*export.Exporter) // nil unless exporting OTLP
+		if s, ok := sinks[0].(otlpSink); ok { // only when exporting OTLP
+			exp = s.Exporter
+		}
 	}
 	pipe := a.Run(sinks...)
 	stopMetrics, err := startSelfMetrics(ctx, r.cfg, caps, a, exp, r.stderr)
@@ -91,13 +93,19 @@ func (r *runner) run(ctx context.Context) (int, error) {
 	}
 
 	code = r.watch(ctx, a)
-	closeCtx, closeCancel := context.WithTimeout(context.Background(), 10*time.Second)
+	closeCtx, closeCancel := context.WithTimeout(context.Background(), closeTimeout)
 	defer closeCancel()
 	runErr := a.Stop(closeCtx)
 	for _, c := range closers {
 		c()
 	}
-	if err := stopMetrics(closeCtx); err != nil && runErr == nil {
+	err = stopMetrics(closeCtx)
+	if errors.Is(err, context.DeadlineExceeded) {
+		// As for the records: the endpoint's outage, said, not the run's failure.
+		fmt.Fprintf(r.stderr, "procotel: self-metrics: the last export did not finish before the close deadline (%s)\n", closeTimeout)
+		err = withoutDeadline(err)
+	}
+	if err != nil && runErr == nil {
 		runErr = fmt.Errorf("self-metrics: %w", err)
 	}
 	r.summary(a.Stats(), pipe.Stats(), sinks)
@@ -106,6 +114,11 @@ func (r *runner) run(ctx context.Context) (int, error) {
 	}
 	return code, nil
 }
+
+// closeTimeout bounds stopping: draining the backend, flushing the
+// sinks (what the OTLP endpoint has not taken by then is counted as
+// dropped, reason shutdown) and the last self-metrics export.
+const closeTimeout = 10 * time.Second
 
 // plan checks everything the user typed before the kernel is touched and
 // translates it once (agent.NewPlan). With a command, only the command and
