@@ -15,6 +15,9 @@ import (
 	"time"
 
 	"github.com/procotel/procotel/config"
+
+	"github.com/go-logr/logr"
+	"go.opentelemetry.io/otel"
 )
 
 // version is set at build time with -ldflags "-X main.version=…".
@@ -58,6 +61,10 @@ Flags:
 
 func main() {
 	setGCPercent()
+	// procotel resolves and reports every OTEL_* setting itself; the OTel
+	// SDK's self-metrics exporter reads the environment again and would
+	// print its own complaints (a host:port endpoint is not a URL to it).
+	otel.SetLogger(logr.Discard())
 	os.Exit(Main(os.Args[1:], os.Stdout, os.Stderr))
 }
 
