@@ -14,10 +14,10 @@ import (
 	"strings"
 	"time"
 
-	"github.com/procotel/procotel/config"
-
 	"github.com/go-logr/logr"
 	"go.opentelemetry.io/otel"
+
+	"github.com/procotel/procotel/config"
 )
 
 // version is set at build time with -ldflags "-X main.version=…".
