@@ -94,6 +94,9 @@ func startAnchor(t *testing.T, env []string, argv ...string) *anchor {
 	a.cmd = exec.Command(self, argv...)
 	a.cmd.Env = append(append(os.Environ(), anchorEnv+"=1"), env...)
 	a.cmd.Stdout, a.cmd.Stderr = &a.out, &a.errs
+	// A killed anchor's workload may hold its output open; Wait gives up
+	// on it after WaitDelay instead of blocking the test's cleanup.
+	a.cmd.WaitDelay = 5 * time.Second
 	if a.stdin, err = a.cmd.StdinPipe(); err != nil {
 		t.Fatal(err)
 	}

@@ -42,6 +42,9 @@ func exporterOptions(c *Collector, protocol string, boot semconv.BootID) export.
 		Endpoint: endpoint(c, protocol), Protocol: protocol, Insecure: true,
 		Headers: map[string]string{"x-procotel-test": "1"},
 		Timeout: 5 * time.Second, RetryFor: 2 * time.Minute,
+		// The specification's backoff (5 s growing to 30 s) would make a
+		// drain after an outage wait up to 30 s for its next attempt.
+		RetryInitial: 100 * time.Millisecond, RetryMax: time.Second,
 		Observer:           semconv.Observer{HostName: "e2e-host", HostID: "e2e-host-id", OS: semconv.OSLinux, OSVersion: "test", ServiceVersion: "0.0.0-e2e"},
 		ResourceAttributes: []attribute.KeyValue{attribute.String("deployment.environment.name", "e2e")},
 		Boot:               boot,

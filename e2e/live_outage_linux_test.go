@@ -60,6 +60,7 @@ func testLiveOutage(t *testing.T, bin string, paths map[string]string, script, p
 	col := StartCollector(t, bin, fwd.URL)
 	stopFile := filepath.Join(t.TempDir(), "stop")
 	a := startAnchor(t, []string{"TRUE=" + paths["true"], "SLEEP=" + paths["sleep"], "STOP=" + stopFile}, paths["sh"], script)
+	t.Cleanup(func() { _ = os.WriteFile(stopFile, nil, 0o644) }) // a failed test stops the loop too
 	o := exporterOptions(col, protocol, "")
 	o.LogQueueSize = logQueue
 	o.MetricInterval = time.Second
