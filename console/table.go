@@ -483,35 +483,43 @@ func (c *Console) containers(context.Context, input) {
 			host++
 			continue
 		}
-		r := live[p.ContainerID]
-		if r == nil {
-			r = &groupRow{id: p.ContainerID}
-			live[p.ContainerID] = r
-		}
+		r := groupOf(live, p.ContainerID)
 		r.live++
 		r.name = pickName(p.ContainerName, r.name)
 		r.extra = pickName(p.ContainerRuntime, r.extra)
 	}
 	ended, _ := c.opts.Sink.ended()
 	for id, g := range ended {
-		r := live[id]
-		if r == nil {
-			r = &groupRow{id: id}
-			live[id] = r
-		}
+		r := groupOf(live, id)
 		r.ended = g.ended
 		r.name = pickName(r.name, g.name)
 		r.extra = pickName(r.extra, g.runtime)
 	}
 	if len(live) == 0 {
-		note := ""
-		if !c.caps.Containers {
-			note = fmt.Sprintf(" (the %s backend does not report containers)", c.opts.Backend.Name())
-		}
-		c.printf("no containers seen%s; %d live processes on the host\n", note, host)
+		c.noGroups("containers", c.caps.Containers, host)
 		return
 	}
 	c.printGroups("CONTAINER", "RUNTIME", live, host)
+}
+
+// groupOf returns the row of id in rows, adding it when new.
+func groupOf(rows map[string]*groupRow, id string) *groupRow {
+	r := rows[id]
+	if r == nil {
+		r = &groupRow{id: id}
+		rows[id] = r
+	}
+	return r
+}
+
+// noGroups says no container or jail (what) was seen, and why when the
+// backend cannot report them.
+func (c *Console) noGroups(what string, reported bool, host int) {
+	note := ""
+	if !reported {
+		note = fmt.Sprintf(" (the %s backend does not report %s)", c.opts.Backend.Name(), what)
+	}
+	c.printf("no %s seen%s; %d live processes on the host\n", what, note, host)
 }
 
 func (c *Console) jails(context.Context, input) {
@@ -522,32 +530,18 @@ func (c *Console) jails(context.Context, input) {
 			host++
 			continue
 		}
-		id := strconv.Itoa(int(p.JailID))
-		r := live[id]
-		if r == nil {
-			r = &groupRow{id: id}
-			live[id] = r
-		}
+		r := groupOf(live, strconv.Itoa(int(p.JailID)))
 		r.live++
 		r.name = pickName(p.JailName, r.name)
 	}
 	_, ended := c.opts.Sink.ended()
 	for jid, g := range ended {
-		id := strconv.Itoa(int(jid))
-		r := live[id]
-		if r == nil {
-			r = &groupRow{id: id}
-			live[id] = r
-		}
+		r := groupOf(live, strconv.Itoa(int(jid)))
 		r.ended = g.ended
 		r.name = pickName(r.name, g.name)
 	}
 	if len(live) == 0 {
-		note := ""
-		if !c.caps.Jails {
-			note = fmt.Sprintf(" (the %s backend does not report jails)", c.opts.Backend.Name())
-		}
-		c.printf("no jails seen%s; %d live processes on the host\n", note, host)
+		c.noGroups("jails", c.caps.Jails, host)
 		return
 	}
 	c.printGroups("JAIL", "", live, host)
