@@ -418,8 +418,20 @@ func TestUnitCapabilitiesAreNeeded(t *testing.T) {
 	t.Run("perfmon", func(t *testing.T) { startFails(t, without("perfmon"), "cap_perfmon") })
 	t.Run("dac_read_search", func(t *testing.T) {
 		// /sys/kernel/tracing is 0700 root: the syscall tracepoint ids
-		// cannot be read.
-		startFails(t, without("dac_read_search"), "/sys/kernel/tracing")
+		// cannot be read, so procotel starts without failed execs and
+		// says which capability brings them back.
+		var stdout, stderr bytes.Buffer
+		cmd := asNobody(t, without("dac_read_search"), "--output", "json", "--", "sh", "-c", "/nonexistent/procotel-probe; exit 0")
+		cmd.Stdout, cmd.Stderr = &stdout, &stderr
+		if err := cmd.Run(); err != nil {
+			t.Fatalf("procotel without CAP_DAC_READ_SEARCH: %v\n%s", err, &stderr)
+		}
+		if msg := stderr.String(); !strings.Contains(msg, "failed execs are not reported") || !strings.Contains(msg, "CAP_DAC_READ_SEARCH") {
+			t.Errorf("no warning naming CAP_DAC_READ_SEARCH:\n%s", msg)
+		}
+		if strings.Contains(stdout.String(), `"exec_failed"`) {
+			t.Errorf("an exec_failed event without the syscall tracepoints:\n%s", &stdout)
+		}
 	})
 	t.Run("sys_ptrace", func(t *testing.T) {
 		sleep, err := exec.LookPath("sleep")
@@ -472,6 +484,26 @@ func seenExisting(t *testing.T, caps []string, sleepExe string) event {
 	}()
 	timer := time.AfterFunc(20*time.Second, func() { cmd.Process.Kill() })
 	defer timer.Stop()
+	// The first line says procotel has attached; on a quiet host make
+	// events until it comes.
+	attached := make(chan struct{})
+	defer func() {
+		select {
+		case <-attached:
+		default:
+			close(attached)
+		}
+	}()
+	go func() {
+		for {
+			select {
+			case <-attached:
+				return
+			case <-time.After(200 * time.Millisecond):
+				_ = exec.Command("true").Run()
+			}
+		}
+	}()
 
 	lines := bufio.NewScanner(stdout)
 	lines.Buffer(nil, 1<<20)
@@ -479,6 +511,7 @@ func seenExisting(t *testing.T, caps []string, sleepExe string) event {
 	for lines.Scan() {
 		if !killed {
 			// procotel seeded its table and attached: sleep already existed.
+			close(attached)
 			if err := sleep.Process.Signal(syscall.SIGKILL); err != nil {
 				t.Fatal(err)
 			}
