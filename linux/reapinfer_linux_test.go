@@ -30,10 +30,10 @@ func TestInferReaps(t *testing.T) {
 	self := semconv.Process{PID: pid, TID: pid, Start: st.startTick * tickNS, Comm: "test"} // alive: in /proc
 	old := time.Now().Add(-3 * time.Second)
 	for _, p := range []semconv.Process{gone, self} {
-		r.unreaped[procKey{p.PID, p.Start}] = exited{ev: semconv.Event{Kind: semconv.KindExit, Process: p, Exit: semconv.ExitInfo{Code: 3}}, at: old}
+		r.unreaped[procKey{p.PID, p.Start}] = exited{comm: p.Comm, os: semconv.OSLinux, at: old}
 	}
 	fresh := semconv.Process{PID: 1<<30 + 1, TID: 1<<30 + 1, Start: 6e9}
-	r.unreaped[procKey{fresh.PID, fresh.Start}] = exited{ev: semconv.Event{Kind: semconv.KindExit, Process: fresh}, at: time.Now()}
+	r.unreaped[procKey{fresh.PID, fresh.Start}] = exited{at: time.Now()}
 
 	if !r.inferReaps(reapLate) {
 		t.Fatal("closed")
@@ -42,7 +42,8 @@ func TestInferReaps(t *testing.T) {
 		t.Fatalf("%d reaps inferred, want 1 (the process gone from /proc for over %v)", len(out), reapLate)
 	}
 	ev := <-out
-	if ev.Kind != semconv.KindReap || !ev.Reap.Inferred || ev.Process.PID != gone.PID || ev.Exit.Code != 0 || ev.Time.IsZero() {
+	if ev.Kind != semconv.KindReap || !ev.Reap.Inferred || ev.Process.PID != gone.PID || ev.Process.Start != gone.Start ||
+		ev.Process.Comm != "gone" || ev.Exit.Code != 0 || ev.Time.IsZero() {
 		t.Errorf("inferred reap %+v", ev)
 	}
 	if _, ok := r.unreaped[procKey{self.PID, self.Start}]; !ok {

@@ -117,11 +117,15 @@ func (r *ringRun) reaped(k procKey) bool {
 	return true
 }
 
-// exited is what a process's reap is inferred from: its exit event, and
-// when it was delivered.
+// exited is what a process's reap is inferred from: the identity its exit
+// event gave (the pipeline knows the rest of the process by it), and when
+// that event was delivered. Kept small: one is stored per exit.
 type exited struct {
-	ev semconv.Event
-	at time.Time
+	ppid              int32
+	parentStart, cgID uint64
+	comm              string
+	os                semconv.OS
+	at                time.Time
 }
 
 // reapLate is how long after a process's exit its reap may take before
@@ -147,10 +151,11 @@ func (r *ringRun) inferReaps(late time.Duration) bool {
 		if now.Sub(x.at) < late || !released(k) {
 			continue
 		}
-		ev := x.ev
-		ev.Kind, ev.Reap = semconv.KindReap, semconv.ReapInfo{Inferred: true}
-		ev.BootNS, ev.Time, ev.CPU = bootNow(), now, -1
-		ev.Exit, ev.Signal = semconv.ExitInfo{}, semconv.SignalInfo{}
+		ev := semconv.Event{Kind: semconv.KindReap, Reap: semconv.ReapInfo{Inferred: true},
+			BootNS: bootNow(), Time: now, CPU: -1, OS: x.os,
+			Process: semconv.Process{PID: k.pid, TID: k.pid, PPID: x.ppid, Start: k.start, ParentStart: x.parentStart,
+				Comm: x.comm, CgroupID: x.cgID}}
+		r.b.addCgroup(&ev.Process)
 		delete(r.unreaped, k)
 		delete(r.exes, k)
 		if len(r.inferred) >= maxUnreaped {
@@ -333,7 +338,9 @@ func (r *ringRun) read(ctx context.Context, limit int) (more bool, err error) {
 			r.execFacts(ev)
 		case semconv.KindExit:
 			if len(r.unreaped) < maxUnreaped {
-				r.unreaped[procKey{ev.Process.PID, ev.Process.Start}] = exited{ev: *ev, at: time.Now()}
+				p := &ev.Process
+				r.unreaped[procKey{p.PID, p.Start}] = exited{ppid: p.PPID, parentStart: p.ParentStart,
+					cgID: p.CgroupID, comm: p.Comm, os: ev.OS, at: time.Now()}
 			}
 		case semconv.KindReap:
 			if !r.reaped(procKey{ev.Process.PID, ev.Process.Start}) {
