@@ -500,7 +500,7 @@ func TestThrottleRecord(t *testing.T) {
 	}
 	got := map[string]string{}
 	for _, kv := range EventAttributes(&e, nil) {
-		got[string(kv.Key)] = kv.Value.Emit()
+		got[string(kv.Key)] = kv.Value.String()
 	}
 	want := map[string]string{"procotel.event.kind": "throttle", "procotel.cgroup.id": "77",
 		"process.linux.cgroup": "0::/ci/job", "container.id": "abc", "procotel.throttle.cgroup_id": "77",
