@@ -7,7 +7,6 @@ import (
 	"net/http/httptest"
 	"os"
 	"path/filepath"
-	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -18,9 +17,6 @@ import (
 	"go.opentelemetry.io/collector/pdata/plog/plogotlp"
 	"go.opentelemetry.io/collector/pdata/ptrace/ptraceotlp"
 	"go.opentelemetry.io/collector/receiver/receivertest"
-	collogpb "go.opentelemetry.io/proto/otlp/collector/logs/v1"
-	coltracepb "go.opentelemetry.io/proto/otlp/collector/trace/v1"
-	commonpb "go.opentelemetry.io/proto/otlp/common/v1"
 	logspb "go.opentelemetry.io/proto/otlp/logs/v1"
 	tracepb "go.opentelemetry.io/proto/otlp/trace/v1"
 	"google.golang.org/protobuf/proto"
@@ -31,6 +27,7 @@ import (
 	"github.com/procotel/procotel/collector"
 	"github.com/procotel/procotel/config"
 	"github.com/procotel/procotel/export"
+	"github.com/procotel/procotel/internal/otelcoltest"
 	"github.com/procotel/procotel/semconv"
 )
 
@@ -236,68 +233,22 @@ func shapeRecording(t *testing.T) string {
 	return path
 }
 
-func sortKVs(kvs []*commonpb.KeyValue) {
-	slices.SortFunc(kvs, func(a, b *commonpb.KeyValue) int { return strings.Compare(a.Key, b.Key) })
-}
-
-func resourceString(m proto.Message) string {
-	b, _ := proto.MarshalOptions{Deterministic: true}.Marshal(m)
-	return string(b)
-}
-
-// logsByResource decodes requests and merges their records per Resource,
-// in order, with attributes sorted and observed times cleared.
 func logsByResource(t *testing.T, bodies [][]byte) map[string]*logspb.ResourceLogs {
 	t.Helper()
-	out := map[string]*logspb.ResourceLogs{}
-	for _, b := range bodies {
-		var r collogpb.ExportLogsServiceRequest
-		if err := proto.Unmarshal(b, &r); err != nil {
-			t.Fatal(err)
-		}
-		for _, rl := range r.ResourceLogs {
-			sortKVs(rl.Resource.Attributes)
-			for _, sl := range rl.ScopeLogs {
-				for _, rec := range sl.LogRecords {
-					sortKVs(rec.Attributes)
-					rec.ObservedTimeUnixNano = 0
-				}
-			}
-			key := resourceString(rl.Resource)
-			if have, ok := out[key]; ok {
-				have.ScopeLogs[0].LogRecords = append(have.ScopeLogs[0].LogRecords, rl.ScopeLogs[0].LogRecords...)
-				continue
-			}
-			out[key] = rl
-		}
+	m, err := otelcoltest.LogsByResource(bodies, true)
+	if err != nil {
+		t.Fatal(err)
 	}
-	return out
+	return m
 }
 
 func spansByResource(t *testing.T, bodies [][]byte) map[string]*tracepb.ResourceSpans {
 	t.Helper()
-	out := map[string]*tracepb.ResourceSpans{}
-	for _, b := range bodies {
-		var r coltracepb.ExportTraceServiceRequest
-		if err := proto.Unmarshal(b, &r); err != nil {
-			t.Fatal(err)
-		}
-		for _, rs := range r.ResourceSpans {
-			sortKVs(rs.Resource.Attributes)
-			for _, ss := range rs.ScopeSpans {
-				for _, sp := range ss.Spans {
-					sortKVs(sp.Attributes)
-				}
-			}
-			key := resourceString(rs.Resource)
-			if have, ok := out[key]; ok {
-				have.ScopeSpans[0].Spans = append(have.ScopeSpans[0].Spans, rs.ScopeSpans[0].Spans...)
-				continue
-			}
-			out[key] = rs
-		}
+	m, err := otelcoltest.SpansByResource(bodies)
+	if err != nil {
+		t.Fatal(err)
 	}
-	return out
+	return m
 }
 
 func countRecords(m map[string]*logspb.ResourceLogs) int {

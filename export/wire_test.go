@@ -21,13 +21,12 @@ import (
 	"go.opentelemetry.io/otel/sdk/resource"
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/trace"
-	collogpb "go.opentelemetry.io/proto/otlp/collector/logs/v1"
-	coltracepb "go.opentelemetry.io/proto/otlp/collector/trace/v1"
 	commonpb "go.opentelemetry.io/proto/otlp/common/v1"
 	logspb "go.opentelemetry.io/proto/otlp/logs/v1"
 	tracepb "go.opentelemetry.io/proto/otlp/trace/v1"
 	"google.golang.org/protobuf/proto"
 
+	"github.com/procotel/procotel/internal/otelcoltest"
 	"github.com/procotel/procotel/semconv"
 )
 
@@ -195,61 +194,22 @@ func resourceOf(t *testing.T, base *resource.Resource, key semconv.ResourceKey) 
 	return r
 }
 
-// byResource merges requests into one ResourceLogs per Resource, in order,
-// keyed by the Resource's sorted attributes.
 func logsByResource(t *testing.T, bodies [][]byte) map[string]*logspb.ResourceLogs {
-	out := map[string]*logspb.ResourceLogs{}
-	for _, b := range bodies {
-		var r collogpb.ExportLogsServiceRequest
-		if err := proto.Unmarshal(b, &r); err != nil {
-			t.Fatal(err)
-		}
-		for _, rl := range r.ResourceLogs {
-			sortAttrs(rl.Resource.Attributes)
-			for _, sl := range rl.ScopeLogs {
-				for _, rec := range sl.LogRecords {
-					sortAttrs(rec.Attributes)
-				}
-			}
-			key := prototext(rl.Resource)
-			if have, ok := out[key]; ok {
-				have.ScopeLogs[0].LogRecords = append(have.ScopeLogs[0].LogRecords, rl.ScopeLogs[0].LogRecords...)
-				continue
-			}
-			out[key] = rl
-		}
+	t.Helper()
+	m, err := otelcoltest.LogsByResource(bodies, false)
+	if err != nil {
+		t.Fatal(err)
 	}
-	return out
+	return m
 }
 
 func spansByResource(t *testing.T, bodies [][]byte) map[string]*tracepb.ResourceSpans {
-	out := map[string]*tracepb.ResourceSpans{}
-	for _, b := range bodies {
-		var r coltracepb.ExportTraceServiceRequest
-		if err := proto.Unmarshal(b, &r); err != nil {
-			t.Fatal(err)
-		}
-		for _, rs := range r.ResourceSpans {
-			sortAttrs(rs.Resource.Attributes)
-			for _, ss := range rs.ScopeSpans {
-				for _, sp := range ss.Spans {
-					sortAttrs(sp.Attributes)
-				}
-			}
-			key := prototext(rs.Resource)
-			if have, ok := out[key]; ok {
-				have.ScopeSpans[0].Spans = append(have.ScopeSpans[0].Spans, rs.ScopeSpans[0].Spans...)
-				continue
-			}
-			out[key] = rs
-		}
+	t.Helper()
+	m, err := otelcoltest.SpansByResource(bodies)
+	if err != nil {
+		t.Fatal(err)
 	}
-	return out
-}
-
-func prototext(m proto.Message) string {
-	b, _ := proto.MarshalOptions{Deterministic: true}.Marshal(m)
-	return string(b)
+	return m
 }
 
 type idsKey struct{}
@@ -264,10 +224,6 @@ func (fixedIDs) NewIDs(ctx context.Context) (trace.TraceID, trace.SpanID) {
 
 func (fixedIDs) NewSpanID(ctx context.Context, _ trace.TraceID) trace.SpanID {
 	return ctx.Value(idsKey{}).(*semconv.SpanIDs).SpanID
-}
-
-func sortAttrs(kvs []*commonpb.KeyValue) {
-	slices.SortFunc(kvs, func(a, b *commonpb.KeyValue) int { return strings.Compare(a.Key, b.Key) })
 }
 
 // TestWireMatchesSDK checks that the hand-written encoding decodes to the
