@@ -108,8 +108,14 @@ type live struct {
 // from the backend). It skips the test, loudly, when not root.
 func startLive(t *testing.T, anchorPID int, o export.Options) *live {
 	t.Helper()
+	return startLiveWith(t, anchorPID, o, backends.Options{})
+}
+
+// startLiveWith is startLive with the backend capturing what bo says.
+func startLiveWith(t *testing.T, anchorPID int, o export.Options, bo backends.Options) *live {
+	t.Helper()
 	requireRoot(t)
-	b, err := linux.New("", backends.Options{})
+	b, err := linux.New("", bo)
 	if err != nil {
 		t.Fatalf("new ebpf backend: %v", err)
 	}
