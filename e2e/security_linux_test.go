@@ -15,7 +15,8 @@ import (
 // TestSecurityFactsOverOTLP runs, under the real backend and exporter
 // through a real Collector, processes for which one exec fact holds each —
 // a set-user-ID copy of id run as uid 65534, a set-group-ID copy, one with
-// LD_PRELOAD set, one with stdin from a pipe and one from /dev/null — and
+// LD_PRELOAD set, one with stdin from a pipe and one from /dev/null, one
+// whose login uid it set, an exec of a deleted file and of a memfd — and
 // checks each fact on its exec record as the Collector forwarded it, and
 // the facts that do not hold absent. Every exec record carries the
 // executable's htlhash, and the login uid when this process has one.
@@ -29,7 +30,7 @@ func TestSecurityFactsOverOTLP(t *testing.T) {
 	if err := os.Chmod(dir, 0o755); err != nil {
 		t.Fatal(err)
 	}
-	paths := lookPaths(t, "sh", "true", "setpriv")
+	paths := lookPaths(t, "sh", "true", "setpriv", "python3")
 	idPath, err := filepath.EvalSymlinks("/usr/bin/id")
 	if err != nil {
 		t.Skipf("SKIP LOUDLY: no /usr/bin/id to copy set-id: %v", err)
@@ -53,11 +54,15 @@ run sgid "$SETPRIV" --reuid=65534 --regid=65534 --clear-groups "$SGID" -g
 LD_PRELOAD=/nonexistent/procotel-e2e.so run preload "$TRUE"
 echo x | run pipe "$TRUE"
 run devnull "$TRUE" </dev/null
+"$SH" -c 'echo "proc login $$ $PPID"; echo 4242 > /proc/self/loginuid && exec "$TRUE"'
+"$SH" -c 'echo "proc deleted $$ $PPID"; cp "$TRUE" "$DIR/gone"; exec 3<"$DIR/gone"; rm "$DIR/gone"; exec /proc/self/fd/3'
+"$SH" -c 'echo "proc memfd $$ $PPID"; exec "$PY" -c "import os,sys; fd=os.memfd_create(\"procotel-e2e\"); os.write(fd, open(sys.argv[1],\"rb\").read()); os.execv(\"/proc/self/fd/%d\" % fd, [\"memfd-true\"])" "$TRUE"'
 `)
 	bin := BuildCollector(t)
 	fwd := StartForwarded(t)
 	col := StartCollector(t, bin, fwd.URL)
-	env := []string{"SH=" + paths["sh"], "TRUE=" + paths["true"], "SETPRIV=" + paths["setpriv"], "SUID=" + suid, "SGID=" + sgid}
+	env := []string{"SH=" + paths["sh"], "TRUE=" + paths["true"], "SETPRIV=" + paths["setpriv"], "SUID=" + suid, "SGID=" + sgid,
+		"DIR=" + dir, "PY=" + paths["python3"]}
 	a := startAnchor(t, env, paths["sh"], script)
 	l := startLiveWith(t, a.PID, exporterOptions(col, "grpc", ""), backends.Options{Env: []string{"LD_PRELOAD", "LD_LIBRARY_PATH"}})
 	a.Go()
@@ -66,12 +71,12 @@ run devnull "$TRUE" </dev/null
 	for _, p := range procs {
 		byRole[p.Role] = p
 	}
-	for _, role := range []string{"suid", "sgid", "preload", "pipe", "devnull"} {
+	for _, role := range []string{"suid", "sgid", "preload", "pipe", "devnull", "login", "deleted", "memfd"} {
 		if byRole[role] == nil {
 			t.Fatalf("the workload did not report %s: %v", role, procs)
 		}
 	}
-	last := byRole["devnull"].PID
+	last := byRole["memfd"].PID
 	if !l.tee.waitEvent(10*time.Second, func(e *semconv.Event) bool { return e.Kind == semconv.KindExit && int64(e.Process.PID) == last }) {
 		t.Fatalf("no exit of %d; %s", last, l.diag())
 	}
@@ -92,14 +97,16 @@ run devnull "$TRUE" </dev/null
 		for role, p := range byRole {
 			if p.PID == pid && filepath.Base(attrStr(r.Record.Attributes, "process.executable.path")) != "dash" &&
 				filepath.Base(attrStr(r.Record.Attributes, "process.executable.path")) != "sh" &&
-				filepath.Base(attrStr(r.Record.Attributes, "process.executable.path")) != "setpriv" {
+				filepath.Base(attrStr(r.Record.Attributes, "process.executable.path")) != "setpriv" &&
+				!strings.HasPrefix(filepath.Base(attrStr(r.Record.Attributes, "process.executable.path")), "python") {
 				execOf[role] = r
 			}
 		}
 	}
 	type facts struct {
-		setuid, setgid bool
-		stdin, env     string
+		setuid, setgid, memfd, deleted bool
+		stdin, env                     string
+		login                          string // the login uid, "" for the process's own
 	}
 	// The anchor runs the workload with stdin on /dev/null: what the
 	// script does not redirect inherits it.
@@ -109,6 +116,9 @@ run devnull "$TRUE" </dev/null
 		"preload": {stdin: "char_device", env: "LD_PRELOAD=/nonexistent/procotel-e2e.so"},
 		"pipe":    {stdin: "pipe"},
 		"devnull": {stdin: "char_device"},
+		"login":   {stdin: "char_device", login: "4242"},
+		"deleted": {stdin: "char_device", deleted: true},
+		"memfd":   {stdin: "char_device", memfd: true},
 	}
 	for role, w := range want {
 		r, ok := execOf[role]
@@ -126,6 +136,15 @@ run devnull "$TRUE" </dev/null
 		if (attr(kv, "procotel.exec.setuid") != nil) != w.setuid || (attr(kv, "procotel.exec.setgid") != nil) != w.setgid {
 			t.Errorf("%s: a set-id attribute is present without the fact", role)
 		}
+		if got := attr(kv, "procotel.exec.memfd").GetBoolValue(); got != w.memfd {
+			t.Errorf("%s: procotel.exec.memfd %v, want %v (path %s)", role, got, w.memfd, attrStr(kv, "process.executable.path"))
+		}
+		if got := attr(kv, "procotel.exec.deleted").GetBoolValue(); got != w.deleted {
+			t.Errorf("%s: procotel.exec.deleted %v, want %v (path %s)", role, got, w.deleted, attrStr(kv, "process.executable.path"))
+		}
+		if w.memfd && !strings.HasPrefix(attrStr(kv, "process.executable.path"), "/memfd:procotel-e2e") {
+			t.Errorf("%s: executable path %q, want /memfd:procotel-e2e (deleted)", role, attrStr(kv, "process.executable.path"))
+		}
 		if got := attrStr(kv, "procotel.process.stdin.type"); got != w.stdin {
 			t.Errorf("%s: stdin %q, want %q", role, got, w.stdin)
 		}
@@ -136,12 +155,20 @@ run devnull "$TRUE" </dev/null
 		if w.env == "" && len(env) > 0 || w.env != "" && (len(env) != 1 || env[0] != w.env) {
 			t.Errorf("%s: procotel.exec.env %q, want %q", role, env, w.env)
 		}
-		if h := attrStr(kv, "process.executable.build_id.htlhash"); len(h) != 32 {
+		// A deleted file or memfd that a process as short as true ran is
+		// gone before user space can read it (through /proc/PID/exe or
+		// the path): no hash, counted as unavailable. Every other one has
+		// its hash.
+		if h := attrStr(kv, "process.executable.build_id.htlhash"); !w.memfd && !w.deleted && len(h) != 32 {
 			t.Errorf("%s: htlhash %q, want 32 hex digits", role, h)
 		}
-		if login != "" && login != "4294967295" {
-			if got, _ := attrInt(kv, "procotel.process.login_uid"); login != strconv.FormatInt(got, 10) {
-				t.Errorf("%s: login uid %d, want %s", role, got, login)
+		wantLogin := w.login
+		if wantLogin == "" && login != "4294967295" {
+			wantLogin = login
+		}
+		if wantLogin != "" {
+			if got, _ := attrInt(kv, "procotel.process.login_uid"); wantLogin != strconv.FormatInt(got, 10) {
+				t.Errorf("%s: login uid %d, want %s", role, got, wantLogin)
 			}
 		} else if attr(kv, "procotel.process.login_uid") != nil {
 			t.Errorf("%s: a login uid on a process that has none", role)
