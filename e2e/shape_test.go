@@ -99,8 +99,8 @@ func TestOneShape(t *testing.T) {
 	if err := tr.Start(context.Background(), host); err != nil {
 		t.Fatal(err)
 	}
-	wantLogs := countRecords(logsByResource(t, bodies["/v1/logs"]))
-	wantSpans := countSpans(spansByResource(t, bodies["/v1/traces"]))
+	wantLogs := countRecords(otelcoltest.LogsByResource(t, bodies["/v1/logs"], true))
+	wantSpans := countSpans(otelcoltest.SpansByResource(t, bodies["/v1/traces"]))
 	for deadline := time.Now().Add(10 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
 		if logs.LogRecordCount() >= wantLogs && traces.SpanCount() >= wantSpans {
 			break
@@ -128,7 +128,7 @@ func TestOneShape(t *testing.T) {
 		recvSpans = append(recvSpans, b)
 	}
 
-	exported, received := logsByResource(t, bodies["/v1/logs"]), logsByResource(t, recvLogs)
+	exported, received := otelcoltest.LogsByResource(t, bodies["/v1/logs"], true), otelcoltest.LogsByResource(t, recvLogs, true)
 	if wantLogs < 10 || len(exported) != 2 {
 		t.Fatalf("the exporter sent %d records under %d resources; the recording makes more, under 2", wantLogs, len(exported))
 	}
@@ -140,7 +140,7 @@ func TestOneShape(t *testing.T) {
 			t.Errorf("log records differ:\nreceiver %v\nexporter %v", got, want)
 		}
 	}
-	exportedSpans, receivedSpans := spansByResource(t, bodies["/v1/traces"]), spansByResource(t, recvSpans)
+	exportedSpans, receivedSpans := otelcoltest.SpansByResource(t, bodies["/v1/traces"]), otelcoltest.SpansByResource(t, recvSpans)
 	if wantSpans < 4 || len(exportedSpans) != 2 {
 		t.Fatalf("the exporter sent %d spans under %d resources", wantSpans, len(exportedSpans))
 	}
@@ -231,24 +231,6 @@ func shapeRecording(t *testing.T) string {
 		t.Fatal(err)
 	}
 	return path
-}
-
-func logsByResource(t *testing.T, bodies [][]byte) map[string]*logspb.ResourceLogs {
-	t.Helper()
-	m, err := otelcoltest.LogsByResource(bodies, true)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return m
-}
-
-func spansByResource(t *testing.T, bodies [][]byte) map[string]*tracepb.ResourceSpans {
-	t.Helper()
-	m, err := otelcoltest.SpansByResource(bodies)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return m
 }
 
 func countRecords(m map[string]*logspb.ResourceLogs) int {

@@ -22,8 +22,6 @@ import (
 	sdktrace "go.opentelemetry.io/otel/sdk/trace"
 	"go.opentelemetry.io/otel/trace"
 	commonpb "go.opentelemetry.io/proto/otlp/common/v1"
-	logspb "go.opentelemetry.io/proto/otlp/logs/v1"
-	tracepb "go.opentelemetry.io/proto/otlp/trace/v1"
 	"google.golang.org/protobuf/proto"
 
 	"github.com/procotel/procotel/internal/otelcoltest"
@@ -194,24 +192,6 @@ func resourceOf(t *testing.T, base *resource.Resource, key semconv.ResourceKey) 
 	return r
 }
 
-func logsByResource(t *testing.T, bodies [][]byte) map[string]*logspb.ResourceLogs {
-	t.Helper()
-	m, err := otelcoltest.LogsByResource(bodies, false)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return m
-}
-
-func spansByResource(t *testing.T, bodies [][]byte) map[string]*tracepb.ResourceSpans {
-	t.Helper()
-	m, err := otelcoltest.SpansByResource(bodies)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return m
-}
-
 type idsKey struct{}
 
 // fixedIDs hands the SDK the ids derived by semconv, carried in ctx.
@@ -261,7 +241,7 @@ func TestWireMatchesSDK(t *testing.T) {
 
 	// The SDK sent one request per record (a simple processor); merge
 	// them, and ours, into one list of records per Resource.
-	wantLogs, gotLogs := logsByResource(t, sdk.get("/v1/logs")), logsByResource(t, ours.get("/v1/logs"))
+	wantLogs, gotLogs := otelcoltest.LogsByResource(t, sdk.get("/v1/logs"), false), otelcoltest.LogsByResource(t, ours.get("/v1/logs"), false)
 	n := 0
 	for _, rl := range wantLogs {
 		n += len(rl.ScopeLogs[0].LogRecords)
@@ -277,7 +257,7 @@ func TestWireMatchesSDK(t *testing.T) {
 			t.Errorf("logs differ from the SDK's:\n got %v\nwant %v", got, want)
 		}
 	}
-	wantSpans, gotSpans := spansByResource(t, sdk.get("/v1/traces")), spansByResource(t, ours.get("/v1/traces"))
+	wantSpans, gotSpans := otelcoltest.SpansByResource(t, sdk.get("/v1/traces")), otelcoltest.SpansByResource(t, ours.get("/v1/traces"))
 	n = 0
 	for _, rs := range wantSpans {
 		n += len(rs.ScopeSpans[0].Spans)

@@ -1,9 +1,9 @@
 package otelcoltest
 
 import (
-	"fmt"
 	"slices"
 	"strings"
+	"testing"
 
 	collogpb "go.opentelemetry.io/proto/otlp/collector/logs/v1"
 	coltracepb "go.opentelemetry.io/proto/otlp/collector/trace/v1"
@@ -17,13 +17,15 @@ import (
 // per Resource, in arrival order, keyed by the Resource's encoding; every
 // attribute list is sorted by key, so two senders' output compares with
 // proto.Equal whatever order they wrote attributes in. With
-// clearObserved, records' observed times are zeroed.
-func LogsByResource(bodies [][]byte, clearObserved bool) (map[string]*logspb.ResourceLogs, error) {
+// clearObserved, records' observed times are zeroed. A request that does
+// not decode fails t.
+func LogsByResource(t testing.TB, bodies [][]byte, clearObserved bool) map[string]*logspb.ResourceLogs {
+	t.Helper()
 	out := map[string]*logspb.ResourceLogs{}
 	for _, b := range bodies {
 		var r collogpb.ExportLogsServiceRequest
 		if err := proto.Unmarshal(b, &r); err != nil {
-			return nil, fmt.Errorf("decode logs request: %w", err)
+			t.Fatalf("decode logs request: %v", err)
 		}
 		for _, rl := range r.ResourceLogs {
 			SortAttributes(rl.Resource.Attributes)
@@ -43,16 +45,17 @@ func LogsByResource(bodies [][]byte, clearObserved bool) (map[string]*logspb.Res
 			out[key] = rl
 		}
 	}
-	return out, nil
+	return out
 }
 
 // SpansByResource is LogsByResource for trace export requests.
-func SpansByResource(bodies [][]byte) (map[string]*tracepb.ResourceSpans, error) {
+func SpansByResource(t testing.TB, bodies [][]byte) map[string]*tracepb.ResourceSpans {
+	t.Helper()
 	out := map[string]*tracepb.ResourceSpans{}
 	for _, b := range bodies {
 		var r coltracepb.ExportTraceServiceRequest
 		if err := proto.Unmarshal(b, &r); err != nil {
-			return nil, fmt.Errorf("decode traces request: %w", err)
+			t.Fatalf("decode traces request: %v", err)
 		}
 		for _, rs := range r.ResourceSpans {
 			SortAttributes(rs.Resource.Attributes)
@@ -69,7 +72,7 @@ func SpansByResource(bodies [][]byte) (map[string]*tracepb.ResourceSpans, error)
 			out[key] = rs
 		}
 	}
-	return out, nil
+	return out
 }
 
 // SortAttributes sorts kvs by key.
