@@ -450,12 +450,7 @@ func ProcessAttributes(p *Process, created time.Time, dst []attribute.KeyValue) 
 		dst = append(dst, otelsemconv.ProcessWorkingDirectoryKey.String(p.Cwd))
 	}
 	dst = appendCgroup(p, dst)
-	if p.JailID != 0 {
-		dst = append(dst, AttrJailID.Int(int(p.JailID)))
-	}
-	if p.JailName != "" {
-		dst = append(dst, AttrJailName.String(p.JailName))
-	}
+	dst = appendJail(dst, p.JailID, p.JailName)
 	if id, ok := p.LoginUID.Get(); ok {
 		dst = append(dst, AttrProcessLoginUID.Int64(int64(id)))
 	}
@@ -474,14 +469,33 @@ func appendCgroup(p *Process, dst []attribute.KeyValue) []attribute.KeyValue {
 		// The /proc/<pid>/cgroup line of the cgroup v2 hierarchy.
 		dst = append(dst, otelsemconv.ProcessLinuxCgroupKey.String("0::"+p.CgroupPath))
 	}
-	if p.ContainerID != "" {
-		dst = append(dst, otelsemconv.ContainerIDKey.String(p.ContainerID))
+	return appendContainer(dst, p.ContainerID, p.ContainerName, p.ContainerRuntime)
+}
+
+// appendContainer appends container.id, container.name and
+// container.runtime.name, each when known: on a process's records and on a
+// container's Resource alike.
+func appendContainer(dst []attribute.KeyValue, id, name, runtime string) []attribute.KeyValue {
+	if id != "" {
+		dst = append(dst, otelsemconv.ContainerIDKey.String(id))
 	}
-	if p.ContainerName != "" {
-		dst = append(dst, otelsemconv.ContainerNameKey.String(p.ContainerName))
+	if name != "" {
+		dst = append(dst, otelsemconv.ContainerNameKey.String(name))
 	}
-	if p.ContainerRuntime != "" {
-		dst = append(dst, otelsemconv.ContainerRuntimeNameKey.String(p.ContainerRuntime))
+	if runtime != "" {
+		dst = append(dst, otelsemconv.ContainerRuntimeNameKey.String(runtime))
+	}
+	return dst
+}
+
+// appendJail appends the FreeBSD jail's id and name, each when known (0 is
+// the host).
+func appendJail(dst []attribute.KeyValue, id int32, name string) []attribute.KeyValue {
+	if id != 0 {
+		dst = append(dst, AttrJailID.Int(int(id)))
+	}
+	if name != "" {
+		dst = append(dst, AttrJailName.String(name))
 	}
 	return dst
 }

@@ -43,25 +43,11 @@ func ResourceKeyOf(p *Process) ResourceKey {
 // container.id, container.name, container.runtime.name and k8s.pod.uid for
 // a container; procotel.jail.id and procotel.jail.name for a jail.
 func (k ResourceKey) Attributes(dst []attribute.KeyValue) []attribute.KeyValue {
-	if k.ContainerID != "" {
-		dst = append(dst, otelsemconv.ContainerIDKey.String(k.ContainerID))
-	}
-	if k.ContainerName != "" {
-		dst = append(dst, otelsemconv.ContainerNameKey.String(k.ContainerName))
-	}
-	if k.ContainerRuntime != "" {
-		dst = append(dst, otelsemconv.ContainerRuntimeNameKey.String(k.ContainerRuntime))
-	}
+	dst = appendContainer(dst, k.ContainerID, k.ContainerName, k.ContainerRuntime)
 	if k.PodUID != "" {
 		dst = append(dst, otelsemconv.K8SPodUIDKey.String(k.PodUID))
 	}
-	if k.JailID != 0 {
-		dst = append(dst, AttrJailID.Int(int(k.JailID)))
-	}
-	if k.JailName != "" {
-		dst = append(dst, AttrJailName.String(k.JailName))
-	}
-	return dst
+	return appendJail(dst, k.JailID, k.JailName)
 }
 
 // PodUID returns the Kubernetes pod uid a cgroup path names: the kubelet
