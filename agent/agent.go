@@ -38,7 +38,7 @@ type Agent struct {
 	backendDone chan struct{}
 	backendErr  error // Run's result when the backend stopped by itself
 	byItself    bool  // the backend stopped before Stop was called
-	events      chan semconv.Event
+	events      *semconv.Queue
 	consumeDone chan struct{}
 
 	stopOnce sync.Once
@@ -115,21 +115,19 @@ func (a *Agent) RunRaw(consume func(*semconv.Event)) {
 	events := a.start()
 	go func() {
 		defer close(a.consumeDone)
-		for e := range events {
-			consume(&e)
-		}
+		events.Consume(consume)
 	}()
 }
 
-func (a *Agent) start() <-chan semconv.Event {
-	events := make(chan semconv.Event, EventQueue)
+func (a *Agent) start() *semconv.Queue {
+	events := semconv.NewQueue(EventQueue, 0)
 	a.events = events
 	ctx, cancel := context.WithCancel(context.Background())
 	a.cancel = cancel
 	go func() {
 		defer close(a.backendDone)
 		err := a.backend.Run(ctx, events)
-		close(events)
+		events.Close()
 		if ctx.Err() == nil {
 			a.byItself = true
 			if err != nil {
@@ -158,7 +156,7 @@ func (a *Agent) QueueDepth() (n, capacity int) {
 	if a.events == nil {
 		return 0, 0
 	}
-	return len(a.events), cap(a.events)
+	return a.events.Len(), a.events.Cap()
 }
 
 // Stop ends the agent in order: the backend stops reading the kernel and

@@ -28,15 +28,16 @@ type Backend interface {
 	Start(ctx context.Context) error
 	// Run first sends one KindExisting event for every process that was
 	// alive at Start, then every event as it happens, on out, until ctx
-	// ends or the source fails (returning the error). When ctx ends, Run
-	// still sends what the kernel had already produced (it drains its
-	// buffer without waiting for more) and then returns nil: the caller
-	// keeps receiving from out until Run returns. Close makes a Run
-	// blocked on out return at once.
+	// ends or the source fails (returning the error). It flushes out
+	// whenever its source has nothing more at hand, so no event waits for
+	// a batch to fill. When ctx ends, Run still sends what the kernel had
+	// already produced (it drains its buffer without waiting for more),
+	// flushes and then returns nil: the caller keeps receiving from out
+	// until Run returns, then closes out. Close makes a Run blocked on out
+	// return at once (Run calls out.StopOn with its own stop channel).
 	// Run blocks on out when it is full: the kernel buffer behind it
 	// absorbs bursts and its overflow is counted per kind in Stats.Lost.
-	// Run never closes out.
-	Run(ctx context.Context, out chan<- semconv.Event) error
+	Run(ctx context.Context, out *semconv.Queue) error
 	// Stats returns the counters so far. Safe for concurrent use.
 	Stats() Stats
 	// Close detaches from the kernel and frees resources.

@@ -48,7 +48,7 @@ func recordedStream(tb testing.TB, path string) []streamItem {
 	defer f.Close()
 	sink := &streamSink{}
 	p := pipeline.New(pipeline.Config{CredsComplete: true}, sink)
-	in := make(chan semconv.Event, 1<<16)
+	var evs []semconv.Event
 	sc := bufio.NewScanner(f)
 	sc.Buffer(nil, 1<<20)
 	for sc.Scan() {
@@ -56,13 +56,12 @@ func recordedStream(tb testing.TB, path string) []streamItem {
 		if err := json.Unmarshal(sc.Bytes(), &e); err != nil || !e.Kind.Valid() {
 			continue // the header and the trailer
 		}
-		in <- e
+		evs = append(evs, e)
 	}
 	if err := sc.Err(); err != nil {
 		tb.Fatal(err)
 	}
-	close(in)
-	if err := p.Run(context.Background(), in); err != nil {
+	if err := p.Run(context.Background(), semconv.QueueOf(evs...)); err != nil {
 		tb.Fatal(err)
 	}
 	return sink.items

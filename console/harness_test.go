@@ -26,8 +26,29 @@ type rig struct {
 	b      backends.Backend
 	pipe   *pipeline.Pipeline
 	sink   *Sink
-	events chan semconv.Event
+	events *semconv.Queue
 	runErr chan error
+	ended  bool  // runErr was taken
+	endErr error // what it said
+}
+
+// inject sends evs into the pipeline as live events, once the backend's
+// Run has returned (the queue has one producer at a time).
+func (r *rig) inject(t *testing.T, evs ...semconv.Event) {
+	t.Helper()
+	r.backendEnded()
+	for i := range evs {
+		r.events.Send(&evs[i])
+	}
+	r.events.Flush()
+}
+
+// backendEnded waits for the backend's Run to return and keeps its error.
+func (r *rig) backendEnded() error {
+	if !r.ended {
+		r.endErr, r.ended = <-r.runErr, true
+	}
+	return r.endErr
 }
 
 // startRig starts b (Start and Run) and a pipeline over it. Everything is
@@ -40,7 +61,7 @@ func startRig(t *testing.T, b backends.Backend) *rig {
 		t.Fatalf("start %s backend: %v", b.Name(), err)
 	}
 	caps := b.Capabilities()
-	r := &rig{b: b, sink: NewSink(SinkOptions{}), events: make(chan semconv.Event, 8192), runErr: make(chan error, 1)}
+	r := &rig{b: b, sink: NewSink(SinkOptions{}), events: semconv.NewQueue(8192, 0), runErr: make(chan error, 1)}
 	r.pipe = pipeline.New(pipeline.Config{Clock: caps.Clock, CredsComplete: caps.Creds}, r.sink)
 	go func() { r.runErr <- b.Run(ctx, r.events) }()
 	pipeDone := make(chan struct{})
@@ -52,7 +73,7 @@ func startRig(t *testing.T, b backends.Backend) *rig {
 	}()
 	t.Cleanup(func() {
 		cancel()
-		if err := <-r.runErr; err != nil {
+		if err := r.backendEnded(); err != nil {
 			t.Errorf("%s backend: %v", b.Name(), err)
 		}
 		<-pipeDone
@@ -73,7 +94,7 @@ func (r *rig) waitReplayed(t *testing.T, n uint64) {
 		for _, x := range st.In {
 			in += x
 		}
-		if in == n && st.Buffered == 0 && len(r.events) == 0 {
+		if in == n && st.Buffered == 0 && r.events.Len() == 0 {
 			return
 		}
 		time.Sleep(10 * time.Millisecond)

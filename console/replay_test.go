@@ -337,15 +337,16 @@ func TestConsoleReplay(t *testing.T) {
 		child.Start = at
 		other := proc(300, 1, "cron")
 		other.Start, other.ParentStart, other.PGID, other.SID = at, starts[1], 300, 300
-		for _, e := range []semconv.Event{
+		live := []semconv.Event{
 			{Kind: semconv.KindFork, BootNS: at, Process: child},
 			{Kind: semconv.KindFork, BootNS: at + 1, Process: other},
 			{Kind: semconv.KindExit, BootNS: at + 2, Process: other, Exit: semconv.ExitInfo{Code: 1}},
 			{Kind: semconv.KindExit, BootNS: at + 3, Process: child, Exit: semconv.ExitInfo{Code: 7}},
-		} {
-			e.OS, e.Time = semconv.OSLinux, testBootWall.Add(time.Duration(e.BootNS))
-			r.events <- e
 		}
+		for i := range live {
+			live[i].OS, live[i].Time = semconv.OSLinux, testBootWall.Add(time.Duration(live[i].BootNS))
+		}
+		r.inject(t, live...)
 		s.waitFor(m, "code 7")
 		s.send("\x03")
 		out := s.waitViewEnd(m, "-- tail stopped: 0 recent and 2 live events shown, 0 dropped")

@@ -147,10 +147,10 @@ func startLiveWith(t *testing.T, anchorPID int, o export.Options, bo backends.Op
 		Clock:         l.caps.Clock,
 		CredsComplete: l.caps.Creds,
 	}, l.tee)
-	events := make(chan semconv.Event, 8192)
+	events := semconv.NewQueue(8192, 0)
 	go func() {
 		err := b.Run(ctx, events)
-		close(events)
+		events.Close()
 		l.backendErr <- err
 	}()
 	go func() { l.pipeDone <- l.pipe.Run(context.Background(), events) }()

@@ -295,21 +295,21 @@ func (s *streamSink) Malformed() { s.b.decodeErr.Add(1) }
 // Run sends the processes alive at Start as KindExisting events, then
 // every traced event in kernel order, until ctx ends (nil), tracing stops
 // (nil) or libdtrace fails (its error).
-func (b *DTrace) Run(ctx context.Context, out chan<- semconv.Event) error {
+func (b *DTrace) Run(ctx context.Context, out *semconv.Queue) error {
 	if b.batches == nil {
 		return errors.New("run dtrace: not started")
 	}
+	out.StopOn(ctx.Done())
+	defer out.Flush()
 	for _, p := range b.existing {
 		p.JailName = b.jail.Name(p.JailID)
-		e := semconv.Event{Kind: semconv.KindExisting, OS: semconv.OSFreeBSD, CPU: -1, Process: p}
-		select {
-		case out <- e:
-			b.seeded.Add(1)
-		case <-ctx.Done():
+		if !out.Send(&semconv.Event{Kind: semconv.KindExisting, OS: semconv.OSFreeBSD, CPU: -1, Process: p}) {
 			return nil
 		}
+		b.seeded.Add(1)
 	}
 	b.existing = nil
+	out.Flush()
 	var seq Sequencer
 	var ready []semconv.Event
 	for {
@@ -330,12 +330,11 @@ func (b *DTrace) Run(ctx context.Context, out chan<- semconv.Event) error {
 		ready = seq.Flush(ready[:0])
 		b.orphans.Store(seq.Orphans)
 		for i := range ready {
-			select {
-			case out <- ready[i]:
-			case <-ctx.Done():
+			if !out.Send(&ready[i]) {
 				return nil
 			}
 		}
+		out.Flush()
 	}
 }
 

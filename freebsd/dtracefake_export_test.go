@@ -45,9 +45,9 @@ func TestFakeLibdtraceToOTLP(t *testing.T) {
 		t.Fatal(err)
 	}
 	pipe := pipeline.New(pipeline.Config{Clock: caps.Clock, CredsComplete: caps.Creds, Window: time.Millisecond}, exp)
-	events := make(chan semconv.Event, 64)
+	events := semconv.NewQueue(64, 0)
 	runErr := make(chan error, 1)
-	go func() { runErr <- b.Run(ctx, events); close(events) }()
+	go func() { runErr <- b.Run(ctx, events); events.Close() }()
 	if err := pipe.Run(ctx, events); err != nil {
 		t.Fatal(err)
 	}

@@ -142,21 +142,12 @@ func runToEnd(t *testing.T, b *DTrace) ([]semconv.Event, error) {
 	if err := b.Start(ctx); err != nil {
 		return nil, err
 	}
-	out := make(chan semconv.Event, 64)
+	out := semconv.NewQueue(64, 0)
 	errc := make(chan error, 1)
-	go func() { errc <- b.Run(ctx, out) }()
+	go func() { errc <- b.Run(ctx, out); out.Close() }()
 	var evs []semconv.Event
-	for {
-		select {
-		case e := <-out:
-			evs = append(evs, e)
-		case err := <-errc:
-			for len(out) > 0 {
-				evs = append(evs, <-out)
-			}
-			return evs, err
-		}
-	}
+	out.Consume(func(e *semconv.Event) { evs = append(evs, *e) })
+	return evs, <-errc
 }
 
 // TestFakeLibdtraceReplay runs the generated clauses, the real shim and the

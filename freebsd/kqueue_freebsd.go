@@ -102,26 +102,21 @@ func containsJail(ids []int32, id int32) bool {
 }
 
 // Run sends the existing processes, then each note as it comes.
-func (k *Kqueue) Run(ctx context.Context, out chan<- semconv.Event) error {
+func (k *Kqueue) Run(ctx context.Context, out *semconv.Queue) error {
 	if k.kq < 0 {
 		return errors.New("run kqueue: not started")
 	}
-	send := func(e semconv.Event) bool {
-		select {
-		case out <- e:
-			return true
-		case <-ctx.Done():
-			return false
-		}
-	}
+	out.StopOn(ctx.Done())
+	defer out.Flush()
 	for _, p := range k.existing {
 		p.JailName = k.jail.Name(p.JailID)
-		if !send(semconv.Event{Kind: semconv.KindExisting, OS: semconv.OSFreeBSD, CPU: -1, Process: p}) {
+		if !out.Send(&semconv.Event{Kind: semconv.KindExisting, OS: semconv.OSFreeBSD, CPU: -1, Process: p}) {
 			return nil
 		}
 		k.seeded.Add(1)
 	}
 	k.existing = nil
+	out.Flush()
 	events := make([]unix.Kevent_t, 64)
 	timeout := unix.NsecToTimespec(int64(200 * time.Millisecond))
 	for ctx.Err() == nil {
@@ -144,11 +139,12 @@ func (k *Kqueue) Run(ctx context.Context, out chan<- semconv.Event) error {
 					continue
 				}
 				k.received[e.Kind].Add(1)
-				if !send(e) {
+				if !out.Send(&e) {
 					return nil
 				}
 			}
 		}
+		out.Flush()
 	}
 	return nil
 }

@@ -511,7 +511,7 @@ func (b *Backend) addCgroup(p *semconv.Process) {
 
 // seed sends a KindExisting event for every process in /proc. It reports
 // false, nil when Close interrupted it.
-func (b *Backend) seed(out chan<- semconv.Event, clock semconv.Clock) (bool, error) {
+func (b *Backend) seed(out *semconv.Queue, clock semconv.Clock) (bool, error) {
 	procs, err := readProcesses(procRoot)
 	if err != nil {
 		return false, fmt.Errorf("run ebpf backend: seed: %w", err)
@@ -539,11 +539,12 @@ func (b *Backend) seed(out chan<- semconv.Event, clock semconv.Clock) (bool, err
 			p.ContainerID, p.ContainerName, p.ContainerRuntime = ci.c.ID, ci.c.Name, ci.c.Runtime
 			p.CgroupID = ci.id
 		}
-		ev := semconv.Event{Kind: semconv.KindExisting, BootNS: now, Time: clock.Wall(now), CPU: -1,
-			OS: semconv.OSLinux, Process: *p}
-		if !b.send(out, ev) {
+		ev := out.Next()
+		if ev == nil {
 			return false, nil
 		}
+		*ev = semconv.Event{Kind: semconv.KindExisting, BootNS: now, Time: clock.Wall(now), CPU: -1,
+			OS: semconv.OSLinux, Process: *p}
 		b.existing.Add(1)
 	}
 	return true, nil

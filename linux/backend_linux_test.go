@@ -36,14 +36,10 @@ func startBackend(t testing.TB, opts backends.Options) (*Backend, *collector) {
 		t.Fatalf("start as root: %+v", err)
 	}
 	c := &collector{}
-	out := make(chan semconv.Event, 1024)
+	out := semconv.NewQueue(1024, 0)
 	done := make(chan error, 1)
-	go func() { done <- b.Run(ctx, out) }()
-	go func() {
-		for ev := range out {
-			c.add(ev)
-		}
-	}()
+	go func() { done <- b.Run(ctx, out); out.Close() }()
+	go out.Consume(func(ev *semconv.Event) { c.add(*ev) })
 	t.Cleanup(func() {
 		cancel()
 		if err := <-done; err != nil {
@@ -55,7 +51,6 @@ func startBackend(t testing.TB, opts backends.Options) (*Backend, *collector) {
 		if err := b.Close(); err != nil {
 			t.Errorf("second close: %v", err)
 		}
-		close(out)
 	})
 	return b, c
 }

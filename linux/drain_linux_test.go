@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/procotel/procotel/backends"
+	"github.com/procotel/procotel/internal/testenv"
 	"github.com/procotel/procotel/semconv"
 )
 
@@ -32,9 +33,10 @@ func TestBackendDrainsOnCancel(t *testing.T) {
 		t.Fatalf("start as root: %v", err)
 	}
 	// Large enough that Run never waits for the test.
-	out := make(chan semconv.Event, 1<<16)
+	q := semconv.NewQueue(1<<16, 0)
+	out := testenv.Events(q, 1<<16)
 	done := make(chan error, 1)
-	go func() { done <- b.Run(ctx, out) }()
+	go func() { done <- b.Run(ctx, q); q.Close() }()
 	self := int32(os.Getpid())
 	for seeded := false; !seeded; {
 		select {
@@ -63,7 +65,6 @@ func TestBackendDrainsOnCancel(t *testing.T) {
 	case <-time.After(5 * time.Second):
 		t.Fatal("Run did not return within 5s of its context ending")
 	}
-	close(out)
 	exits, reaps := map[int32]bool{}, map[int32]bool{}
 	for ev := range out {
 		if !pids[ev.Process.PID] {

@@ -5,6 +5,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/procotel/procotel/internal/testenv"
 	"github.com/procotel/procotel/semconv"
 )
 
@@ -14,7 +15,7 @@ import (
 // none; the kernel's late report of the inferred one is left out and
 // counted, and every reap is counted once as received.
 func TestInferReaps(t *testing.T) {
-	out := make(chan semconv.Event, 4)
+	out := semconv.NewQueue(4, 0)
 	b := &Backend{closing: make(chan struct{})}
 	r := &ringRun{b: b, out: out, unreaped: map[procKey]exited{}, inferred: map[procKey]struct{}{}, exes: map[procKey]string{}}
 	gone := semconv.Process{PID: 1 << 30, TID: 1 << 30, Start: 5e9, Comm: "gone"} // beyond pid_max: not in /proc
@@ -38,10 +39,11 @@ func TestInferReaps(t *testing.T) {
 	if !r.inferReaps(reapLate) {
 		t.Fatal("closed")
 	}
-	if len(out) != 1 {
-		t.Fatalf("%d reaps inferred, want 1 (the process gone from /proc for over %v)", len(out), reapLate)
+	got := testenv.Queued(out)
+	if len(got) != 1 {
+		t.Fatalf("%d reaps inferred, want 1 (the process gone from /proc for over %v)", len(got), reapLate)
 	}
-	ev := <-out
+	ev := got[0]
 	if ev.Kind != semconv.KindReap || !ev.Reap.Inferred || ev.Process.PID != gone.PID || ev.Process.Start != gone.Start ||
 		ev.Process.Comm != "gone" || ev.Exit.Code != 0 || ev.Time.IsZero() {
 		t.Errorf("inferred reap %+v", ev)
@@ -67,7 +69,10 @@ func TestInferReaps(t *testing.T) {
 	}
 	// At stop, age does not matter.
 	delete(r.unreaped, procKey{self.PID, self.Start})
-	if !r.inferReaps(0) || len(out) != 1 {
-		t.Fatalf("at stop: %d reaps inferred, want 1", len(out))
+	if !r.inferReaps(0) {
+		t.Fatal("closed")
+	}
+	if got := testenv.Queued(out); len(got) != 1 {
+		t.Fatalf("at stop: %d reaps inferred, want 1", len(got))
 	}
 }

@@ -38,10 +38,9 @@ type ringRun struct {
 	b     *Backend
 	rd    *ringbuf.Reader
 	w     *ringWaiter
-	out   chan<- semconv.Event
+	out   *semconv.Queue
 	clock semconv.Clock
 	rec   ringbuf.Record
-	ev    semconv.Event
 	dec   decoder
 	// unreaped holds the processes whose exit was delivered and whose
 	// reap was not yet, with that exit.
@@ -66,7 +65,7 @@ const maxExes = 1 << 16
 // events of the ring buffer, until ctx ends. When ctx ends it still sends
 // what the kernel had produced by then and returns (see stop). It must be
 // called once, after Start; Close ends a Run blocked on out.
-func (b *Backend) Run(ctx context.Context, out chan<- semconv.Event) error {
+func (b *Backend) Run(ctx context.Context, out *semconv.Queue) error {
 	b.mu.Lock()
 	rd, w, clock := b.reader, b.waiter, b.caps.Clock
 	b.mu.Unlock()
@@ -75,6 +74,8 @@ func (b *Backend) Run(ctx context.Context, out chan<- semconv.Event) error {
 	}
 	stop := context.AfterFunc(ctx, w.interrupt)
 	defer stop()
+	out.StopOn(b.closing)
+	defer out.Flush()
 
 	if ok, err := b.seed(out, clock); !ok {
 		return err
@@ -164,7 +165,7 @@ func (r *ringRun) inferReaps(late time.Duration) bool {
 		r.inferred[k] = struct{}{}
 		r.b.reapsInferred.Add(1)
 		r.b.received[semconv.KindReap].Add(1)
-		if !r.b.send(r.out, ev) {
+		if !r.out.Send(&ev) {
 			return false
 		}
 	}
@@ -236,7 +237,7 @@ func (r *ringRun) endThrottles(open []procotelThrottleState) bool {
 				Suppressed: t.Suppressed, Limit: uint32(r.b.opts.ExecRateLimit)}}
 		r.b.addCgroup(&ev.Process)
 		r.b.received[semconv.KindThrottle].Add(1)
-		if !r.b.send(r.out, ev) {
+		if !r.out.Send(&ev) {
 			return false
 		}
 	}
@@ -302,6 +303,7 @@ func (r *ringRun) wait() (more bool, err error) {
 // reports false when the backend was closed.
 func (r *ringRun) read(ctx context.Context, limit int) (more bool, err error) {
 	b := r.b
+	defer r.out.Flush() // nothing more at hand
 	for limit != 0 && ctx.Err() == nil {
 		if err := r.rd.ReadInto(&r.rec); err != nil {
 			switch {
@@ -316,9 +318,13 @@ func (r *ringRun) read(ctx context.Context, limit int) (more bool, err error) {
 			// A record takes an 8-byte header and is padded to 8 bytes.
 			limit = max(0, limit-(8+(len(r.rec.RawSample)+7)&^7))
 		}
-		ev := &r.ev
+		ev := r.out.Next()
+		if ev == nil {
+			return false, nil
+		}
 		truncated, err := r.dec.decode(r.rec.RawSample, ev)
 		if err != nil {
+			r.out.Undo()
 			b.decodeErrors.Add(1)
 			continue
 		}
@@ -344,15 +350,13 @@ func (r *ringRun) read(ctx context.Context, limit int) (more bool, err error) {
 			}
 		case semconv.KindReap:
 			if !r.reaped(procKey{ev.Process.PID, ev.Process.Start}) {
+				r.out.Undo()
 				continue
 			}
 		case semconv.KindThrottle:
 			if r.throttleStops != nil && ev.Throttle.Phase == semconv.ThrottleStop {
 				r.throttleStops[ev.Throttle.CgroupID] = struct{}{}
 			}
-		}
-		if !b.send(r.out, *ev) {
-			return false, nil
 		}
 	}
 	return true, nil
@@ -385,16 +389,4 @@ func (r *ringRun) setExe(k procKey, exe string) {
 		clear(r.exes)
 	}
 	r.exes[k] = exe
-}
-
-// send hands ev to out, blocking until out takes it or Close is called;
-// it reports whether out took it. An event read from the ring is counted
-// as received: it is not given up when ctx ends.
-func (b *Backend) send(out chan<- semconv.Event, ev semconv.Event) bool {
-	select {
-	case out <- ev:
-		return true
-	case <-b.closing:
-		return false
-	}
 }

@@ -16,6 +16,7 @@ import (
 	"time"
 
 	"github.com/procotel/procotel/backends"
+	"github.com/procotel/procotel/internal/testenv"
 	"github.com/procotel/procotel/semconv"
 )
 
@@ -64,8 +65,9 @@ func runStartChild() startReport {
 	for _, k := range caps.Kinds {
 		rep.Kinds = append(rep.Kinds, k.String())
 	}
-	out := make(chan semconv.Event, 4096)
-	go func() { _ = be.Run(ctx, out) }()
+	q := semconv.NewQueue(4096, 0)
+	out := testenv.Events(q, 4096)
+	go func() { _ = be.Run(ctx, q); q.Close() }()
 	sh := exec.Command("/bin/sh", "-c", "exec /no/such/file 2>/dev/null")
 	_ = sh.Run()
 	pid := int32(sh.Process.Pid)

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"github.com/procotel/procotel/backends"
+	"github.com/procotel/procotel/internal/testenv"
 	"github.com/procotel/procotel/semconv"
 )
 
@@ -188,9 +189,9 @@ func TestBackendThrottleStopAtEnd(t *testing.T) {
 	if err := be.Start(ctx); err != nil {
 		t.Fatal(err)
 	}
-	out := make(chan semconv.Event, 1<<14)
+	out := semconv.NewQueue(1<<14, 0)
 	done := make(chan error, 1)
-	go func() { done <- be.Run(ctx, out) }()
+	go func() { done <- be.Run(ctx, out); out.Close() }()
 	time.Sleep(200 * time.Millisecond) // past the seeding
 	if err := inCgroup(dir, storm).Run(); err != nil {
 		t.Fatal(err)
@@ -199,10 +200,9 @@ func TestBackendThrottleStopAtEnd(t *testing.T) {
 	if err := <-done; err != nil {
 		t.Fatal(err)
 	}
-	close(out)
 	var execs, stops int
 	var counted uint64
-	for e := range out {
+	for _, e := range testenv.Queued(out) {
 		switch {
 		case e.Kind == semconv.KindExec && e.Process.CgroupID == id && e.Process.Comm == "true":
 			execs++

@@ -76,23 +76,24 @@ func BenchmarkPipelineForkExecExitFiltered(b *testing.B) {
 func BenchmarkPipelineRun(b *testing.B) {
 	sink := &countSink{}
 	p := New(Config{}, sink)
-	in := make(chan semconv.Event, 1024)
+	in := semconv.NewQueue(1024, 0)
+	send := func(e semconv.Event) { in.Send(&e) }
 	done := make(chan error, 1)
 	go func() { done <- p.Run(context.Background(), in) }()
-	in <- existing(1, 0, 1*ms, 1, 1, "/sbin/init", "init")
+	send(existing(1, 0, 1*ms, 1, 1, "/sbin/init", "init"))
 	argv := []string{"curl", "-s", "https://example.com"}
 	ts := 1000 * ms
 	b.ReportAllocs()
 	b.ResetTimer()
 	for i := 0; i < b.N; i++ {
 		pid := int32(2 + i%30000)
-		in <- fork(ts, pid, 1)
-		in <- execOK(ts+ms/4, pid, "/usr/bin/curl", argv...)
-		in <- exit(ts+ms/2, pid, 0, 0)
-		in <- reap(ts+3*ms/4, pid)
+		send(fork(ts, pid, 1))
+		send(execOK(ts+ms/4, pid, "/usr/bin/curl", argv...))
+		send(exit(ts+ms/2, pid, 0, 0))
+		send(reap(ts+3*ms/4, pid))
 		ts += 11 * ms
 	}
-	close(in)
+	in.Close()
 	if err := <-done; err != nil {
 		b.Fatal(err)
 	}

@@ -74,12 +74,7 @@ func runHook(t *testing.T, cfg Config, hook func(p *Pipeline, e *semconv.Event),
 	// does not depend on how fast the test runs.
 	frozen := time.Now()
 	p.now = func() time.Time { return frozen }
-	in := make(chan semconv.Event, len(evs))
-	for _, e := range evs {
-		in <- e
-	}
-	close(in)
-	if err := p.Run(context.Background(), in); err != nil {
+	if err := p.Run(context.Background(), semconv.QueueOf(evs...)); err != nil {
 		t.Fatalf("Run: %v", err)
 	}
 	return rec, p

@@ -229,35 +229,35 @@ func New(cfg Config, sinks ...Sink) *Pipeline {
 // the lifetimes of live processes. It returns nil then. Run does not close
 // the sinks: call Close, with a context that still has time, after Run
 // returns. Run may be called once.
-func (p *Pipeline) Run(ctx context.Context, in <-chan semconv.Event) error {
+func (p *Pipeline) Run(ctx context.Context, in *semconv.Queue) error {
 	if !p.running.CompareAndSwap(false, true) {
 		return errors.New("run pipeline: already running")
 	}
+	batches := in.Batches()
 	timer := time.NewTimer(time.Hour)
 	timer.Stop()
 	var armedFor time.Time // deadline the timer is set for; zero when stopped
 	for {
 		select {
 		case <-ctx.Done():
-			for n := len(in); n > 0; n-- {
-				p.receiveFrom(in, p.now())
+			for n := len(batches); n > 0; n-- {
+				p.receiveBatch(in, <-batches, p.now())
 			}
 			p.shutdown()
 			return nil
-		case e, ok := <-in:
+		case b, ok := <-batches:
 			if !ok {
 				p.shutdown()
 				return nil
 			}
-			// Take what else is queued now, under one clock reading: a
-			// storm arrives in bursts, and a select and a clock reading
-			// per event cost more than the event. Each event is still
-			// released as if it had come alone.
+			// One clock reading for what is queued now: a storm arrives
+			// in bursts, and a clock reading per event costs more than
+			// the event. Each event is still released as if it had come
+			// alone.
 			now := p.now()
-			p.receiveAt(&e, now)
-			for n := len(in); n > 0; n-- {
-				p.releaseReady(now)
-				p.receiveFrom(in, now)
+			p.receiveBatch(in, b, now)
+			for n := len(batches); n > 0; n-- {
+				p.receiveBatch(in, <-batches, now)
 			}
 		case <-timer.C:
 			armedFor = time.Time{}
@@ -276,6 +276,18 @@ func (p *Pipeline) Run(ctx context.Context, in <-chan semconv.Event) error {
 			armedFor = d
 		}
 	}
+}
+
+// receiveBatch receives the events of b, arrived at now, releasing what
+// the window lets go before each, and hands b back to in.
+func (p *Pipeline) receiveBatch(in *semconv.Queue, b []semconv.Event, now time.Time) {
+	for i := range b {
+		if i > 0 {
+			p.releaseReady(now)
+		}
+		p.receiveAt(&b[i], now)
+	}
+	in.Release(b)
 }
 
 // Close closes every sink within ctx and returns their errors joined. It
@@ -320,16 +332,6 @@ func (p *Pipeline) receive(e *semconv.Event) { p.receiveAt(e, p.now()) }
 func (p *Pipeline) receiveAt(e *semconv.Event, now time.Time) {
 	slot := p.win.reserve()
 	*p.win.event(slot) = *e
-	p.receiveSlot(slot, now)
-}
-
-// receiveFrom receives one event from in, which must have one queued
-// (len(in) > 0, and Run is its only reader, so no receive can find it
-// closed), straight into a window slot: one copy from the channel's
-// buffer, where receiving into a variable and pushing it would make two.
-func (p *Pipeline) receiveFrom(in <-chan semconv.Event, now time.Time) {
-	slot := p.win.reserve()
-	*p.win.event(slot) = <-in
 	p.receiveSlot(slot, now)
 }
 

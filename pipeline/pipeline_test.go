@@ -380,12 +380,7 @@ func TestLifetimes(t *testing.T) {
 		rec := &recorder{}
 		p := New(Config{FlushIncomplete: true, Clock: cfg.Clock}, rec)
 		p.now = func() time.Time { return at(5000 * ms) }
-		in := make(chan semconv.Event, len(evs))
-		for _, e := range evs {
-			in <- e
-		}
-		close(in)
-		if err := p.Run(context.Background(), in); err != nil {
+		if err := p.Run(context.Background(), semconv.QueueOf(evs...)); err != nil {
 			t.Fatal(err)
 		}
 		// Re-parented to init, an orphan roots its own trace.
@@ -599,14 +594,14 @@ func TestFilterInPipeline(t *testing.T) {
 func TestWindowReleasesOnQuietSystem(t *testing.T) {
 	rec := &recorder{}
 	p := New(Config{Window: 5 * time.Millisecond}, rec)
-	in := make(chan semconv.Event)
+	in := semconv.NewQueue(16, 0)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan error, 1)
 	go func() { done <- p.Run(ctx, in) }()
-	for _, e := range seedInitAndShell() {
-		in <- e
+	for _, e := range append(seedInitAndShell(), fork(1000*ms, 101, 100)) {
+		in.Send(&e)
 	}
-	in <- fork(1000*ms, 101, 100)
+	in.Flush()
 	deadline := time.Now().Add(5 * time.Second)
 	for {
 		rec.mu.Lock()
@@ -632,10 +627,11 @@ func TestWindowReleasesOnQuietSystem(t *testing.T) {
 func TestShutdownTakesQueuedEvents(t *testing.T) {
 	rec := &recorder{}
 	p := New(Config{Window: time.Hour}, rec)
-	in := make(chan semconv.Event, 16)
+	in := semconv.NewQueue(16, 0)
 	for _, e := range append(seedInitAndShell(), fork(1000*ms, 101, 100), exit(1001*ms, 101, 0, 0)) {
-		in <- e
+		in.Send(&e)
 	}
+	in.Flush()
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	if err := p.Run(ctx, in); err != nil {
@@ -681,7 +677,8 @@ func TestConcurrentViews(t *testing.T) {
 	rec := &recorder{}
 	p := New(Config{}, rec)
 	rec.onEvent = func(e *semconv.Event) { p.Lookup(e.Process.PPID) }
-	in := make(chan semconv.Event, 64)
+	in := semconv.NewQueue(64, 0)
+	send := func(e semconv.Event) { in.Send(&e) }
 	var wg sync.WaitGroup
 	stop := make(chan struct{})
 	wg.Add(1)
@@ -700,17 +697,20 @@ func TestConcurrentViews(t *testing.T) {
 		}
 	}()
 	go func() {
-		in <- existing(1, 0, 1*ms, 1, 1, "/sbin/init", "init")
+		send(existing(1, 0, 1*ms, 1, 1, "/sbin/init", "init"))
 		ts := 1000 * ms
 		for i := 0; i < 3000; i++ {
 			pid := int32(2 + i%500)
-			in <- fork(ts, pid, 1)
-			in <- execOK(ts+ms/2, pid, "/bin/true", "true")
-			in <- exit(ts+ms, pid, 0, 0)
-			in <- reap(ts+ms, pid)
+			send(fork(ts, pid, 1))
+			send(execOK(ts+ms/2, pid, "/bin/true", "true"))
+			send(exit(ts+ms, pid, 0, 0))
+			send(reap(ts+ms, pid))
 			ts += 11 * ms
+			if i%7 == 0 {
+				in.Flush() // batches of many lengths
+			}
 		}
-		close(in)
+		in.Close()
 	}()
 	if err := p.Run(context.Background(), in); err != nil {
 		t.Fatal(err)

@@ -85,9 +85,9 @@ func runScenario(t *testing.T, open func(t *testing.T, opts backends.Options) ba
 	caps := b.Capabilities()
 
 	col := newCollector()
-	out := make(chan semconv.Event, 4096)
+	out := semconv.NewQueue(4096, 0)
 	runErr := make(chan error, 1)
-	go func() { runErr <- b.Run(ctx, out) }()
+	go func() { runErr <- b.Run(ctx, out); out.Close() }()
 	go col.drain(out)
 
 	rep, err := RunWorkload(ctx, bin, sc.Args...)
@@ -138,38 +138,23 @@ type collector struct {
 	mu     sync.Mutex
 	events []semconv.Event
 	grew   chan struct{} // closed and replaced on every append
-	done   chan struct{}
 	exited chan struct{}
 }
 
 func newCollector() *collector {
-	return &collector{grew: make(chan struct{}), done: make(chan struct{}), exited: make(chan struct{})}
+	return &collector{grew: make(chan struct{}), exited: make(chan struct{})}
 }
 
-// drain reads out until stop is called.
-func (c *collector) drain(out <-chan semconv.Event) {
+// drain reads out until it is closed.
+func (c *collector) drain(out *semconv.Queue) {
 	defer close(c.exited)
-	for {
-		select {
-		case e := <-out:
-			c.add(e)
-		case <-c.done:
-			for {
-				select {
-				case e := <-out:
-					c.add(e)
-				default:
-					return
-				}
-			}
-		}
-	}
+	out.Consume(c.add)
 }
 
-func (c *collector) add(e semconv.Event) {
+func (c *collector) add(e *semconv.Event) {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	c.events = append(c.events, e)
+	c.events = append(c.events, *e)
 	close(c.grew)
 	c.grew = make(chan struct{})
 }
@@ -196,11 +181,13 @@ func (c *collector) waitFor(k semconv.Kind, pid int32, d time.Duration) bool {
 	}
 }
 
-// stop ends draining and returns everything collected. It must be called
-// after the backend's Run returned, so that nothing is sent any more.
+// stop returns everything collected once the backend's Run returned and
+// its queue was closed, or Settle passed.
 func (c *collector) stop() []semconv.Event {
-	close(c.done)
-	<-c.exited
+	select {
+	case <-c.exited:
+	case <-time.After(Settle):
+	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.events

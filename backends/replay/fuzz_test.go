@@ -28,13 +28,11 @@ func play(t *testing.T, b []byte) (backends.Capabilities, []semconv.Event, error
 	if err := be.Start(context.Background()); err != nil {
 		return backends.Capabilities{}, nil, err
 	}
-	out := make(chan semconv.Event, 64)
+	out := semconv.NewQueue(64, 0)
 	done := make(chan error, 1)
-	go func() { done <- be.Run(context.Background(), out); close(out) }()
+	go func() { done <- be.Run(context.Background(), out); out.Close() }()
 	var evs []semconv.Event
-	for e := range out {
-		evs = append(evs, e)
-	}
+	out.Consume(func(e *semconv.Event) { evs = append(evs, *e) })
 	return be.Capabilities(), evs, <-done
 }
 

@@ -209,10 +209,12 @@ func (b *Backend) next() ([]byte, error) {
 
 // Run sends every recorded event on out and returns nil at the end of the
 // recording, or an error naming the line that could not be read.
-func (b *Backend) Run(ctx context.Context, out chan<- semconv.Event) error {
+func (b *Backend) Run(ctx context.Context, out *semconv.Queue) error {
 	if b.r == nil {
 		return fmt.Errorf("replay: Run before Start")
 	}
+	out.StopOn(ctx.Done())
+	defer out.Flush()
 	for {
 		line, err := b.next()
 		if err == io.EOF {
@@ -229,14 +231,20 @@ func (b *Backend) Run(ctx context.Context, out chan<- semconv.Event) error {
 			b.applyTrailer(t.Trailer)
 			continue
 		}
-		var e semconv.Event
-		if err := json.Unmarshal(line, &e); err != nil {
+		e := out.Next()
+		if e == nil {
+			return nil
+		}
+		*e = semconv.Event{}
+		if err := json.Unmarshal(line, e); err != nil {
+			out.Undo()
 			b.mu.Lock()
 			b.stats.DecodeErrors++
 			b.mu.Unlock()
 			return b.bad("%v", err)
 		}
 		if !e.Kind.Valid() {
+			out.Undo()
 			return b.bad("event without a valid kind")
 		}
 		b.mu.Lock()
@@ -245,10 +253,11 @@ func (b *Backend) Run(ctx context.Context, out chan<- semconv.Event) error {
 			b.stats.Existing++
 		}
 		b.mu.Unlock()
-		select {
-		case out <- e:
-		case <-ctx.Done():
-			return nil
+		if b.r.Buffered() == 0 || ctx.Err() != nil {
+			out.Flush() // nothing more at hand without a read
+			if ctx.Err() != nil {
+				return nil
+			}
 		}
 	}
 }

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/procotel/procotel/backends"
+	"github.com/procotel/procotel/internal/testenv"
 	"github.com/procotel/procotel/semconv"
 )
 
@@ -61,15 +62,11 @@ func TestRoundTrip(t *testing.T) {
 		!reflect.DeepEqual(gotCaps.Kinds, caps.Kinds) {
 		t.Fatalf("capabilities from header: %+v", gotCaps)
 	}
-	out := make(chan semconv.Event, 10)
+	out := semconv.NewQueue(10, 0)
 	if err := b.Run(context.Background(), out); err != nil {
 		t.Fatal(err)
 	}
-	close(out)
-	var got []semconv.Event
-	for e := range out {
-		got = append(got, e)
-	}
+	got := testenv.Queued(out)
 	if len(got) != len(events) {
 		t.Fatalf("got %d events, want %d", len(got), len(events))
 	}
@@ -114,13 +111,13 @@ func TestBadInput(t *testing.T) {
 	if err := b.Start(context.Background()); err != nil {
 		t.Fatal(err)
 	}
-	out := make(chan semconv.Event, 10)
+	out := semconv.NewQueue(10, 0)
 	err := b.Run(context.Background(), out)
 	if !errors.As(err, new(*RecordingError)) || !strings.Contains(err.Error(), "line 4") || !strings.Contains(err.Error(), "exxit") {
 		t.Fatalf("want an error naming line 4 and the bad kind, got %v", err)
 	}
-	if len(out) != 1 {
-		t.Fatalf("the good event before the bad line should have been sent; got %d", len(out))
+	if got := testenv.Queued(out); len(got) != 1 || got[0].Kind != semconv.KindFork {
+		t.Fatalf("the good event before the bad line should have been sent; got %+v", got)
 	}
 	if _, err := New("", backends.Options{}); err == nil {
 		t.Fatal("New accepted an empty path")

@@ -54,25 +54,22 @@ func run(sel string, jails []string, count int) error {
 	for _, n := range caps.Notes {
 		fmt.Println("note:", n)
 	}
-	out := make(chan semconv.Event, 256)
+	out := semconv.NewQueue(256, 0)
 	errc := make(chan error, 1)
-	go func() { errc <- b.Run(ctx, out) }()
+	go func() { errc <- b.Run(ctx, out); out.Close() }()
 	seen := 0
-	for {
-		select {
-		case e := <-out:
-			fmt.Println(describe(&e))
-			seen++
-			if count > 0 && seen >= count {
-				stop()
-			}
-		case err := <-errc:
-			st := b.Stats()
-			fmt.Printf("received %d, lost %d, decode errors %d, existing %d\n",
-				st.TotalReceived(), st.TotalLost(), st.DecodeErrors, st.Existing)
-			return err
+	out.Consume(func(e *semconv.Event) {
+		fmt.Println(describe(e))
+		seen++
+		if count > 0 && seen >= count {
+			stop()
 		}
-	}
+	})
+	err = <-errc
+	st := b.Stats()
+	fmt.Printf("received %d, lost %d, decode errors %d, existing %d\n",
+		st.TotalReceived(), st.TotalLost(), st.DecodeErrors, st.Existing)
+	return err
 }
 
 func describe(e *semconv.Event) string {
