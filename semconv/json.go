@@ -105,6 +105,9 @@ func (o *OS) UnmarshalText(b []byte) error {
 //     kernel, si_code 0 is SI_USER);
 //   - fork.clone_flags on fork and thread_start events.
 //
+// The throttle object's phase is its number (1 start, 2 stop), as
+// encoding/json writes a ThrottlePhase.
+//
 // A value whose zero means unknown (ns_pid, start, reap.reaper_pid, ...)
 // stays omitted when zero. Decoding needs nothing special: an omitted
 // field decodes to zero, so files written before these fields were
@@ -152,6 +155,15 @@ func AppendJSON(b []byte, e *Event, html bool) ([]byte, error) {
 		j.open()
 		j.optInt(`"reaper_pid":`, e.Reap.ReaperPID)
 		j.optBool(`"inferred":`, e.Reap.Inferred)
+		j.b = append(j.b, '}')
+	}
+	if t := &e.Throttle; *t != (ThrottleInfo{}) {
+		j.b = append(j.b, `,"throttle":{`...)
+		j.open()
+		j.optUint(`"cgroup_id":`, t.CgroupID)
+		j.optUint(`"phase":`, uint64(t.Phase))
+		j.optUint(`"suppressed":`, t.Suppressed)
+		j.optUint(`"limit":`, uint64(t.Limit))
 		j.b = append(j.b, '}')
 	}
 	j.key(`,"root":`, e.Root)
