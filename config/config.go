@@ -14,25 +14,26 @@ import (
 // Config is procotel's whole configuration. Field names in errors are the
 // YAML paths ("otlp.protocol").
 type Config struct {
-	// Backend selects the event source: auto, ebpf, dtrace, kqueue, or
-	// replay:FILE.
-	Backend string `yaml:"backend" mapstructure:"backend"`
+	// The event source, what it captures, the filter, the pipeline and
+	// the trace forest: the part the Collector receiver takes too (see
+	// Receiver), its fields promoted (c.Backend, c.Capture, ...).
+	receiverPart `yaml:",inline" mapstructure:",squash"`
+
 	// Output is the terminal format when no OTLP endpoint is set: text or json.
 	Output string `yaml:"output" mapstructure:"output"`
 	// Color: auto (when stdout is a terminal), always or never.
 	Color string `yaml:"color" mapstructure:"color"`
-	// Filter is an expression in the filter language (see README).
-	Filter string `yaml:"filter" mapstructure:"filter"`
 
-	Capture  Capture  `yaml:"capture" mapstructure:"capture"`
-	Pipeline Pipeline `yaml:"pipeline" mapstructure:"pipeline"`
-	Traces   Traces   `yaml:"traces" mapstructure:"traces"`
-	OTLP     OTLP     `yaml:"otlp" mapstructure:"otlp"`
+	OTLP OTLP `yaml:"otlp" mapstructure:"otlp"`
 	// Resource holds extra resource attributes (also OTEL_RESOURCE_ATTRIBUTES).
 	Resource map[string]string `yaml:"resource" mapstructure:"resource"`
 	// ServiceName is service.name on the resource (OTEL_SERVICE_NAME).
 	ServiceName string `yaml:"service_name" mapstructure:"service_name"`
 }
+
+// receiverPart is Receiver under the name Config embeds it by, since
+// Config's method Receiver returns it.
+type receiverPart = Receiver
 
 // Capture is what the backend records in the kernel.
 type Capture struct {
@@ -165,17 +166,19 @@ type TLS struct {
 // Default returns the configuration used where nothing else is said.
 func Default() Config {
 	return Config{
-		Backend: "auto",
-		Output:  "text",
-		Color:   "auto",
-		Capture: Capture{ArgvMax: 16 << 10, BufferSize: 4 << 20, ExecFailures: true,
-			Env: DefaultEnv, ExecSHA256Max: 64 << 20},
-		Pipeline: Pipeline{
-			Window:       20 * time.Millisecond,
-			MaxProcesses: 65536,
-			KeepReaped:   4096,
+		receiverPart: Receiver{
+			Backend: "auto",
+			Capture: Capture{ArgvMax: 16 << 10, BufferSize: 4 << 20, ExecFailures: true,
+				Env: DefaultEnv, ExecSHA256Max: 64 << 20},
+			Pipeline: Pipeline{
+				Window:       20 * time.Millisecond,
+				MaxProcesses: 65536,
+				KeepReaped:   4096,
+			},
+			Traces: Traces{RootPolicy: "process_group"},
 		},
-		Traces:      Traces{RootPolicy: "process_group"},
+		Output:      "text",
+		Color:       "auto",
 		OTLP:        OTLP{Protocol: "grpc", Timeout: 10 * time.Second},
 		ServiceName: "procotel",
 	}

@@ -233,7 +233,7 @@ func ApplyEnv(c *Config, getenv func(string) string) error {
 			return err
 		}
 	}
-	for _, e := range [][2]string{{"OTEL_LOGS_EXPORTER", "logs"}, {"OTEL_TRACES_EXPORTER", "traces"}, {"OTEL_METRICS_EXPORTER", "metrics"}} {
+	for _, e := range [][2]string{{"OTEL_LOGS_EXPORTER", "otlp.logs"}, {"OTEL_TRACES_EXPORTER", "otlp.traces"}, {"OTEL_METRICS_EXPORTER", "otlp.metrics"}} {
 		v := getenv(e[0])
 		if v == "" {
 			continue
@@ -246,14 +246,7 @@ func ApplyEnv(c *Config, getenv func(string) string) error {
 		default:
 			return fmt.Errorf("environment %s: procotel exports otlp or none, got %q", e[0], v)
 		}
-		switch e[1] {
-		case "logs":
-			c.OTLP.Logs = &on
-		case "traces":
-			c.OTLP.Traces = &on
-		default:
-			c.OTLP.Metrics = &on
-		}
+		*c.boolField(e[1]) = &on
 	}
 	if err := envMillis(getenv, "OTEL_METRIC_EXPORT_INTERVAL", &c.OTLP.MetricsInterval); err != nil {
 		return err
@@ -284,6 +277,22 @@ func envMillis(getenv func(string) string, name string, dst *time.Duration) erro
 	}
 	*dst = msDuration(ms)
 	return nil
+}
+
+// boolField returns where the optional boolean at a YAML path
+// (pipeline.redact, otlp.logs, otlp.traces, otlp.metrics) is kept.
+func (c *Config) boolField(path string) **bool {
+	switch path {
+	case "pipeline.redact":
+		return &c.Pipeline.Redact
+	case "otlp.logs":
+		return &c.OTLP.Logs
+	case "otlp.traces":
+		return &c.OTLP.Traces
+	case "otlp.metrics":
+		return &c.OTLP.Metrics
+	}
+	panic("config: no optional boolean at " + path)
 }
 
 // setField sets the field at a YAML path from its text form, the way a
@@ -320,14 +329,7 @@ func setField(c *Config, field, v string) error {
 		if err != nil {
 			return fmt.Errorf("%s: want true or false, got %q", field, v)
 		}
-		switch field {
-		case "pipeline.redact":
-			c.Pipeline.Redact = &b
-		case "otlp.logs":
-			c.OTLP.Logs = &b
-		default:
-			c.OTLP.Traces = &b
-		}
+		*c.boolField(field) = &b
 		return nil
 	}
 	// Build a one-field YAML document from the path and decode it, so

@@ -22,24 +22,12 @@ type Receiver struct {
 func DefaultReceiver() Receiver { return Default().Receiver() }
 
 // Receiver returns the receiver part of c.
-func (c Config) Receiver() Receiver {
-	return Receiver{
-		Backend:  c.Backend,
-		Filter:   c.Filter,
-		Capture:  c.Capture,
-		Pipeline: c.Pipeline,
-		Traces:   c.Traces,
-	}
-}
+func (c Config) Receiver() Receiver { return c.receiverPart }
 
 // Config returns a whole configuration: Default with r's fields over it.
 func (r Receiver) Config() Config {
 	c := Default()
-	c.Backend = r.Backend
-	c.Filter = r.Filter
-	c.Capture = r.Capture
-	c.Pipeline = r.Pipeline
-	c.Traces = r.Traces
+	c.receiverPart = r
 	return c
 }
 

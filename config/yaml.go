@@ -145,7 +145,7 @@ func (ck *checker) walk(slot **yaml.Node, v reflect.Value, path string) error {
 			if !ok {
 				return atLine(k, "unknown field %q in %s", k.Value, section(path))
 			}
-			if err := ck.walk(&n.Content[i+1], v.Field(idx), joinPath(path, k.Value)); err != nil {
+			if err := ck.walk(&n.Content[i+1], v.FieldByIndex(idx), joinPath(path, k.Value)); err != nil {
 				return err
 			}
 		}
@@ -195,13 +195,17 @@ func (ck *checker) key(k *yaml.Node, seen map[string]int, path string) error {
 
 var stringMapType = reflect.TypeOf(map[string]string(nil))
 
-// yamlFields maps the YAML names of struct type t's fields to their index.
-func yamlFields(t reflect.Type) map[string]int {
-	m := make(map[string]int, t.NumField())
-	for i := range t.NumField() {
-		name, _, _ := strings.Cut(t.Field(i).Tag.Get("yaml"), ",")
+// yamlFields maps the YAML names of struct type t's fields, those of an
+// inlined struct included, to their index paths.
+func yamlFields(t reflect.Type) map[string][]int {
+	m := make(map[string][]int, t.NumField())
+	for _, f := range reflect.VisibleFields(t) {
+		name, opts, _ := strings.Cut(f.Tag.Get("yaml"), ",")
+		if f.Anonymous && opts == "inline" {
+			continue // its fields are listed themselves
+		}
 		if name != "" && name != "-" {
-			m[name] = i
+			m[name] = f.Index
 		}
 	}
 	return m

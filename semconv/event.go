@@ -313,10 +313,16 @@ var outcomeNames = [...]string{"", "generated", "delivered", "ignored", "discard
 
 // String returns the outcome's schema name.
 func (o SignalOutcome) String() string {
-	if int(o) < len(outcomeNames) && o != 0 {
-		return outcomeNames[o]
+	return enumName(outcomeNames[:], o, "outcome")
+}
+
+// enumName returns names[v], or what(v) for a value without a name (0 has
+// none: names[0] is "").
+func enumName[T ~uint8](names []string, v T, what string) string {
+	if int(v) < len(names) && v != 0 {
+		return names[v]
 	}
-	return fmt.Sprintf("outcome(%d)", uint8(o))
+	return fmt.Sprintf("%s(%d)", what, uint8(v))
 }
 
 // SignalInfo is the signal-specific part of an event. The event's Process
@@ -355,10 +361,7 @@ var phaseNames = [...]string{"", "start", "stop"}
 
 // String returns the phase's schema name, "start" or "stop".
 func (p ThrottlePhase) String() string {
-	if int(p) < len(phaseNames) && p != 0 {
-		return phaseNames[p]
-	}
-	return fmt.Sprintf("phase(%d)", uint8(p))
+	return enumName(phaseNames[:], p, "phase")
 }
 
 // ThrottleInfo is the throttle-specific part of an event. A throttle of

@@ -105,6 +105,9 @@ func (o *OS) UnmarshalText(b []byte) error {
 //     kernel, si_code 0 is SI_USER);
 //   - fork.clone_flags on fork and thread_start events.
 //
+// The throttle object's phase is its number (1 start, 2 stop), as
+// encoding/json writes a ThrottlePhase.
+//
 // A value whose zero means unknown (ns_pid, start, reap.reaper_pid, ...)
 // stays omitted when zero. Decoding needs nothing special: an omitted
 // field decodes to zero, so files written before these fields were
@@ -152,6 +155,15 @@ func AppendJSON(b []byte, e *Event, html bool) ([]byte, error) {
 		j.open()
 		j.optInt(`"reaper_pid":`, e.Reap.ReaperPID)
 		j.optBool(`"inferred":`, e.Reap.Inferred)
+		j.b = append(j.b, '}')
+	}
+	if t := &e.Throttle; *t != (ThrottleInfo{}) {
+		j.b = append(j.b, `,"throttle":{`...)
+		j.open()
+		j.optUint(`"cgroup_id":`, t.CgroupID)
+		j.optUint(`"phase":`, uint64(t.Phase))
+		j.optUint(`"suppressed":`, t.Suppressed)
+		j.optUint(`"limit":`, uint64(t.Limit))
 		j.b = append(j.b, '}')
 	}
 	j.key(`,"root":`, e.Root)
@@ -228,26 +240,37 @@ func (j *jsonAppender) string(name, v string) {
 	j.str(v)
 }
 
-func (j *jsonAppender) optInt(name string, v int32) {
-	if v != 0 {
+func (j *jsonAppender) optInt(name string, v int32) { j.intIf(name, v, v != 0) }
+
+func (j *jsonAppender) optUint(name string, v uint64) { j.uintIf(name, v, v != 0) }
+
+func (j *jsonAppender) optBool(name string, v bool) { j.boolIf(name, v, v) }
+
+func (j *jsonAppender) optString(name, v string) { j.stringIf(name, v, v != "") }
+
+// The *If methods write a field when write is true: an object whose every
+// field is written on some events and only its non-zero ones on others
+// passes "always || v != 0".
+func (j *jsonAppender) intIf(name string, v int32, write bool) {
+	if write {
 		j.int(name, v)
 	}
 }
 
-func (j *jsonAppender) optUint(name string, v uint64) {
-	if v != 0 {
+func (j *jsonAppender) uintIf(name string, v uint64, write bool) {
+	if write {
 		j.uint(name, v)
 	}
 }
 
-func (j *jsonAppender) optBool(name string, v bool) {
-	if v {
+func (j *jsonAppender) boolIf(name string, v bool, write bool) {
+	if write {
 		j.bool(name, v)
 	}
 }
 
-func (j *jsonAppender) optString(name, v string) {
-	if v != "" {
+func (j *jsonAppender) stringIf(name, v string, write bool) {
+	if write {
 		j.string(name, v)
 	}
 }
@@ -355,72 +378,49 @@ func (j *jsonAppender) fork(e *Event) {
 	j.b = append(j.b, `,"fork":{`...)
 	j.open()
 	j.optInt(`"parent_tid":`, e.Fork.ParentTID)
-	if all {
-		j.uint(`"clone_flags":`, e.Fork.CloneFlags)
-	} else {
-		j.optUint(`"clone_flags":`, e.Fork.CloneFlags)
-	}
+	j.uintIf(`"clone_flags":`, e.Fork.CloneFlags, all || e.Fork.CloneFlags != 0)
 	j.b = append(j.b, '}')
 }
 
+// exit writes the exit object: all of it on exit and thread_exit events,
+// its non-zero fields (if any) on others.
 func (j *jsonAppender) exit(e *Event) {
 	x := &e.Exit
-	if e.Kind == KindExit || e.Kind == KindThreadExit {
-		j.b = append(j.b, `,"exit":{`...)
-		j.open()
-		j.int(`"code":`, x.Code)
-		j.int(`"signal":`, x.Signal)
-		j.bool(`"core_dumped":`, x.CoreDumped)
-		j.b = append(j.b, '}')
-		return
-	}
-	if *x == (ExitInfo{}) {
+	all := e.Kind == KindExit || e.Kind == KindThreadExit
+	if !all && *x == (ExitInfo{}) {
 		return
 	}
 	j.b = append(j.b, `,"exit":{`...)
 	j.open()
-	j.optInt(`"code":`, x.Code)
-	j.optInt(`"signal":`, x.Signal)
-	j.optBool(`"core_dumped":`, x.CoreDumped)
+	j.intIf(`"code":`, x.Code, all || x.Code != 0)
+	j.intIf(`"signal":`, x.Signal, all || x.Signal != 0)
+	j.boolIf(`"core_dumped":`, x.CoreDumped, all || x.CoreDumped)
 	j.b = append(j.b, '}')
 }
 
+// signal writes the signal object: all of it on signal events (an
+// unknown outcome as ""), its non-zero fields (if any) on others.
 func (j *jsonAppender) signal(e *Event) {
 	s := &e.Signal
-	if e.Kind == KindSignal {
-		j.b = append(j.b, `,"signal":{`...)
-		j.open()
-		j.int(`"signo":`, s.Signo)
-		j.int(`"code":`, s.Code)
-		j.int(`"sender_pid":`, s.SenderPID)
-		j.int(`"sender_tid":`, s.SenderTID)
-		j.string(`"sender_comm":`, s.SenderComm)
-		j.int(`"target_tid":`, s.TargetTID)
-		j.name(`"outcome":`)
-		if s.Outcome == 0 {
-			j.b = append(j.b, `""`...)
-		} else {
-			j.str(s.Outcome.String())
-		}
-		j.bool(`"group":`, s.Group)
-		j.b = append(j.b, '}')
-		return
-	}
-	if *s == (SignalInfo{}) {
+	all := e.Kind == KindSignal
+	if !all && *s == (SignalInfo{}) {
 		return
 	}
 	j.b = append(j.b, `,"signal":{`...)
 	j.open()
-	j.optInt(`"signo":`, s.Signo)
-	j.optInt(`"code":`, s.Code)
-	j.optInt(`"sender_pid":`, s.SenderPID)
-	j.optInt(`"sender_tid":`, s.SenderTID)
-	j.optString(`"sender_comm":`, s.SenderComm)
-	j.optInt(`"target_tid":`, s.TargetTID)
+	j.intIf(`"signo":`, s.Signo, all || s.Signo != 0)
+	j.intIf(`"code":`, s.Code, all || s.Code != 0)
+	j.intIf(`"sender_pid":`, s.SenderPID, all || s.SenderPID != 0)
+	j.intIf(`"sender_tid":`, s.SenderTID, all || s.SenderTID != 0)
+	j.stringIf(`"sender_comm":`, s.SenderComm, all || s.SenderComm != "")
+	j.intIf(`"target_tid":`, s.TargetTID, all || s.TargetTID != 0)
 	if s.Outcome != 0 {
 		j.string(`"outcome":`, s.Outcome.String())
+	} else if all {
+		j.name(`"outcome":`)
+		j.b = append(j.b, `""`...)
 	}
-	j.optBool(`"group":`, s.Group)
+	j.boolIf(`"group":`, s.Group, all || s.Group)
 	j.b = append(j.b, '}')
 }
 

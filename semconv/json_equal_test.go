@@ -221,6 +221,9 @@ func (g eventGen) event() Event {
 	if part(KindReap) {
 		e.Reap = ReapInfo{ReaperPID: g.i32(), Inferred: g.flag()}
 	}
+	if part(KindThrottle) {
+		e.Throttle = ThrottleInfo{CgroupID: g.u64(), Phase: ThrottlePhase(r.IntN(4)), Suppressed: g.u64(), Limit: uint32(g.u64())}
+	}
 	return e
 }
 

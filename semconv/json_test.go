@@ -3,6 +3,7 @@ package semconv
 import (
 	"encoding/json"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 )
@@ -135,5 +136,26 @@ func TestEventJSONOtherKindsKeepTheirParts(t *testing.T) {
 	}
 	if _, ok := field(decodeMap(t, b), "signal"); ok {
 		t.Errorf("reap event with a signal object: %s", b)
+	}
+}
+
+// A throttle event's JSON line (a recording's, --output json) keeps the
+// throttle: cgroup, phase, suppressed count and limit read back as written.
+func TestThrottleJSONRoundTrip(t *testing.T) {
+	e := Event{Kind: KindThrottle, Time: time.Unix(1.7e9, 0).UTC(), CPU: -1,
+		Throttle: ThrottleInfo{CgroupID: 77, Phase: ThrottleStop, Suppressed: 450, Limit: 50}}
+	b, err := json.Marshal(e)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(b), `"throttle":{"cgroup_id":77,"phase":2,"suppressed":450,"limit":50}`) {
+		t.Fatalf("no throttle object in %s", b)
+	}
+	var back Event
+	if err := json.Unmarshal(b, &back); err != nil {
+		t.Fatal(err)
+	}
+	if back.Throttle != e.Throttle {
+		t.Fatalf("throttle read back as %+v, want %+v", back.Throttle, e.Throttle)
 	}
 }

@@ -28,33 +28,48 @@ func (o OS) String() string {
 	return "unknown"
 }
 
-var linuxSignals = map[int32]string{
-	1: "SIGHUP", 2: "SIGINT", 3: "SIGQUIT", 4: "SIGILL", 5: "SIGTRAP", 6: "SIGABRT",
-	7: "SIGBUS", 8: "SIGFPE", 9: "SIGKILL", 10: "SIGUSR1", 11: "SIGSEGV", 12: "SIGUSR2",
-	13: "SIGPIPE", 14: "SIGALRM", 15: "SIGTERM", 16: "SIGSTKFLT", 17: "SIGCHLD",
-	18: "SIGCONT", 19: "SIGSTOP", 20: "SIGTSTP", 21: "SIGTTIN", 22: "SIGTTOU",
-	23: "SIGURG", 24: "SIGXCPU", 25: "SIGXFSZ", 26: "SIGVTALRM", 27: "SIGPROF",
-	28: "SIGWINCH", 29: "SIGIO", 30: "SIGPWR", 31: "SIGSYS",
+// perOS returns freebsd's table on FreeBSD and linux's on every other OS.
+func perOS(os OS, linux, freebsd map[int32]string) map[int32]string {
+	if os == OSFreeBSD {
+		return freebsd
+	}
+	return linux
 }
 
-var freebsdSignals = map[int32]string{
-	1: "SIGHUP", 2: "SIGINT", 3: "SIGQUIT", 4: "SIGILL", 5: "SIGTRAP", 6: "SIGABRT",
-	7: "SIGEMT", 8: "SIGFPE", 9: "SIGKILL", 10: "SIGBUS", 11: "SIGSEGV", 12: "SIGSYS",
-	13: "SIGPIPE", 14: "SIGALRM", 15: "SIGTERM", 16: "SIGURG", 17: "SIGSTOP",
-	18: "SIGTSTP", 19: "SIGCONT", 20: "SIGCHLD", 21: "SIGTTIN", 22: "SIGTTOU",
-	23: "SIGIO", 24: "SIGXCPU", 25: "SIGXFSZ", 26: "SIGVTALRM", 27: "SIGPROF",
-	28: "SIGWINCH", 29: "SIGINFO", 30: "SIGUSR1", 31: "SIGUSR2", 32: "SIGTHR",
-	33: "SIGLIBRT",
+// signalNumbers lists each signal once, with its number on Linux and on
+// FreeBSD (0 where that OS has no such signal).
+var signalNumbers = [...]struct {
+	name           string
+	linux, freebsd int32
+}{
+	{"SIGHUP", 1, 1}, {"SIGINT", 2, 2}, {"SIGQUIT", 3, 3}, {"SIGILL", 4, 4}, {"SIGTRAP", 5, 5},
+	{"SIGABRT", 6, 6}, {"SIGBUS", 7, 10}, {"SIGFPE", 8, 8}, {"SIGKILL", 9, 9}, {"SIGUSR1", 10, 30},
+	{"SIGSEGV", 11, 11}, {"SIGUSR2", 12, 31}, {"SIGPIPE", 13, 13}, {"SIGALRM", 14, 14},
+	{"SIGTERM", 15, 15}, {"SIGSTKFLT", 16, 0}, {"SIGCHLD", 17, 20}, {"SIGCONT", 18, 19},
+	{"SIGSTOP", 19, 17}, {"SIGTSTP", 20, 18}, {"SIGTTIN", 21, 21}, {"SIGTTOU", 22, 22},
+	{"SIGURG", 23, 16}, {"SIGXCPU", 24, 24}, {"SIGXFSZ", 25, 25}, {"SIGVTALRM", 26, 26},
+	{"SIGPROF", 27, 27}, {"SIGWINCH", 28, 28}, {"SIGIO", 29, 23}, {"SIGPWR", 30, 0},
+	{"SIGSYS", 31, 12}, {"SIGEMT", 0, 7}, {"SIGINFO", 0, 29}, {"SIGTHR", 0, 32}, {"SIGLIBRT", 0, 33},
 }
+
+// linuxSignals and freebsdSignals map each OS's signal numbers to names.
+var linuxSignals, freebsdSignals = func() (linux, freebsd map[int32]string) {
+	linux, freebsd = map[int32]string{}, map[int32]string{}
+	for _, s := range signalNumbers {
+		if s.linux != 0 {
+			linux[s.linux] = s.name
+		}
+		if s.freebsd != 0 {
+			freebsd[s.freebsd] = s.name
+		}
+	}
+	return linux, freebsd
+}()
 
 // SignalName returns the name of signal n on os ("SIGTERM"), or "SIG<n>"
 // (real-time signals "SIGRTMIN+k" on Linux) when it has none.
 func SignalName(os OS, n int32) string {
-	tbl := linuxSignals
-	if os == OSFreeBSD {
-		tbl = freebsdSignals
-	}
-	if s, ok := tbl[n]; ok {
+	if s, ok := perOS(os, linuxSignals, freebsdSignals)[n]; ok {
 		return s
 	}
 	if os != OSFreeBSD && n >= 32 && n <= 64 {
@@ -76,11 +91,7 @@ func ParseSignal(os OS, s string) (int32, error) {
 	if !strings.HasPrefix(name, "SIG") {
 		name = "SIG" + name
 	}
-	tbl := linuxSignals
-	if os == OSFreeBSD {
-		tbl = freebsdSignals
-	}
-	for n, v := range tbl {
+	for n, v := range perOS(os, linuxSignals, freebsdSignals) {
 		if v == name {
 			return n, nil
 		}
@@ -107,11 +118,7 @@ var freebsdErrnos = map[int32]string{
 // ErrnoName returns the symbolic name of errno n on os ("ENOENT"), or
 // "errno <n>".
 func ErrnoName(os OS, n int32) string {
-	tbl := linuxErrnos
-	if os == OSFreeBSD {
-		tbl = freebsdErrnos
-	}
-	if s, ok := tbl[n]; ok {
+	if s, ok := perOS(os, linuxErrnos, freebsdErrnos)[n]; ok {
 		return s
 	}
 	return "errno " + strconv.Itoa(int(n))

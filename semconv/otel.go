@@ -266,9 +266,7 @@ func EventKindAttribute(e *Event) attribute.KeyValue { return AttrEventKind.Stri
 // follow the process attributes: the thread and the kind-specific ones.
 func EventDetailAttributes(e *Event, dst []attribute.KeyValue) []attribute.KeyValue {
 	p := &e.Process
-	if p.TID != 0 {
-		dst = append(dst, otelsemconv.ThreadIDKey.Int(int(p.TID)))
-	}
+	dst = appendInt(dst, otelsemconv.ThreadIDKey, int(p.TID))
 	switch e.Kind {
 	case KindFork:
 		dst = append(dst,
@@ -303,9 +301,7 @@ func EventDetailAttributes(e *Event, dst []attribute.KeyValue) []attribute.KeyVa
 			AttrThrottleSuppressed.Int64(int64(t.Suppressed)),
 			AttrThrottleLimit.Int(int(t.Limit)))
 	case KindReap:
-		if e.Reap.ReaperPID != 0 {
-			dst = append(dst, AttrReapReaperPID.Int(int(e.Reap.ReaperPID)))
-		}
+		dst = appendInt(dst, AttrReapReaperPID, int(e.Reap.ReaperPID))
 		if e.Reap.Inferred {
 			dst = append(dst, AttrReapInferred.Bool(true))
 		}
@@ -319,29 +315,17 @@ func EventDetailAttributes(e *Event, dst []attribute.KeyValue) []attribute.KeyVa
 		if s.Outcome != 0 {
 			dst = append(dst, AttrSignalOutcome.String(s.Outcome.String()))
 		}
-		if s.SenderPID != 0 {
-			dst = append(dst, AttrSignalSenderPID.Int(int(s.SenderPID)))
-		}
-		if s.SenderComm != "" {
-			dst = append(dst, AttrSignalSenderComm.String(s.SenderComm))
-		}
-		if s.TargetTID != 0 {
-			dst = append(dst, AttrSignalTargetTID.Int(int(s.TargetTID)))
-		}
+		dst = appendInt(dst, AttrSignalSenderPID, int(s.SenderPID))
+		dst = appendString(dst, AttrSignalSenderComm, s.SenderComm)
+		dst = appendInt(dst, AttrSignalTargetTID, int(s.TargetTID))
 	}
 	return dst
 }
 
 func appendExec(dst []attribute.KeyValue, x *ExecInfo) []attribute.KeyValue {
-	if x.Filename != "" {
-		dst = append(dst, AttrExecFilename.String(x.Filename))
-	}
-	if x.Interpreter != "" {
-		dst = append(dst, AttrExecInterpreter.String(x.Interpreter))
-	}
-	if x.OldTID != 0 {
-		dst = append(dst, AttrExecOldTID.Int(int(x.OldTID)))
-	}
+	dst = appendString(dst, AttrExecFilename, x.Filename)
+	dst = appendString(dst, AttrExecInterpreter, x.Interpreter)
+	dst = appendInt(dst, AttrExecOldTID, int(x.OldTID))
 	return dst
 }
 
@@ -356,21 +340,13 @@ func appendExecFacts(dst []attribute.KeyValue, x *ExecInfo) []attribute.KeyValue
 			dst = append(dst, f.key.Bool(true))
 		}
 	}
-	if x.HTLHash != "" {
-		dst = append(dst, otelsemconv.ProcessExecutableBuildIDHtlhashKey.String(x.HTLHash))
-	}
-	if x.SHA256 != "" {
-		dst = append(dst, AttrExecSHA256.String(x.SHA256))
-	}
+	dst = appendString(dst, otelsemconv.ProcessExecutableBuildIDHtlhashKey, x.HTLHash)
+	dst = appendString(dst, AttrExecSHA256, x.SHA256)
 	if len(x.Env) > 0 {
 		dst = append(dst, AttrExecEnv.StringSlice(x.Env))
 	}
-	if x.ParentExe != "" {
-		dst = append(dst, AttrParentExePath.String(x.ParentExe))
-	}
-	if x.Stdin != "" {
-		dst = append(dst, AttrProcessStdinType.String(x.Stdin))
-	}
+	dst = appendString(dst, AttrParentExePath, x.ParentExe)
+	dst = appendString(dst, AttrProcessStdinType, x.Stdin)
 	return dst
 }
 
@@ -405,12 +381,8 @@ func ProcessAttributes(p *Process, created time.Time, dst []attribute.KeyValue) 
 		return appendCgroup(p, dst)
 	}
 	dst = append(dst, otelsemconv.ProcessPIDKey.Int(int(p.PID)))
-	if p.PPID != 0 {
-		dst = append(dst, otelsemconv.ProcessParentPIDKey.Int(int(p.PPID)))
-	}
-	if p.NSPID != 0 {
-		dst = append(dst, otelsemconv.ProcessVpidKey.Int(int(p.NSPID)))
-	}
+	dst = appendInt(dst, otelsemconv.ProcessParentPIDKey, int(p.PPID))
+	dst = appendInt(dst, otelsemconv.ProcessVpidKey, int(p.NSPID))
 	if !created.IsZero() {
 		dst = append(dst, otelsemconv.ProcessCreationTimeKey.String(isoTime(created)))
 	}
@@ -419,19 +391,11 @@ func ProcessAttributes(p *Process, created time.Time, dst []attribute.KeyValue) 
 		otelsemconv.ProcessRealUserIDKey.Int(int(p.UID)),
 		AttrProcessGroupID.Int(int(p.EGID)),
 		AttrProcessRealGroupID.Int(int(p.GID)))
-	if p.PGID != 0 {
-		dst = append(dst, otelsemconv.ProcessGroupLeaderPIDKey.Int(int(p.PGID)))
-	}
-	if p.SID != 0 {
-		dst = append(dst, otelsemconv.ProcessSessionLeaderPIDKey.Int(int(p.SID)))
-	}
+	dst = appendInt(dst, otelsemconv.ProcessGroupLeaderPIDKey, int(p.PGID))
+	dst = appendInt(dst, otelsemconv.ProcessSessionLeaderPIDKey, int(p.SID))
 	dst = append(dst, otelsemconv.ProcessInteractiveKey.Bool(p.TTY != ""))
-	if p.TTY != "" {
-		dst = append(dst, AttrProcessTTY.String(p.TTY))
-	}
-	if p.Comm != "" {
-		dst = append(dst, AttrProcessComm.String(p.Comm))
-	}
+	dst = appendString(dst, AttrProcessTTY, p.TTY)
+	dst = appendString(dst, AttrProcessComm, p.Comm)
 	if p.Exe != "" {
 		dst = append(dst,
 			otelsemconv.ProcessExecutablePathKey.String(p.Exe),
@@ -446,9 +410,7 @@ func ProcessAttributes(p *Process, created time.Time, dst []attribute.KeyValue) 
 	if p.ArgvTruncated {
 		dst = append(dst, AttrArgvTruncated.Bool(true))
 	}
-	if p.Cwd != "" {
-		dst = append(dst, otelsemconv.ProcessWorkingDirectoryKey.String(p.Cwd))
-	}
+	dst = appendString(dst, otelsemconv.ProcessWorkingDirectoryKey, p.Cwd)
 	dst = appendCgroup(p, dst)
 	dst = appendJail(dst, p.JailID, p.JailName)
 	if id, ok := p.LoginUID.Get(); ok {
@@ -476,27 +438,17 @@ func appendCgroup(p *Process, dst []attribute.KeyValue) []attribute.KeyValue {
 // container.runtime.name, each when known: on a process's records and on a
 // container's Resource alike.
 func appendContainer(dst []attribute.KeyValue, id, name, runtime string) []attribute.KeyValue {
-	if id != "" {
-		dst = append(dst, otelsemconv.ContainerIDKey.String(id))
-	}
-	if name != "" {
-		dst = append(dst, otelsemconv.ContainerNameKey.String(name))
-	}
-	if runtime != "" {
-		dst = append(dst, otelsemconv.ContainerRuntimeNameKey.String(runtime))
-	}
+	dst = appendString(dst, otelsemconv.ContainerIDKey, id)
+	dst = appendString(dst, otelsemconv.ContainerNameKey, name)
+	dst = appendString(dst, otelsemconv.ContainerRuntimeNameKey, runtime)
 	return dst
 }
 
 // appendJail appends the FreeBSD jail's id and name, each when known (0 is
 // the host).
 func appendJail(dst []attribute.KeyValue, id int32, name string) []attribute.KeyValue {
-	if id != 0 {
-		dst = append(dst, AttrJailID.Int(int(id)))
-	}
-	if name != "" {
-		dst = append(dst, AttrJailName.String(name))
-	}
+	dst = appendInt(dst, AttrJailID, int(id))
+	dst = appendString(dst, AttrJailName, name)
 	return dst
 }
 
@@ -594,21 +546,13 @@ type Observer struct {
 // os.type and os.version; empty values are left out.
 func ResourceAttributes(o Observer, dst []attribute.KeyValue) []attribute.KeyValue {
 	dst = append(dst, otelsemconv.ServiceNameKey.String(ServiceName))
-	if o.ServiceVersion != "" {
-		dst = append(dst, otelsemconv.ServiceVersionKey.String(o.ServiceVersion))
-	}
-	if o.HostName != "" {
-		dst = append(dst, otelsemconv.HostNameKey.String(o.HostName))
-	}
-	if o.HostID != "" {
-		dst = append(dst, otelsemconv.HostIDKey.String(o.HostID))
-	}
+	dst = appendString(dst, otelsemconv.ServiceVersionKey, o.ServiceVersion)
+	dst = appendString(dst, otelsemconv.HostNameKey, o.HostName)
+	dst = appendString(dst, otelsemconv.HostIDKey, o.HostID)
 	if o.OS != OSUnknown {
 		dst = append(dst, otelsemconv.OSTypeKey.String(o.OS.String()))
 	}
-	if o.OSVersion != "" {
-		dst = append(dst, otelsemconv.OSVersionKey.String(o.OSVersion))
-	}
+	dst = appendString(dst, otelsemconv.OSVersionKey, o.OSVersion)
 	return dst
 }
 
@@ -725,4 +669,20 @@ func decodeLowerHex(dst []byte, s string) bool {
 	}
 	_, err := hex.Decode(dst, []byte(s))
 	return err == nil
+}
+
+// appendString appends k=v unless v is empty.
+func appendString(dst []attribute.KeyValue, k attribute.Key, v string) []attribute.KeyValue {
+	if v == "" {
+		return dst
+	}
+	return append(dst, k.String(v))
+}
+
+// appendInt appends k=v unless v is 0.
+func appendInt(dst []attribute.KeyValue, k attribute.Key, v int) []attribute.KeyValue {
+	if v == 0 {
+		return dst
+	}
+	return append(dst, k.Int(v))
 }

@@ -13,7 +13,6 @@ import (
 	"time"
 
 	"github.com/procotel/procotel/agent"
-	"github.com/procotel/procotel/backends"
 	"github.com/procotel/procotel/config"
 	"github.com/procotel/procotel/export"
 	"github.com/procotel/procotel/pipeline"
@@ -208,8 +207,7 @@ func (p *procotel) start() error {
 	} else {
 		p.pipe = a.Run(sinks...)
 	}
-	b := a.Backend()
-	waitSeeded(b)
+	waitSeeded(a)
 	// Measure from here: attached, seeded, steady.
 	runtime.GC()
 	resetPeakRSS("self")
@@ -224,11 +222,11 @@ func (p *procotel) start() error {
 }
 
 // waitSeeded waits until the backend has delivered its /proc snapshot.
-func waitSeeded(b backends.Backend) {
+func waitSeeded(a *agent.Agent) {
 	var last uint64
 	for i := 0; i < 100; i++ {
 		time.Sleep(50 * time.Millisecond)
-		n := b.Stats().Existing
+		n := a.Stats().Existing
 		if n == last && n > 0 {
 			return
 		}

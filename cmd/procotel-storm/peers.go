@@ -16,6 +16,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/procotel/procotel/internal/otelcoltest"
 	"github.com/procotel/procotel/semconv"
 )
 
@@ -109,13 +110,7 @@ func (m *lineMonitor) stop() (observed, error) {
 	}
 	pid := m.cmd.Process.Pid
 	o := observed{cpu: pidCPU(pid) - m.cpu0, rssKiB: peakRSS(strconv.Itoa(pid)), seen: map[semconv.Kind]int64{}}
-	_ = m.cmd.Process.Signal(syscall.SIGINT)
-	select {
-	case <-m.done:
-	case <-time.After(10 * time.Second):
-		_ = m.cmd.Process.Kill()
-		<-m.done
-	}
+	otelcoltest.StopProcess(m.cmd.Process, syscall.SIGINT, m.done, 10*time.Second)
 	_ = m.cmd.Wait()
 	m.mu.Lock()
 	for k, n := range m.seen {

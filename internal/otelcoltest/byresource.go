@@ -9,6 +9,7 @@ import (
 	coltracepb "go.opentelemetry.io/proto/otlp/collector/trace/v1"
 	commonpb "go.opentelemetry.io/proto/otlp/common/v1"
 	logspb "go.opentelemetry.io/proto/otlp/logs/v1"
+	resourcepb "go.opentelemetry.io/proto/otlp/resource/v1"
 	tracepb "go.opentelemetry.io/proto/otlp/trace/v1"
 	"google.golang.org/protobuf/proto"
 )
@@ -21,52 +22,58 @@ import (
 // not decode fails t.
 func LogsByResource(t testing.TB, bodies [][]byte, clearObserved bool) map[string]*logspb.ResourceLogs {
 	t.Helper()
-	out := map[string]*logspb.ResourceLogs{}
-	for _, b := range bodies {
-		var r collogpb.ExportLogsServiceRequest
-		if err := proto.Unmarshal(b, &r); err != nil {
-			t.Fatalf("decode logs request: %v", err)
-		}
-		for _, rl := range r.ResourceLogs {
-			SortAttributes(rl.Resource.Attributes)
-			for _, sl := range rl.ScopeLogs {
-				for _, rec := range sl.LogRecords {
-					SortAttributes(rec.Attributes)
-					if clearObserved {
-						rec.ObservedTimeUnixNano = 0
-					}
+	return byResource(t, bodies, "logs", (*collogpb.ExportLogsServiceRequest).GetResourceLogs,
+		func(rl *logspb.ResourceLogs) {
+			for rec := range scopeItems(rl.ScopeLogs, (*logspb.ScopeLogs).GetLogRecords) {
+				SortAttributes(rec.Attributes)
+				if clearObserved {
+					rec.ObservedTimeUnixNano = 0
 				}
 			}
-			key := encoding(rl.Resource)
-			if have, ok := out[key]; ok {
-				have.ScopeLogs[0].LogRecords = append(have.ScopeLogs[0].LogRecords, rl.ScopeLogs[0].LogRecords...)
-				continue
-			}
-			out[key] = rl
-		}
-	}
-	return out
+		},
+		func(have, rl *logspb.ResourceLogs) {
+			have.ScopeLogs[0].LogRecords = append(have.ScopeLogs[0].LogRecords, rl.ScopeLogs[0].LogRecords...)
+		})
 }
 
 // SpansByResource is LogsByResource for trace export requests.
 func SpansByResource(t testing.TB, bodies [][]byte) map[string]*tracepb.ResourceSpans {
 	t.Helper()
-	out := map[string]*tracepb.ResourceSpans{}
-	for _, b := range bodies {
-		var r coltracepb.ExportTraceServiceRequest
-		if err := proto.Unmarshal(b, &r); err != nil {
-			t.Fatalf("decode traces request: %v", err)
-		}
-		for _, rs := range r.ResourceSpans {
-			SortAttributes(rs.Resource.Attributes)
-			for _, ss := range rs.ScopeSpans {
-				for _, sp := range ss.Spans {
-					SortAttributes(sp.Attributes)
-				}
+	return byResource(t, bodies, "traces", (*coltracepb.ExportTraceServiceRequest).GetResourceSpans,
+		func(rs *tracepb.ResourceSpans) {
+			for sp := range scopeItems(rs.ScopeSpans, (*tracepb.ScopeSpans).GetSpans) {
+				SortAttributes(sp.Attributes)
 			}
-			key := encoding(rs.Resource)
+		},
+		func(have, rs *tracepb.ResourceSpans) {
+			have.ScopeSpans[0].Spans = append(have.ScopeSpans[0].Spans, rs.ScopeSpans[0].Spans...)
+		})
+}
+
+// byResource decodes each body as a request of one signal and returns its
+// resources keyed by the Resource's encoding, with the Resource's
+// attributes sorted: resources picks them out of a request, normalize
+// readies one's items for comparison, and merge adds a later one's items
+// to the first of the same Resource.
+func byResource[R any, PR interface {
+	*R
+	proto.Message
+}, RS interface{ GetResource() *resourcepb.Resource }](
+	t testing.TB, bodies [][]byte, signal string, resources func(PR) []RS, normalize func(RS), merge func(have, more RS),
+) map[string]RS {
+	t.Helper()
+	out := map[string]RS{}
+	for _, b := range bodies {
+		req := PR(new(R))
+		if err := proto.Unmarshal(b, req); err != nil {
+			t.Fatalf("decode %s request: %v", signal, err)
+		}
+		for _, rs := range resources(req) {
+			SortAttributes(rs.GetResource().Attributes)
+			normalize(rs)
+			key := encoding(rs.GetResource())
 			if have, ok := out[key]; ok {
-				have.ScopeSpans[0].Spans = append(have.ScopeSpans[0].Spans, rs.ScopeSpans[0].Spans...)
+				merge(have, rs)
 				continue
 			}
 			out[key] = rs

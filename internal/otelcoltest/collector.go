@@ -260,14 +260,21 @@ func (p *Process) Stop() {
 	if p.cmd == nil {
 		return
 	}
-	_ = p.cmd.Process.Signal(syscall.SIGTERM)
-	select {
-	case <-p.done:
-	case <-time.After(10 * time.Second):
-		_ = p.cmd.Process.Kill()
-		<-p.done
-	}
+	StopProcess(p.cmd.Process, syscall.SIGTERM, p.done, 10*time.Second)
 	p.cmd = nil
+}
+
+// StopProcess sends sig to proc and waits until done is closed (when
+// whoever waits for proc has seen it end); if that takes longer than
+// grace, it kills proc and waits again.
+func StopProcess(proc *os.Process, sig os.Signal, done <-chan struct{}, grace time.Duration) {
+	_ = proc.Signal(sig)
+	select {
+	case <-done:
+	case <-time.After(grace):
+		_ = proc.Kill()
+		<-done
+	}
 }
 
 // Kill ends the Collector with SIGKILL, as a crash would, and waits.

@@ -3,6 +3,7 @@ package otelcoltest
 import (
 	"compress/gzip"
 	"io"
+	"iter"
 	"net"
 	"net/http"
 	"sync"
@@ -15,6 +16,7 @@ import (
 	commonpb "go.opentelemetry.io/proto/otlp/common/v1"
 	logpb "go.opentelemetry.io/proto/otlp/logs/v1"
 	metricpb "go.opentelemetry.io/proto/otlp/metrics/v1"
+	resourcepb "go.opentelemetry.io/proto/otlp/resource/v1"
 	tracepb "go.opentelemetry.io/proto/otlp/trace/v1"
 	"google.golang.org/protobuf/proto"
 )
@@ -62,9 +64,9 @@ func StartForwarded(t testing.TB) *Forwarded {
 	}
 	f := &Forwarded{URL: "http://" + l.Addr().String()}
 	mux := http.NewServeMux()
-	mux.HandleFunc("POST /v1/logs", f.handleLogs)
-	mux.HandleFunc("POST /v1/traces", f.handleTraces)
-	mux.HandleFunc("POST /v1/metrics", f.handleMetrics)
+	mux.HandleFunc("POST /v1/logs", handle(f, "logs", f.addLogs, &collogpb.ExportLogsServiceResponse{}))
+	mux.HandleFunc("POST /v1/traces", handle(f, "traces", f.addSpans, &coltracepb.ExportTraceServiceResponse{}))
+	mux.HandleFunc("POST /v1/metrics", handle(f, "metrics", f.addMetrics, &colmetricpb.ExportMetricsServiceResponse{}))
 	f.srv = &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second}
 	go func() { _ = f.srv.Serve(l) }()
 	t.Cleanup(func() { _ = f.srv.Close() })
@@ -93,73 +95,61 @@ func readBody(w http.ResponseWriter, r *http.Request) ([]byte, bool) {
 	return b, true
 }
 
-func (f *Forwarded) handleLogs(w http.ResponseWriter, r *http.Request) {
-	b, ok := readBody(w, r)
-	if !ok {
-		return
-	}
-	var req collogpb.ExportLogsServiceRequest
-	if err := proto.Unmarshal(b, &req); err != nil {
-		http.Error(w, "decode logs: "+err.Error(), http.StatusBadRequest)
-		return
-	}
-	f.mu.Lock()
-	for _, rl := range req.ResourceLogs {
-		res := attrMap(rl.GetResource().GetAttributes())
-		for _, sl := range rl.ScopeLogs {
-			for _, lr := range sl.LogRecords {
-				f.logs = append(f.logs, Log{Resource: res, Record: lr})
-			}
-		}
-	}
-	f.mu.Unlock()
-	writeProto(w, &collogpb.ExportLogsServiceResponse{})
+func (f *Forwarded) addLogs(req *collogpb.ExportLogsServiceRequest) {
+	eachItem(req.ResourceLogs, (*logpb.ResourceLogs).GetScopeLogs, (*logpb.ScopeLogs).GetLogRecords,
+		func(res map[string]*commonpb.AnyValue, lr *logpb.LogRecord) {
+			f.logs = append(f.logs, Log{Resource: res, Record: lr})
+		})
 }
 
-func (f *Forwarded) handleTraces(w http.ResponseWriter, r *http.Request) {
-	b, ok := readBody(w, r)
-	if !ok {
-		return
+func (f *Forwarded) addSpans(req *coltracepb.ExportTraceServiceRequest) {
+	eachItem(req.ResourceSpans, (*tracepb.ResourceSpans).GetScopeSpans, (*tracepb.ScopeSpans).GetSpans,
+		func(res map[string]*commonpb.AnyValue, sp *tracepb.Span) {
+			f.spans = append(f.spans, Span{Resource: res, Span: sp})
+		})
+}
+
+func (f *Forwarded) addMetrics(req *colmetricpb.ExportMetricsServiceRequest) {
+	eachItem(req.ResourceMetrics, (*metricpb.ResourceMetrics).GetScopeMetrics, (*metricpb.ScopeMetrics).GetMetrics,
+		func(res map[string]*commonpb.AnyValue, m *metricpb.Metric) {
+			f.metrics = append(f.metrics, Metric{Resource: res, Metric: m})
+		})
+}
+
+// handle returns the handler of one signal's export path: it decodes the
+// request, gives it to add under f.mu and answers with resp.
+func handle[R any, PR interface {
+	*R
+	proto.Message
+}](f *Forwarded, signal string, add func(PR), resp proto.Message) http.HandlerFunc {
+	return func(w http.ResponseWriter, r *http.Request) {
+		b, ok := readBody(w, r)
+		if !ok {
+			return
+		}
+		req := PR(new(R))
+		if err := proto.Unmarshal(b, req); err != nil {
+			http.Error(w, "decode "+signal+": "+err.Error(), http.StatusBadRequest)
+			return
+		}
+		f.mu.Lock()
+		add(req)
+		f.mu.Unlock()
+		writeProto(w, resp)
 	}
-	var req coltracepb.ExportTraceServiceRequest
-	if err := proto.Unmarshal(b, &req); err != nil {
-		http.Error(w, "decode traces: "+err.Error(), http.StatusBadRequest)
-		return
-	}
-	f.mu.Lock()
-	for _, rs := range req.ResourceSpans {
+}
+
+// eachItem calls add with every item (log record, span, metric) of every
+// scope of every resource in rss, and the resource's attributes.
+func eachItem[RS interface{ GetResource() *resourcepb.Resource }, S, I any](
+	rss []RS, scopes func(RS) []S, items func(S) []I, add func(map[string]*commonpb.AnyValue, I),
+) {
+	for _, rs := range rss {
 		res := attrMap(rs.GetResource().GetAttributes())
-		for _, ss := range rs.ScopeSpans {
-			for _, sp := range ss.Spans {
-				f.spans = append(f.spans, Span{Resource: res, Span: sp})
-			}
+		for it := range scopeItems(scopes(rs), items) {
+			add(res, it)
 		}
 	}
-	f.mu.Unlock()
-	writeProto(w, &coltracepb.ExportTraceServiceResponse{})
-}
-
-func (f *Forwarded) handleMetrics(w http.ResponseWriter, r *http.Request) {
-	b, ok := readBody(w, r)
-	if !ok {
-		return
-	}
-	var req colmetricpb.ExportMetricsServiceRequest
-	if err := proto.Unmarshal(b, &req); err != nil {
-		http.Error(w, "decode metrics: "+err.Error(), http.StatusBadRequest)
-		return
-	}
-	f.mu.Lock()
-	for _, rm := range req.ResourceMetrics {
-		res := attrMap(rm.GetResource().GetAttributes())
-		for _, sm := range rm.ScopeMetrics {
-			for _, m := range sm.Metrics {
-				f.metrics = append(f.metrics, Metric{Resource: res, Metric: m})
-			}
-		}
-	}
-	f.mu.Unlock()
-	writeProto(w, &colmetricpb.ExportMetricsServiceResponse{})
 }
 
 func writeProto(w http.ResponseWriter, m proto.Message) {
@@ -213,6 +203,19 @@ func (f *Forwarded) WaitFor(timeout time.Duration, cond func(logs, spans int) bo
 			return false
 		}
 		time.Sleep(50 * time.Millisecond)
+	}
+}
+
+// scopeItems yields every item (log record, span, metric) of every scope.
+func scopeItems[S, I any](scopes []S, items func(S) []I) iter.Seq[I] {
+	return func(yield func(I) bool) {
+		for _, s := range scopes {
+			for _, it := range items(s) {
+				if !yield(it) {
+					return
+				}
+			}
+		}
 	}
 }
 

@@ -15,15 +15,25 @@ import (
 
 // childExit exits with the code given.
 func childExit(args []string) error {
-	if len(args) != 1 {
-		return errors.New("want one exit code")
-	}
-	code, err := strconv.Atoi(args[0])
+	code, err := exitCodeArg(args, 1, "want one exit code")
 	if err != nil {
-		return fmt.Errorf("parse exit code: %w", err)
+		return err
 	}
 	os.Exit(code)
 	return nil
+}
+
+// exitCodeArg checks that args has n elements (usage says which) and
+// parses the first, the exit code the child ends with.
+func exitCodeArg(args []string, n int, usage string) (int, error) {
+	if len(args) != n {
+		return 0, errors.New(usage)
+	}
+	code, err := strconv.Atoi(args[0])
+	if err != nil {
+		return 0, fmt.Errorf("parse exit code: %w", err)
+	}
+	return code, nil
 }
 
 // childExecFail executes a path that fails, reports the errno and exits
@@ -136,12 +146,9 @@ func childDoubleFork(args []string) error {
 // exited by then), reports its parent and session, and exits with the
 // code given.
 func childGrandchild(args []string) error {
-	if len(args) != 1 {
-		return errors.New("want one exit code")
-	}
-	code, err := strconv.Atoi(args[0])
+	code, err := exitCodeArg(args, 1, "want one exit code")
 	if err != nil {
-		return fmt.Errorf("parse exit code: %w", err)
+		return err
 	}
 	if _, err := io.Copy(io.Discard, os.Stdin); err != nil {
 		return fmt.Errorf("wait for the gate: %w", err)
@@ -160,12 +167,9 @@ func childGrandchild(args []string) error {
 // childTree starts a grandchild exiting with the second code, waits for
 // it, reports it and exits with the first code.
 func childTree(args []string) error {
-	if len(args) != 2 {
-		return errors.New("want own exit code and grandchild exit code")
-	}
-	code, err := strconv.Atoi(args[0])
+	code, err := exitCodeArg(args, 2, "want own exit code and grandchild exit code")
 	if err != nil {
-		return fmt.Errorf("parse exit code: %w", err)
+		return err
 	}
 	self, err := os.Executable()
 	if err != nil {

@@ -25,16 +25,11 @@ func runExit(w *workload, args []string) error {
 			return fmt.Errorf("bad exit code %q (want 0..255)", a)
 		}
 		ex := w.selfExec("child-exit", a)
-		pid, err := start(ex.Filename, ex.Argv, stdio{})
-		if err != nil {
-			return fmt.Errorf("start child: %w", err)
-		}
-		st, err := reap(pid)
+		pid, st, err := runChild(ex.Filename, ex.Argv, stdio{}, "start child")
 		if err != nil {
 			return err
 		}
-		w.add(truth.Proc{PID: pid, PPID: w.pid, Role: "child exiting with " + a,
-			Execs: []truth.Exec{ex}, Exit: st, Reaper: w.pid})
+		w.add(w.child(pid, "child exiting with "+a, st, ex))
 	}
 	return nil
 }
@@ -92,11 +87,7 @@ func runExecOK(w *workload, args []string) error {
 		argvs = append(argvs, longArgv("true", *long))
 	}
 	for i, argv := range argvs {
-		pid, err := start(path, argv, stdio{})
-		if err != nil {
-			return fmt.Errorf("exec %s: %w", path, err)
-		}
-		st, err := reap(pid)
+		pid, st, err := runChild(path, argv, stdio{}, "exec "+path)
 		if err != nil {
 			return err
 		}
@@ -104,8 +95,7 @@ func runExecOK(w *workload, args []string) error {
 		if i == 1 {
 			role = fmt.Sprintf("true with a %d-byte argv", argvBytes(argv))
 		}
-		w.add(truth.Proc{PID: pid, PPID: w.pid, Role: role,
-			Execs: []truth.Exec{{Filename: path, Argv: argv, Exe: exe}}, Exit: st, Reaper: w.pid})
+		w.add(w.child(pid, role, st, truth.Exec{Filename: path, Argv: argv, Exe: exe}))
 	}
 	return nil
 }
@@ -113,9 +103,9 @@ func runExecOK(w *workload, args []string) error {
 // runExecFail makes three execs fail in forked children (ENOENT, EACCES,
 // ENOEXEC) and one in a child that reports the errno and exits with 127.
 func runExecFail(w *workload, args []string) error {
-	dir, err := os.MkdirTemp("", "procotel-workload-")
+	dir, err := scratchDir("procotel-workload-")
 	if err != nil {
-		return fmt.Errorf("create scratch directory: %w", err)
+		return err
 	}
 	defer os.RemoveAll(dir)
 	notExec := filepath.Join(dir, "not-executable")
@@ -138,23 +128,15 @@ func runExecFail(w *workload, args []string) error {
 	}
 
 	ex := w.selfExec("child-exec-fail", "/no/such/file")
-	c, err := startPiped(ex.Argv, stdio{})
-	if err != nil {
-		return err
-	}
-	defer c.close()
 	var r report
-	if err := c.line(&r); err != nil {
-		return err
-	}
-	st, err := reap(c.pid)
+	pid, st, err := runReporting(ex.Argv, stdio{}, &r)
 	if err != nil {
 		return err
 	}
-	w.add(truth.Proc{PID: c.pid, PPID: w.pid, Role: "child whose own exec fails", Execs: []truth.Exec{ex},
-		ExecFailures: []truth.ExecFailure{{PID: c.pid, Parent: w.pid, Filename: "/no/such/file",
-			Argv: failedArgv("/no/such/file"), Errno: r.Errno}},
-		Exit: st, Reaper: w.pid})
+	p := w.child(pid, "child whose own exec fails", st, ex)
+	p.ExecFailures = []truth.ExecFailure{{PID: pid, Parent: w.pid, Filename: "/no/such/file",
+		Argv: failedArgv("/no/such/file"), Errno: r.Errno}}
+	w.add(p)
 	return nil
 }
 
@@ -180,19 +162,15 @@ func runSignal(w *workload, args []string) error {
 	if err != nil {
 		return err
 	}
-	w.add(truth.Proc{PID: pid, PPID: w.pid, Role: "sleep killed by SIGTERM",
-		Execs: []truth.Exec{{Filename: path, Argv: argv, Exe: exe}}, Exit: st, Reaper: w.pid})
+	w.add(w.child(pid, "sleep killed by SIGTERM", st, truth.Exec{Filename: path, Argv: argv, Exe: exe}))
 
 	ex := w.selfExec("child-wait", "ignore-usr1")
-	c, err := startPiped(ex.Argv, stdio{})
+	var r report
+	c, err := startReporting(ex.Argv, stdio{}, &r)
 	if err != nil {
 		return err
 	}
 	defer c.close()
-	var r report
-	if err := c.line(&r); err != nil {
-		return err
-	}
 	if err := w.kill(c.pid, syscall.SIGUSR1, r.Ignored); err != nil {
 		return err
 	}
@@ -203,8 +181,7 @@ func runSignal(w *workload, args []string) error {
 	if err != nil {
 		return err
 	}
-	w.add(truth.Proc{PID: c.pid, PPID: w.pid, Role: "child ignoring SIGUSR1, killed by SIGKILL",
-		Execs: []truth.Exec{ex}, Exit: st, Reaper: w.pid})
+	w.add(w.child(c.pid, "child ignoring SIGUSR1, killed by SIGKILL", st, ex))
 	return nil
 }
 
@@ -219,20 +196,16 @@ func (w *workload) kill(pid int32, sig syscall.Signal, ignored bool) error {
 
 // runCore starts a child that raises RLIMIT_CORE and aborts.
 func runCore(w *workload, args []string) error {
-	dir, err := os.MkdirTemp("", "procotel-workload-core-")
-	if err != nil {
-		return fmt.Errorf("create scratch directory: %w", err)
-	}
-	defer os.RemoveAll(dir)
 	if note, ok := coreNote(); ok {
 		w.note("%s", note)
 	}
-	ex := w.selfExec("child-abort")
-	pid, err := start(ex.Filename, ex.Argv, stdio{dir: dir})
+	dir, err := scratchDir("procotel-workload-core-")
 	if err != nil {
-		return fmt.Errorf("start child: %w", err)
+		return err
 	}
-	st, err := reap(pid)
+	defer os.RemoveAll(dir)
+	ex := w.selfExec("child-abort")
+	pid, st, err := runChild(ex.Filename, ex.Argv, stdio{dir: dir}, "start child")
 	if err != nil {
 		return err
 	}
@@ -244,8 +217,7 @@ func runCore(w *workload, args []string) error {
 	}
 	w.report.Signals = append(w.report.Signals,
 		truth.Signal{Sender: pid, Target: pid, Signo: int32(syscall.SIGABRT)})
-	w.add(truth.Proc{PID: pid, PPID: w.pid, Role: "child aborting with a core dump",
-		Execs: []truth.Exec{ex}, Exit: st, Reaper: w.pid})
+	w.add(w.child(pid, "child aborting with a core dump", st, ex))
 	return nil
 }
 
@@ -253,15 +225,12 @@ func runCore(w *workload, args []string) error {
 // thread group leader.
 func runThreadExec(w *workload, args []string) error {
 	ex := w.selfExec("child-thread-exec")
-	c, err := startPiped(ex.Argv, stdio{})
+	var r report
+	c, err := startReporting(ex.Argv, stdio{}, &r)
 	if err != nil {
 		return err
 	}
 	defer c.close()
-	var r report
-	if err := c.line(&r); err != nil {
-		return err
-	}
 	if r.TID == 0 || r.TID == c.pid || r.PID != c.pid {
 		return fmt.Errorf("thread-exec child %d reported tgid %d tid %d, want its own pid and a non-leader thread",
 			c.pid, r.PID, r.TID)
@@ -272,8 +241,7 @@ func runThreadExec(w *workload, args []string) error {
 	}
 	second := w.selfExec(threadExecArgs...)
 	second.OldTID = r.TID
-	w.add(truth.Proc{PID: c.pid, PPID: w.pid, Role: "child executing from a non-leader thread",
-		Execs: []truth.Exec{ex, second}, Exit: st, Reaper: w.pid})
+	w.add(w.child(c.pid, "child executing from a non-leader thread", st, ex, second))
 	return nil
 }
 
@@ -290,22 +258,20 @@ func runDoubleFork(w *workload, args []string) error {
 	}
 	defer gateW.Close()
 	ex := w.selfExec("child-double-fork")
-	c, err := startPiped(ex.Argv, stdio{stdin: gateR})
+	var mid report
+	c, err := startReporting(ex.Argv, stdio{stdin: gateR}, &mid)
 	gateR.Close()
 	if err != nil {
 		return err
 	}
 	defer c.close()
-	var mid report
-	if err := c.line(&mid); err != nil {
-		return err
-	}
 	st, err := reap(c.pid)
 	if err != nil {
 		return err
 	}
-	w.add(truth.Proc{PID: c.pid, PPID: w.pid, Role: "session leader that leaves its child behind",
-		Execs: []truth.Exec{ex}, Exit: st, Reaper: w.pid, SID: mid.SID})
+	leader := w.child(c.pid, "session leader that leaves its child behind", st, ex)
+	leader.SID = mid.SID
+	w.add(leader)
 	// The middle process is gone: let the grandchild go on.
 	gateW.Close()
 	var gc report
@@ -353,8 +319,7 @@ func runTree(w *workload, args []string) error {
 		if err != nil {
 			return err
 		}
-		w.add(truth.Proc{PID: k.pid, PPID: w.pid, Role: "tree child exiting with " + codes[i][0],
-			Execs: []truth.Exec{execs[i]}, Exit: st, Reaper: w.pid})
+		w.add(w.child(k.pid, "tree child exiting with "+codes[i][0], st, execs[i]))
 		w.add(truth.Proc{PID: r.Child, PPID: k.pid, Role: "tree grandchild exiting with " + codes[i][1],
 			Execs: []truth.Exec{w.selfExec("child-exit", codes[i][1])}, Exit: r.Exit, Reaper: k.pid})
 	}

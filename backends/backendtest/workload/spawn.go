@@ -66,6 +66,12 @@ func (w *workload) add(p truth.Proc) int {
 	return len(w.report.Procs) - 1
 }
 
+// child describes a process the workload started, reaped (ending as st)
+// and that ran execs.
+func (w *workload) child(pid int32, role string, st *truth.Exit, execs ...truth.Exec) truth.Proc {
+	return truth.Proc{PID: pid, PPID: w.pid, Role: role, Execs: execs, Exit: st, Reaper: w.pid}
+}
+
 func (w *workload) note(format string, args ...any) {
 	w.report.Notes = append(w.report.Notes, fmt.Sprintf(format, args...))
 }
@@ -144,6 +150,52 @@ func startPiped(argv []string, s stdio) (*piped, error) {
 		return nil, fmt.Errorf("start %q: %w", argv, err)
 	}
 	return &piped{pid: pid, out: bufio.NewReader(r), f: r}, nil
+}
+
+// startReporting starts argv as startPiped does and reads the report it
+// prints first into v.
+func startReporting(argv []string, s stdio, v any) (*piped, error) {
+	c, err := startPiped(argv, s)
+	if err != nil {
+		return nil, err
+	}
+	if err := c.line(v); err != nil {
+		c.close()
+		return nil, err
+	}
+	return c, nil
+}
+
+// runReporting starts argv as startPiped does, reads the report it prints
+// first into v and reaps it.
+func runReporting(argv []string, s stdio, v any) (int32, *truth.Exit, error) {
+	c, err := startReporting(argv, s, v)
+	if err != nil {
+		return 0, nil, err
+	}
+	defer c.close()
+	st, err := reap(c.pid)
+	return c.pid, st, err
+}
+
+// runChild starts path with argv and reaps it; what names it in the
+// error if it does not start.
+func runChild(path string, argv []string, s stdio, what string) (int32, *truth.Exit, error) {
+	pid, err := start(path, argv, s)
+	if err != nil {
+		return 0, nil, fmt.Errorf("%s: %w", what, err)
+	}
+	st, err := reap(pid)
+	return pid, st, err
+}
+
+// scratchDir creates a temporary directory; the caller removes it.
+func scratchDir(prefix string) (string, error) {
+	dir, err := os.MkdirTemp("", prefix)
+	if err != nil {
+		return "", fmt.Errorf("create scratch directory: %w", err)
+	}
+	return dir, nil
 }
 
 // line reads the next JSON line the child printed into v.
