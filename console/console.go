@@ -13,6 +13,7 @@ import (
 	"io"
 	"os"
 	"path/filepath"
+	"runtime"
 	"strings"
 	"sync"
 	"time"
@@ -110,7 +111,7 @@ func New(opts Options) (*Console, error) {
 		started: time.Now(),
 		term:    newTerminalMode(opts.Stdin),
 	}
-	c.interactive = c.term.isTerminal() && isTerminalOutput(opts.Stdout)
+	c.interactive = c.term.isTerminal() && isTerminalFile(opts.Stdout)
 	if opts.HistoryFile != "" {
 		if err := prepareHistory(opts.HistoryFile); err != nil {
 			fmt.Fprintf(c.out, "procotel: history not kept: %v\n", err)
@@ -124,22 +125,21 @@ func New(opts Options) (*Console, error) {
 	}
 	noop := func() error { return nil }
 	rl, err := readline.NewEx(&readline.Config{
-		Prompt:             opts.Prompt,
-		HistoryFile:        c.opts.HistoryFile,
-		HistorySearchFold:  true,
-		AutoComplete:       completer{c},
-		InterruptPrompt:    "^C",
-		EOFPrompt:          "quit",
-		Stdin:              c.kb,
-		Stdout:             opts.Stdout,
-		Stderr:             opts.Stdout,
-		FuncGetWidth:       func() int { return width(opts.Stdout) },
-		FuncIsTerminal:     func() bool { return c.interactive },
-		FuncMakeRaw:        noop, // the console holds raw mode for the whole session
-		FuncExitRaw:        noop,
-		FuncOnWidthChanged: onWidth,
-		// Suspending would leave the shell with a raw terminal.
-		FuncFilterInputRune: func(r rune) (rune, bool) { return r, r != readline.CharCtrlZ },
+		Prompt:              opts.Prompt,
+		HistoryFile:         c.opts.HistoryFile,
+		HistorySearchFold:   true,
+		AutoComplete:        completer{c},
+		InterruptPrompt:     "^C",
+		EOFPrompt:           "quit",
+		Stdin:               c.kb,
+		Stdout:              opts.Stdout,
+		Stderr:              opts.Stdout,
+		FuncGetWidth:        func() int { return width(opts.Stdout) },
+		FuncIsTerminal:      func() bool { return c.interactive },
+		FuncMakeRaw:         noop, // the console holds raw mode for the whole session
+		FuncExitRaw:         noop,
+		FuncOnWidthChanged:  onWidth,
+		FuncFilterInputRune: c.filterRune,
 	})
 	if err != nil {
 		c.kb.Close()
@@ -147,6 +147,21 @@ func New(opts Options) (*Console, error) {
 	}
 	c.rl = rl
 	return c, nil
+}
+
+// filterRune is the line editor's input filter. It drops Ctrl-Z:
+// suspending would leave the shell with a raw terminal. And it ends the
+// editor's line loop once the console is closed: chzyer/readline's
+// Operation.ioloop (v1.5.1) has no return, and after its input ends it
+// would wait forever to report that end once more. Rune 0 is what that
+// loop reads then; the end is reported (Operation.Close, so a Readline
+// in progress returns io.EOF) and the goroutine ends here.
+func (c *Console) filterRune(r rune) (rune, bool) {
+	if r == 0 && c.kb.isClosed() {
+		c.rl.Operation.Close()
+		runtime.Goexit()
+	}
+	return r, r != readline.CharCtrlZ
 }
 
 // prepareHistory creates the history file's directory and the file itself,
@@ -174,6 +189,7 @@ func (c *Console) Run(ctx context.Context) error {
 	defer cancel()
 	go func() {
 		<-ctx.Done()
+		c.term.restore() // before its input is closed
 		c.kb.Close()
 	}()
 	go c.samples.run(ctx, c.opts.Backend)
@@ -232,9 +248,10 @@ func (c *Console) Notify(msg string) {
 // runs, which then returns.
 func (c *Console) Close() error {
 	c.closeOnce.Do(func() {
+		// The terminal first: restoring it needs the input still open.
+		err := c.term.restore()
 		c.kb.Close()
-		err := c.rl.Close()
-		if e := c.term.restore(); err == nil {
+		if e := c.rl.Close(); err == nil {
 			err = e
 		}
 		if c.opts.HistoryFile != "" {

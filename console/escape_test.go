@@ -28,18 +28,22 @@ func writeEvilRecording(t *testing.T) (string, uint64) {
 	init.PGID, init.SID = 1, 1
 	r.add(10*ms, semconv.KindExisting, init, nil)
 
-	starts[300], starts[301] = 4000*ms, 4100*ms
+	// Ten minutes after boot: aged about 50 minutes, an age printed with
+	// the same width however long the tests before this one took, so
+	// tree's clipped lines end in the same place.
+	const at = 600_000 * ms
+	starts[300], starts[301] = at, at+100*ms
 	p := proc(300, 1, "evil\x1b[31m")
 	p.ContainerID, p.ContainerName, p.ContainerRuntime = containerID, "web\x1b[2J", "docker"
-	r.add(4000*ms, semconv.KindFork, p, nil)
+	r.add(at, semconv.KindFork, p, nil)
 	p.Exe, p.Cwd = evilExe, "/tmp/\x1b[H"
 	p.Argv = []string{evilTitle, evilArg, "c1\u009b2J"}
-	r.add(4010*ms, semconv.KindExec, p, func(e *semconv.Event) {
+	r.add(at+10*ms, semconv.KindExec, p, func(e *semconv.Event) {
 		e.Exec = semconv.ExecInfo{Filename: evilExe, Argv: p.Argv}
 	})
 	q := proc(301, 300, "sh")
-	r.add(4100*ms, semconv.KindFork, q, nil)
-	r.add(4110*ms, semconv.KindExecFailed, q, func(e *semconv.Event) {
+	r.add(at+100*ms, semconv.KindFork, q, nil)
+	r.add(at+110*ms, semconv.KindExecFailed, q, func(e *semconv.Event) {
 		e.Exec = semconv.ExecInfo{Filename: "/no/" + evilArg, Argv: []string{"/no/" + evilArg}, Errno: 2}
 	})
 	return saveRecording(t, r.events)

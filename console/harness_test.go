@@ -210,7 +210,9 @@ func startConsoleContext(t *testing.T, ctx context.Context, r *rig, historyFile 
 		t.Fatalf("set pty size: %v", err)
 	}
 	s := &screen{t: t, pane: &pane{ptm: ptm}}
+	readerDone := make(chan struct{})
 	go func() {
+		defer close(readerDone)
 		buf := make([]byte, 4096)
 		for {
 			n, err := ptm.Read(buf)
@@ -232,13 +234,22 @@ func startConsoleContext(t *testing.T, ctx context.Context, r *rig, historyFile 
 	done := make(chan error, 1)
 	go func() { done <- con.Run(ctx) }()
 	t.Cleanup(func() {
+		// Close closes the console's end of the pty (pts); the master's
+		// reader then reads EIO and ends, and the master can be closed.
+		// Closing the master first would leave that reader blocked in
+		// read(2), holding the descriptor open.
 		con.Close()
 		select {
 		case <-done:
 		case <-time.After(5 * time.Second):
 			t.Errorf("console Run did not return after Close")
 		}
-		pts.Close()
+		pts.Close() // the console closed it already; a second Close is harmless
+		select {
+		case <-readerDone:
+		case <-time.After(5 * time.Second):
+			t.Errorf("the pty's reader did not end: the console's end of the pty is still open after Close")
+		}
 		ptm.Close()
 	})
 	s.waitFor(0, DefaultPrompt)

@@ -232,6 +232,13 @@ func (k *keyboard) takeLocked(n int) {
 	k.cond.Broadcast() // read may wait for pending to drain
 }
 
+// isClosed reports whether Close was called.
+func (k *keyboard) isClosed() bool {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	return k.closed
+}
+
 // Close makes Read return io.EOF and closes the input. It is idempotent.
 func (k *keyboard) Close() error {
 	k.mu.Lock()

@@ -78,35 +78,40 @@ func (c *Console) tail(ctx context.Context, in input) {
 		text.Event(e)
 	}
 	live := 0
-	ended := false
-loop:
-	for {
-		select {
-		case st, ok := <-sub.ch:
-			if !ok {
-				ended = true
-				break loop
-			}
-			if match(&st.ev) {
-				live++
-				text.Event(&st.ev)
-			}
-		case <-stop:
-			break loop
-		case <-ctx.Done():
-			break loop
+	why := runView(ctx, stop, sub, nil, func(st *stamped) {
+		if match(&st.ev) {
+			live++
+			text.Event(&st.ev)
 		}
-	}
+	}, nil)
 	flushCtx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 	defer cancel()
 	text.Close(flushCtx)
-	why := "stopped"
-	if ended {
-		why = "event stream ended"
-	}
 	dropped := sub.dropped.Load() + text.Stats().Dropped
 	c.printf("-- tail %s: %d recent and %d live events shown, %d dropped (terminal too slow) --\n",
 		why, len(recent), live, dropped)
+}
+
+// runView hands each event of sub to event until the event stream ends,
+// the user stops the view (stop) or ctx is done, calling tick on every
+// value of ticks (nil: never). It returns why the view ended, for its
+// closing line.
+func runView(ctx context.Context, stop <-chan struct{}, sub *subscription, ticks <-chan time.Time, event func(*stamped), tick func()) string {
+	for {
+		select {
+		case s, ok := <-sub.ch:
+			if !ok {
+				return "event stream ended"
+			}
+			event(&s)
+		case <-ticks:
+			tick()
+		case <-stop:
+			return "stopped"
+		case <-ctx.Done():
+			return "stopped"
+		}
+	}
 }
 
 // hit is one fork (counted for the parent) or exec (for the process) in
@@ -163,34 +168,15 @@ func (c *Console) top(ctx context.Context, in input) {
 	tick := time.NewTicker(time.Second)
 	defer tick.Stop()
 	c.renderTop(hits, window, since, sub)
-	ended := false
-loop:
-	for {
-		select {
-		case s, ok := <-sub.ch:
-			if !ok {
-				ended = true
-				break loop
-			}
-			add(&s)
-		case <-tick.C:
-			cut := time.Now().Add(-window)
-			i := 0
-			for i < len(hits) && hits[i].at.Before(cut) {
-				i++
-			}
-			hits = slices.Delete(hits, 0, i)
-			c.renderTop(hits, window, since, sub)
-		case <-stop:
-			break loop
-		case <-ctx.Done():
-			break loop
+	why := runView(ctx, stop, sub, tick.C, add, func() {
+		cut := time.Now().Add(-window)
+		i := 0
+		for i < len(hits) && hits[i].at.Before(cut) {
+			i++
 		}
-	}
-	why := "stopped"
-	if ended {
-		why = "event stream ended"
-	}
+		hits = slices.Delete(hits, 0, i)
+		c.renderTop(hits, window, since, sub)
+	})
 	c.printf("-- top %s, %d dropped (console too slow) --\n", why, sub.dropped.Load())
 }
 

@@ -104,16 +104,15 @@ type SinkStats struct {
 
 // Stats returns the counters so far.
 func (s *Sink) Stats() SinkStats {
-	var st SinkStats
+	s.mu.Lock()
+	st := SinkStats{Ring: s.ringLen(), RingSize: len(s.ring)}
+	s.mu.Unlock()
 	for k := range st.Events {
 		st.Events[k] = s.events[k].Load()
 	}
 	st.Lifetimes = s.lifetimes.Load()
 	st.ViewDropped = s.viewDropped.Load()
 	st.GroupsDropped = s.groupsDropped.Load()
-	s.mu.Lock()
-	st.Ring, st.RingSize = s.ringLen(), len(s.ring)
-	s.mu.Unlock()
 	return st
 }
 

@@ -1,45 +1,66 @@
 package console
 
 import (
+	"errors"
 	"sync"
+	"syscall"
 
 	"github.com/chzyer/readline"
 )
 
-// fdFile is an input or output that is an open file, such as a terminal.
-type fdFile interface{ Fd() uintptr }
+// withFD runs f on the file descriptor of file when it is an open file (a
+// syscall.Conn, such as *os.File); otherwise, or when file is closed, it
+// returns an error and f does not run. Unlike
+// os.File.Fd it leaves a pollable file non-blocking, so that closing the
+// console's input ends the keyboard's Read in progress instead of leaving
+// it (and the descriptor) waiting for the next key.
+func withFD(file any, f func(fd int)) error {
+	sc, ok := file.(syscall.Conn)
+	if !ok {
+		return errNotFile
+	}
+	rc, err := sc.SyscallConn()
+	if err != nil {
+		return err
+	}
+	return rc.Control(func(fd uintptr) { f(int(fd)) })
+}
+
+var errNotFile = errors.New("not an open file")
 
 // terminalMode puts the console's input terminal in raw mode for the
 // whole session, not only while a line is edited: Ctrl-C then always
 // arrives as a key, at the prompt and while a view runs, instead of
 // killing the program. Output processing stays on, so "\n" still starts
-// a new line. It does nothing when the input is not a terminal.
+// a new line. It does nothing when the input is not a terminal. The
+// terminal must be restored before the input is closed.
 type terminalMode struct {
-	fd int // -1 when the input is not a terminal
+	in       any
+	terminal bool
 
 	mu  sync.Mutex
 	old *readline.State
 }
 
 func newTerminalMode(in any) *terminalMode {
-	t := &terminalMode{fd: -1}
-	if f, ok := in.(fdFile); ok && readline.IsTerminal(int(f.Fd())) {
-		t.fd = int(f.Fd())
-	}
-	return t
+	return &terminalMode{in: in, terminal: isTerminalFile(in)}
 }
 
 // isTerminal reports whether the input is a terminal.
-func (t *terminalMode) isTerminal() bool { return t.fd >= 0 }
+func (t *terminalMode) isTerminal() bool { return t.terminal }
 
 // enter switches to raw mode; it is idempotent.
 func (t *terminalMode) enter() error {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	if t.fd < 0 || t.old != nil {
+	if !t.terminal || t.old != nil {
 		return nil
 	}
-	old, err := readline.MakeRaw(t.fd)
+	var old *readline.State
+	var err error
+	if cerr := withFD(t.in, func(fd int) { old, err = readline.MakeRaw(fd) }); cerr != nil {
+		return cerr
+	}
 	if err != nil {
 		return err
 	}
@@ -54,23 +75,27 @@ func (t *terminalMode) restore() error {
 	if t.old == nil {
 		return nil
 	}
-	err := readline.Restore(t.fd, t.old)
+	var err error
+	if cerr := withFD(t.in, func(fd int) { err = readline.Restore(fd, t.old) }); cerr != nil {
+		err = cerr
+	}
 	t.old = nil
 	return err
 }
 
 // width returns the width of the output terminal, 80 when unknown.
 func width(out any) int {
-	if f, ok := out.(fdFile); ok {
-		if w, _, err := readline.GetSize(int(f.Fd())); err == nil && w > 0 {
-			return w
-		}
+	w := 0
+	withFD(out, func(fd int) { w, _, _ = readline.GetSize(fd) })
+	if w <= 0 {
+		return 80
 	}
-	return 80
+	return w
 }
 
-// isTerminalOutput reports whether out is a terminal.
-func isTerminalOutput(out any) bool {
-	f, ok := out.(fdFile)
-	return ok && readline.IsTerminal(int(f.Fd()))
+// isTerminalFile reports whether f is an open file that is a terminal.
+func isTerminalFile(f any) bool {
+	is := false
+	withFD(f, func(fd int) { is = readline.IsTerminal(fd) })
+	return is
 }

@@ -59,11 +59,16 @@ func (v values) str(name string) (string, bool) {
 	if i < 0 {
 		return "", false
 	}
-	d := v.recs[i].Data
-	if n := bytes.IndexByte(d, 0); n >= 0 {
-		return string(d[:n]), false
+	return cString(v.recs[i].Data)
+}
+
+// cString returns the NUL-terminated string at the start of b, and whether
+// b holds no NUL (the string was cut at the buffer's size).
+func cString(b []byte) (string, bool) {
+	if n := bytes.IndexByte(b, 0); n >= 0 {
+		return string(b[:n]), false
 	}
-	return string(d), true
+	return string(b), true
 }
 
 // Decode decodes one frame. Bytes that do not match the schema are an

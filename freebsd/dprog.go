@@ -251,6 +251,17 @@ func NewProgram(opts ProgramOptions) (*Program, error) {
 		return Clause{Tag: tag, Probe: probe, Fields: append(common(tag), extra...)}
 	}
 
+	// signal-send and signal-discard take the same arguments: the target
+	// thread (NULL when the signal goes to the process), its process and
+	// the signal.
+	signalTarget := []Field{
+		in("target_pid", "args[1]->p_pid"),
+		in("target_tid", "args[0] != NULL ? args[0]->td_tid : 0"),
+		in("target_start", startOf("args[1]")),
+		in("target_jid", "args[1]->p_ucred->cr_prison->pr_id"),
+		in("signo", "args[2]"),
+	}
+
 	clauses := []Clause{
 		with(TagCreate, "proc:::create",
 			in("child_pid", "args[0]->p_pid"),
@@ -275,18 +286,8 @@ func NewProgram(opts ProgramOptions) (*Program, error) {
 			in("reason", "args[0]"),
 			in("xexit", "this->p->p_xexit"),
 			in("xsig", "this->p->p_xsig")),
-		with(TagSignalSend, "proc:::signal-send",
-			in("target_pid", "args[1]->p_pid"),
-			in("target_tid", "args[0] != NULL ? args[0]->td_tid : 0"),
-			in("target_start", startOf("args[1]")),
-			in("target_jid", "args[1]->p_ucred->cr_prison->pr_id"),
-			in("signo", "args[2]")),
-		with(TagSignalDiscard, "proc:::signal-discard",
-			in("target_pid", "args[1]->p_pid"),
-			in("target_tid", "args[0] != NULL ? args[0]->td_tid : 0"),
-			in("target_start", startOf("args[1]")),
-			in("target_jid", "args[1]->p_ucred->cr_prison->pr_id"),
-			in("signo", "args[2]")),
+		with(TagSignalSend, "proc:::signal-send", signalTarget...),
+		with(TagSignalDiscard, "proc:::signal-discard", signalTarget...),
 		with(TagSignalClear, "proc:::signal-clear",
 			in("signo", "args[0]"),
 			in("code", "args[1]->ksi_info.si_code"),

@@ -157,7 +157,8 @@ func JailName(jid int32) (string, error) {
 	if _, err := jailGet(iov); err != nil {
 		return "", fmt.Errorf("jail_get jid %d: %w", jid, err)
 	}
-	return cString(name), nil
+	s, _ := cString(name)
+	return s, nil
 }
 
 // JailID returns the id of the jail named name through jail_get(2).
@@ -168,13 +169,4 @@ func JailID(name string) (int32, error) {
 		return 0, fmt.Errorf("jail_get name %q: %w", name, err)
 	}
 	return id, nil
-}
-
-func cString(b []byte) string {
-	for i, c := range b {
-		if c == 0 {
-			return string(b[:i])
-		}
-	}
-	return string(b)
 }

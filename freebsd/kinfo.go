@@ -1,7 +1,6 @@
 package freebsd
 
 import (
-	"bytes"
 	"encoding/binary"
 	"fmt"
 	"time"
@@ -65,10 +64,7 @@ func parseKinfoProc(r []byte, boot time.Time) semconv.Process {
 	if d := started.Sub(boot); d > 0 {
 		start = uint64(d)
 	}
-	comm := r[kiComm : kiComm+kiCommLen]
-	if n := bytes.IndexByte(comm, 0); n >= 0 {
-		comm = comm[:n]
-	}
+	comm, _ := cString(r[kiComm : kiComm+kiCommLen])
 	return semconv.Process{
 		PID:  i32(kiPID),
 		TID:  i32(kiTID),
@@ -82,7 +78,7 @@ func parseKinfoProc(r []byte, boot time.Time) semconv.Process {
 		},
 		PGID:   i32(kiPGID),
 		SID:    i32(kiSID),
-		Comm:   string(comm),
+		Comm:   comm,
 		JailID: i32(kiJID),
 	}
 }

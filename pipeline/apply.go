@@ -173,6 +173,16 @@ func (p *Pipeline) findSelf(e *semconv.Event) *entry {
 	return en
 }
 
+// matched is findSelf for an event that cannot add a process: one the
+// table does not have is counted unmatched, and matched returns nil.
+func (p *Pipeline) matched(e *semconv.Event) *entry {
+	en := p.findSelf(e)
+	if en == nil {
+		p.stats.Unmatched[e.Kind]++
+	}
+	return en
+}
+
 // implicit adds a process first seen mid-life (its fork or seed was lost)
 // and counts the event as unmatched. It is marked seeded: its start was
 // not observed.
@@ -359,9 +369,8 @@ func (p *Pipeline) exit(e *semconv.Event) {
 
 func (p *Pipeline) reap(e *semconv.Event) {
 	t := p.t
-	en := p.findSelf(e)
+	en := p.matched(e)
 	if en == nil {
-		p.stats.Unmatched[semconv.KindReap]++
 		return
 	}
 	fillSelf(&e.Process, &en.proc, true, p.cfg.CredsComplete)
@@ -391,9 +400,8 @@ func (p *Pipeline) signal(e *semconv.Event) {
 // other handles start and thread events: enrich, and learn what changed.
 func (p *Pipeline) other(e *semconv.Event) {
 	t := p.t
-	en := p.findSelf(e)
+	en := p.matched(e)
 	if en == nil {
-		p.stats.Unmatched[e.Kind]++
 		return
 	}
 	p.reparent(en, &e.Process)

@@ -10,18 +10,12 @@ import (
 // table's record of the same process). With image false the executable,
 // argv and comm are left alone: a successful exec brings its own.
 func fillSelf(dst, src *semconv.Process, image, credsComplete bool) {
-	if dst.Start == 0 {
-		dst.Start = src.Start
-	}
-	if dst.PPID == 0 {
-		dst.PPID = src.PPID
-	}
+	fill(&dst.Start, src.Start)
+	fill(&dst.PPID, src.PPID)
 	if dst.ParentStart == 0 && dst.PPID == src.PPID {
 		dst.ParentStart = src.ParentStart
 	}
-	if dst.NSPID == 0 {
-		dst.NSPID = src.NSPID
-	}
+	fill(&dst.NSPID, src.NSPID)
 	if image {
 		fillImage(dst, src)
 	}
@@ -36,54 +30,42 @@ func inherit(dst, src *semconv.Process, credsComplete bool) {
 	fillCommon(dst, src, credsComplete)
 }
 
+// fill sets *dst to src when *dst is the zero value.
+func fill[T comparable](dst *T, src T) {
+	var zero T
+	if *dst == zero {
+		*dst = src
+	}
+}
+
 // fillImage fills the executable, argv and task name dst lacks from src.
 func fillImage(dst, src *semconv.Process) {
-	if dst.Exe == "" {
-		dst.Exe = src.Exe
-	}
+	fill(&dst.Exe, src.Exe)
 	if len(dst.Argv) == 0 {
 		dst.Argv = src.Argv
 		dst.ArgvTruncated = src.ArgvTruncated
 	}
-	if dst.Comm == "" {
-		dst.Comm = src.Comm
-	}
+	fill(&dst.Comm, src.Comm)
 }
 
 func fillCommon(dst, src *semconv.Process, credsComplete bool) {
-	if !credsComplete && dst.Creds == (semconv.Creds{}) {
-		dst.Creds = src.Creds
+	if !credsComplete {
+		fill(&dst.Creds, src.Creds)
 	}
-	if dst.PGID == 0 {
-		dst.PGID = src.PGID
-	}
-	if dst.SID == 0 {
-		dst.SID = src.SID
-	}
-	if dst.TTY == "" {
-		dst.TTY = src.TTY
-	}
-	if dst.LoginUID == 0 {
-		dst.LoginUID = src.LoginUID
-	}
-	if dst.AuditSessionID == 0 {
-		dst.AuditSessionID = src.AuditSessionID
-	}
-	if dst.Cwd == "" {
-		dst.Cwd = src.Cwd
-	}
+	fill(&dst.PGID, src.PGID)
+	fill(&dst.SID, src.SID)
+	fill(&dst.TTY, src.TTY)
+	fill(&dst.LoginUID, src.LoginUID)
+	fill(&dst.AuditSessionID, src.AuditSessionID)
+	fill(&dst.Cwd, src.Cwd)
 	if dst.CgroupID == 0 && dst.CgroupPath == "" {
 		dst.CgroupID = src.CgroupID
 		dst.CgroupPath = src.CgroupPath
 	}
 	if dst.ContainerID == "" {
 		dst.ContainerID = src.ContainerID
-		if dst.ContainerName == "" {
-			dst.ContainerName = src.ContainerName
-		}
-		if dst.ContainerRuntime == "" {
-			dst.ContainerRuntime = src.ContainerRuntime
-		}
+		fill(&dst.ContainerName, src.ContainerName)
+		fill(&dst.ContainerRuntime, src.ContainerRuntime)
 	}
 	if dst.JailID == 0 && dst.JailName == "" {
 		dst.JailID = src.JailID

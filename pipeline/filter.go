@@ -104,6 +104,10 @@ const (
 
 var opNames = [...]string{opEq: "=", opNe: "!=", opLt: "<", opLe: "<=", opGt: ">", opGe: ">="}
 
+// opsLongestFirst orders the operators for parsing, so that "<=" is not
+// read as "<" followed by a value starting with "=".
+var opsLongestFirst = [...]op{opNe, opLe, opGe, opEq, opLt, opGt}
+
 type term struct {
 	field field
 	op    op
@@ -189,21 +193,15 @@ func (p *filterParser) term() (term, error) {
 	}
 
 	opPos := p.pos
-	var o op
-	switch rest := p.src[p.pos:]; {
-	case strings.HasPrefix(rest, "!="):
-		o, p.pos = opNe, p.pos+2
-	case strings.HasPrefix(rest, "<="):
-		o, p.pos = opLe, p.pos+2
-	case strings.HasPrefix(rest, ">="):
-		o, p.pos = opGe, p.pos+2
-	case strings.HasPrefix(rest, "="):
-		o, p.pos = opEq, p.pos+1
-	case strings.HasPrefix(rest, "<"):
-		o, p.pos = opLt, p.pos+1
-	case strings.HasPrefix(rest, ">"):
-		o, p.pos = opGt, p.pos+1
-	default:
+	o, ok := op(0), false
+	for _, cand := range opsLongestFirst {
+		if strings.HasPrefix(p.src[p.pos:], opNames[cand]) {
+			o, ok = cand, true
+			p.pos += len(opNames[cand])
+			break
+		}
+	}
+	if !ok {
 		if opPos >= len(p.src) || isSpace(p.src[opPos]) {
 			return term{}, p.errAt(opPos, "expected an operator (=, !=, <, <=, >, >=) after %q", name)
 		}
@@ -403,49 +401,44 @@ func (f *Filter) Match(e *semconv.Event, lineage Lineage) bool {
 	return true
 }
 
-func (t *term) match(e *semconv.Event, lineage Lineage) bool {
-	pr := &e.Process
-	var num int64
-	var str string
-	isNum := true
-	switch t.field {
-	case fieldKind:
-		num = int64(e.Kind)
-	case fieldPID:
-		num = int64(pr.PID)
-	case fieldPPID:
-		num = int64(pr.PPID)
-	case fieldUID:
-		num = int64(pr.UID)
-	case fieldEUID:
-		num = int64(pr.EUID)
-	case fieldGID:
-		num = int64(pr.GID)
-	case fieldCode:
-		if e.Kind != semconv.KindExit || e.Exit.Signal != 0 {
-			return false
-		}
-		num = int64(e.Exit.Code)
-	case fieldSignal:
+// numbers reads the numeric fields of an event. ok is false where the
+// event has no such number (the exit code of a process a signal killed,
+// the errno of an exec that did not fail): a term on it does not match,
+// whatever its operator.
+var numbers = [fieldCount]func(e *semconv.Event) (n int64, ok bool){
+	fieldKind: func(e *semconv.Event) (int64, bool) { return int64(e.Kind), true },
+	fieldPID:  func(e *semconv.Event) (int64, bool) { return int64(e.Process.PID), true },
+	fieldPPID: func(e *semconv.Event) (int64, bool) { return int64(e.Process.PPID), true },
+	fieldUID:  func(e *semconv.Event) (int64, bool) { return int64(e.Process.UID), true },
+	fieldEUID: func(e *semconv.Event) (int64, bool) { return int64(e.Process.EUID), true },
+	fieldGID:  func(e *semconv.Event) (int64, bool) { return int64(e.Process.GID), true },
+	fieldCode: func(e *semconv.Event) (int64, bool) {
+		return int64(e.Exit.Code), e.Kind == semconv.KindExit && e.Exit.Signal == 0
+	},
+	fieldSignal: func(e *semconv.Event) (int64, bool) {
 		switch e.Kind {
 		case semconv.KindExit:
-			num = int64(e.Exit.Signal)
+			return int64(e.Exit.Signal), true
 		case semconv.KindSignal:
-			num = int64(e.Signal.Signo)
-		default:
+			return int64(e.Signal.Signo), true
+		}
+		return 0, false
+	},
+	fieldErrno: func(e *semconv.Event) (int64, bool) {
+		return int64(e.Exec.Errno), e.Kind == semconv.KindExecFailed
+	},
+}
+
+func (t *term) match(e *semconv.Event, lineage Lineage) bool {
+	if number := numbers[t.field]; number != nil {
+		num, ok := number(e)
+		if !ok {
 			return false
 		}
-	case fieldErrno:
-		if e.Kind != semconv.KindExecFailed {
-			return false
-		}
-		num = int64(e.Exec.Errno)
-	default:
-		isNum = false
-	}
-	if isNum {
 		return t.matchNum(e, num, lineage)
 	}
+	pr := &e.Process
+	var str string
 	switch t.field {
 	case fieldComm:
 		str = pr.Comm

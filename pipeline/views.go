@@ -58,21 +58,20 @@ func (p *Pipeline) Snapshot() []semconv.Process {
 // Lookup returns the process that has, or last had, pid. Safe for
 // concurrent use.
 func (p *Pipeline) Lookup(pid int32) (ProcessInfo, bool) {
-	p.mu.Lock()
-	defer p.mu.Unlock()
-	en := p.t.byPID[pid]
-	if en == nil {
-		return ProcessInfo{}, false
-	}
-	return p.info(en), true
+	return p.lookup(func(t *table) *entry { return t.byPID[pid] })
 }
 
 // LookupKey returns the process with identity k, while the table keeps
 // it. Safe for concurrent use.
 func (p *Pipeline) LookupKey(k semconv.Key) (ProcessInfo, bool) {
+	return p.lookup(func(t *table) *entry { return t.byKey[k] })
+}
+
+// lookup returns what p knows of the entry find picks, under p.mu.
+func (p *Pipeline) lookup(find func(*table) *entry) (ProcessInfo, bool) {
 	p.mu.Lock()
 	defer p.mu.Unlock()
-	en := p.t.byKey[k]
+	en := find(p.t)
 	if en == nil {
 		return ProcessInfo{}, false
 	}

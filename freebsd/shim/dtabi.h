@@ -99,23 +99,21 @@ typedef struct dtrace_proginfo {
 	unsigned int dpi_speculations;
 } dtrace_proginfo_t;
 
+/*
+ * PT_ASSERT_OFF fails the build when field f of t is not at offset n;
+ * PT_ASSERT_OFFS does so for the three fields of t the shim reads.
+ */
 #define PT_ASSERT_OFF(t, f, n) _Static_assert(offsetof(t, f) == (n), #t "." #f " is not at " #n)
-PT_ASSERT_OFF(dtrace_recdesc_t, dtrd_action, 0);
-PT_ASSERT_OFF(dtrace_recdesc_t, dtrd_size, 4);
-PT_ASSERT_OFF(dtrace_recdesc_t, dtrd_offset, 8);
+#define PT_ASSERT_OFFS(t, f1, n1, f2, n2, f3, n3) \
+	PT_ASSERT_OFF(t, f1, n1);                 \
+	PT_ASSERT_OFF(t, f2, n2);                 \
+	PT_ASSERT_OFF(t, f3, n3)
+PT_ASSERT_OFFS(dtrace_recdesc_t, dtrd_action, 0, dtrd_size, 4, dtrd_offset, 8);
 _Static_assert(sizeof(dtrace_recdesc_t) == 32, "dtrace_recdesc_t is not 32 bytes");
-PT_ASSERT_OFF(dtrace_eprobedesc_t, dtepd_size, 16);
-PT_ASSERT_OFF(dtrace_eprobedesc_t, dtepd_nrecs, 20);
-PT_ASSERT_OFF(dtrace_eprobedesc_t, dtepd_rec, 24);
-PT_ASSERT_OFF(dtrace_probedata_t, dtpda_edesc, 8);
-PT_ASSERT_OFF(dtrace_probedata_t, dtpda_cpu, 24);
-PT_ASSERT_OFF(dtrace_probedata_t, dtpda_data, 32);
-PT_ASSERT_OFF(dtrace_errdata_t, dteda_cpu, 24);
-PT_ASSERT_OFF(dtrace_errdata_t, dteda_fault, 36);
-PT_ASSERT_OFF(dtrace_errdata_t, dteda_msg, 48);
-PT_ASSERT_OFF(dtrace_dropdata_t, dtdda_kind, 12);
-PT_ASSERT_OFF(dtrace_dropdata_t, dtdda_drops, 16);
-PT_ASSERT_OFF(dtrace_dropdata_t, dtdda_msg, 32);
+PT_ASSERT_OFFS(dtrace_eprobedesc_t, dtepd_size, 16, dtepd_nrecs, 20, dtepd_rec, 24);
+PT_ASSERT_OFFS(dtrace_probedata_t, dtpda_edesc, 8, dtpda_cpu, 24, dtpda_data, 32);
+PT_ASSERT_OFFS(dtrace_errdata_t, dteda_cpu, 24, dteda_fault, 36, dteda_msg, 48);
+PT_ASSERT_OFFS(dtrace_dropdata_t, dtdda_kind, 12, dtdda_drops, 16, dtdda_msg, 32);
 PT_ASSERT_OFF(dtrace_proginfo_t, dpi_matches, 16);
 _Static_assert(sizeof(dtrace_proginfo_t) == 24, "dtrace_proginfo_t is not 24 bytes");
 

@@ -274,18 +274,17 @@ static __always_inline u64 derive_clone_flags(struct task_struct *parent, struct
 		f |= CLONE_THREAD;
 	struct nsproxy *cn = child->nsproxy, *pn = parent->nsproxy;
 	if (cn != pn && cn && pn) {
-		if (cn->mnt_ns != pn->mnt_ns)
-			f |= CLONE_NEWNS;
-		if (cn->uts_ns != pn->uts_ns)
-			f |= CLONE_NEWUTS;
-		if (cn->ipc_ns != pn->ipc_ns)
-			f |= CLONE_NEWIPC;
-		if (cn->net_ns != pn->net_ns)
-			f |= CLONE_NEWNET;
-		if (cn->cgroup_ns != pn->cgroup_ns)
-			f |= CLONE_NEWCGROUP;
-		if (cn->pid_ns_for_children != pn->pid_ns_for_children)
-			f |= CLONE_NEWPID;
+/* NEW_NS adds flag when the child has a namespace ns of its own. */
+#define NEW_NS(ns, flag)          \
+	if (cn->ns != pn->ns)     \
+		f |= (flag)
+		NEW_NS(mnt_ns, CLONE_NEWNS);
+		NEW_NS(uts_ns, CLONE_NEWUTS);
+		NEW_NS(ipc_ns, CLONE_NEWIPC);
+		NEW_NS(net_ns, CLONE_NEWNET);
+		NEW_NS(cgroup_ns, CLONE_NEWCGROUP);
+		NEW_NS(pid_ns_for_children, CLONE_NEWPID);
+#undef NEW_NS
 	}
 	return f;
 }
@@ -544,6 +543,21 @@ static __always_inline void clear_record(struct record *r, u32 kind)
 	r->_pad1 = 0;
 }
 
+/*
+ * exec_record starts a record of kind about task in this CPU's exec
+ * scratch (exec records carry a path and argv, too large for the stack);
+ * NULL when the scratch map has no slot for this CPU.
+ */
+static __always_inline struct exec_scratch *exec_record(u32 kind, struct task_struct *task)
+{
+	struct exec_scratch *s = scratch();
+	if (s) {
+		clear_record(&s->hdr, kind);
+		fill_task(&s->hdr, task);
+	}
+	return s;
+}
+
 #define NSEC_PER_SEC 1000000000ULL
 #define CLOCK_MONOTONIC 1
 
@@ -706,12 +720,10 @@ int BPF_PROG(on_exec, struct task_struct *p, int old_pid, struct linux_binprm *b
 	if (exec_rate_limit && throttle(task->cgroups->dfl_cgrp->kn->id))
 		return 0;
 
-	struct exec_scratch *s = scratch();
+	struct exec_scratch *s = exec_record(KIND_EXEC, task);
 	if (!s)
 		return 0;
 	struct record *r = &s->hdr;
-	clear_record(r, KIND_EXEC);
-	fill_task(r, task);
 	if (old_pid != p->pid)
 		r->u.exec.old_tid = old_pid;
 
@@ -882,12 +894,10 @@ static __always_inline int exit_exec(long ret, int execveat)
 	}
 
 	struct task_struct *task = bpf_get_current_task_btf();
-	struct exec_scratch *s = scratch();
+	struct exec_scratch *s = exec_record(KIND_EXEC_FAILED, task);
 	if (!s)
 		return 0;
 	struct record *r = &s->hdr;
-	clear_record(r, KIND_EXEC_FAILED);
-	fill_task(r, task);
 	r->u.exec.err = -ret;
 
 	long n = bpf_probe_read_user_str(&s->tail[0], PATH_CAP, (void *)filename);
