@@ -148,12 +148,10 @@ func putValue(dst pcommon.Value, a attribute.Value) {
 // one scope, and returns the slice its records go to.
 func appendResourceLogs(ld plog.Logs, res []attribute.KeyValue, version string) plog.LogRecordSlice {
 	rl := ld.ResourceLogs().AppendEmpty()
-	rl.SetSchemaUrl(semconv.SchemaURL)
-	putAttributes(rl.Resource().Attributes(), res)
 	sl := rl.ScopeLogs().AppendEmpty()
+	rl.SetSchemaUrl(semconv.SchemaURL)
 	sl.SetSchemaUrl(semconv.SchemaURL)
-	sl.Scope().SetName(scopeName)
-	sl.Scope().SetVersion(version)
+	describeResource(rl.Resource(), res, sl.Scope(), version)
 	return sl.LogRecords()
 }
 
@@ -161,11 +159,17 @@ func appendResourceLogs(ld plog.Logs, res []attribute.KeyValue, version string) 
 // one scope, and returns the slice its spans go to.
 func appendResourceSpans(td ptrace.Traces, res []attribute.KeyValue, version string) ptrace.SpanSlice {
 	rs := td.ResourceSpans().AppendEmpty()
-	rs.SetSchemaUrl(semconv.SchemaURL)
-	putAttributes(rs.Resource().Attributes(), res)
 	ss := rs.ScopeSpans().AppendEmpty()
+	rs.SetSchemaUrl(semconv.SchemaURL)
 	ss.SetSchemaUrl(semconv.SchemaURL)
-	ss.Scope().SetName(scopeName)
-	ss.Scope().SetVersion(version)
+	describeResource(rs.Resource(), res, ss.Scope(), version)
 	return ss.Spans()
+}
+
+// describeResource gives a resource the attributes res, and its scope
+// procotel's name and the version version.
+func describeResource(r pcommon.Resource, res []attribute.KeyValue, scope pcommon.InstrumentationScope, version string) {
+	putAttributes(r.Attributes(), res)
+	scope.SetName(scopeName)
+	scope.SetVersion(version)
 }
