@@ -16,11 +16,13 @@ import (
 const (
 	// maxLayoutKeys is the longest key sequence given a layout; longer
 	// ones are put key by key.
-	maxLayoutKeys = 128
+	maxLayoutKeys = 64
 	// layoutsPerLen is how many layouts of one length are kept, the most
 	// recently used first; the least recently used one goes when another
-	// is needed.
-	layoutsPerLen = 16
+	// is needed. A recorded exec storm has five layouts, a shell session
+	// eleven, at most three of one length; the cache holds at most
+	// maxLayoutKeys*layoutsPerLen layouts (some 1.5 MB).
+	layoutsPerLen = 8
 )
 
 // attrLayout is one sequence of attribute keys and a map holding exactly
