@@ -5,7 +5,6 @@ import (
 	"fmt"
 
 	"go.opentelemetry.io/collector/component"
-	"go.opentelemetry.io/collector/consumer"
 	"go.opentelemetry.io/collector/receiver"
 
 	"github.com/procotel/procotel/agent"
@@ -30,23 +29,23 @@ func newFactory(backendFactories []backends.Factory) receiver.Factory {
 	return receiver.NewFactory(
 		metadata.Type,
 		func() component.Config { return createDefaultConfig() },
-		receiver.WithLogs(func(_ context.Context, set receiver.Settings, cfg component.Config, next consumer.Logs) (receiver.Logs, error) {
-			r, err := instances.instance(set, cfg, backendFactories)
-			if err != nil {
-				return nil, err
-			}
-			r.setLogs(next)
-			return r, nil
-		}, metadata.LogsStability),
-		receiver.WithTraces(func(_ context.Context, set receiver.Settings, cfg component.Config, next consumer.Traces) (receiver.Traces, error) {
-			r, err := instances.instance(set, cfg, backendFactories)
-			if err != nil {
-				return nil, err
-			}
-			r.setTraces(next)
-			return r, nil
-		}, metadata.TracesStability),
+		receiver.WithLogs(createSignal(instances, backendFactories, (*procotelReceiver).attachLogs), metadata.LogsStability),
+		receiver.WithTraces(createSignal(instances, backendFactories, (*procotelReceiver).attachTraces), metadata.TracesStability),
 	)
+}
+
+// createSignal returns the create function of one signal's receiver: the
+// instance of the configuration, with the signal's next consumer attached
+// by attach.
+func createSignal[C, R any](g *registry, backendFactories []backends.Factory, attach func(*procotelReceiver, C) R) func(context.Context, receiver.Settings, component.Config, C) (R, error) {
+	return func(_ context.Context, set receiver.Settings, cfg component.Config, next C) (R, error) {
+		r, err := g.instance(set, cfg, backendFactories)
+		if err != nil {
+			var none R
+			return none, err
+		}
+		return attach(r, next), nil
+	}
 }
 
 // instance returns the receiver instance of cfg, creating it on first use.

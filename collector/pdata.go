@@ -22,11 +22,12 @@ import (
 const scopeName = "github.com/procotel/procotel"
 
 // mapper turns events and lifetimes into pdata. It is not safe for
-// concurrent use: it reuses one attribute buffer.
+// concurrent use: it reuses one attribute buffer and its layouts.
 type mapper struct {
-	ids   *semconv.IDCache // span and trace ids of recent processes
-	now   func() time.Time
-	attrs []attribute.KeyValue
+	ids     *semconv.IDCache // span and trace ids of recent processes
+	now     func() time.Time
+	attrs   []attribute.KeyValue
+	layouts attrLayouts
 }
 
 func newMapper(boot semconv.BootID) *mapper {
@@ -50,7 +51,7 @@ func (m *mapper) appendLogRecord(dst plog.LogRecordSlice, e *semconv.Event) bool
 	r.SetSeverityText(shape.SeverityText)
 	r.Body().SetStr(shape.Body)
 	m.attrs = semconv.EventAttributes(e, m.attrs[:0])
-	putAttributes(r.Attributes(), m.attrs)
+	m.layouts.put(r.Attributes(), m.attrs)
 	r.SetTraceID(pcommon.TraceID(shape.TraceID))
 	r.SetSpanID(pcommon.SpanID(shape.SpanID))
 	r.SetFlags(plog.LogRecordFlags(shape.Flags))
@@ -73,7 +74,7 @@ func (m *mapper) appendSpan(dst ptrace.SpanSlice, l *semconv.Lifetime) {
 	s.SetStartTimestamp(pcommon.NewTimestampFromTime(shape.Start))
 	s.SetEndTimestamp(pcommon.NewTimestampFromTime(shape.End))
 	m.attrs = semconv.LifetimeAttributes(l, m.attrs[:0])
-	putAttributes(s.Attributes(), m.attrs)
+	m.layouts.put(s.Attributes(), m.attrs)
 	if shape.Error {
 		s.Status().SetCode(ptrace.StatusCodeError)
 		s.Status().SetMessage(shape.StatusMessage)
@@ -147,12 +148,10 @@ func putValue(dst pcommon.Value, a attribute.Value) {
 // one scope, and returns the slice its records go to.
 func appendResourceLogs(ld plog.Logs, res []attribute.KeyValue, version string) plog.LogRecordSlice {
 	rl := ld.ResourceLogs().AppendEmpty()
-	rl.SetSchemaUrl(semconv.SchemaURL)
-	putAttributes(rl.Resource().Attributes(), res)
 	sl := rl.ScopeLogs().AppendEmpty()
+	rl.SetSchemaUrl(semconv.SchemaURL)
 	sl.SetSchemaUrl(semconv.SchemaURL)
-	sl.Scope().SetName(scopeName)
-	sl.Scope().SetVersion(version)
+	describeResource(rl.Resource(), res, sl.Scope(), version)
 	return sl.LogRecords()
 }
 
@@ -160,11 +159,17 @@ func appendResourceLogs(ld plog.Logs, res []attribute.KeyValue, version string) 
 // one scope, and returns the slice its spans go to.
 func appendResourceSpans(td ptrace.Traces, res []attribute.KeyValue, version string) ptrace.SpanSlice {
 	rs := td.ResourceSpans().AppendEmpty()
-	rs.SetSchemaUrl(semconv.SchemaURL)
-	putAttributes(rs.Resource().Attributes(), res)
 	ss := rs.ScopeSpans().AppendEmpty()
+	rs.SetSchemaUrl(semconv.SchemaURL)
 	ss.SetSchemaUrl(semconv.SchemaURL)
-	ss.Scope().SetName(scopeName)
-	ss.Scope().SetVersion(version)
+	describeResource(rs.Resource(), res, ss.Scope(), version)
 	return ss.Spans()
+}
+
+// describeResource gives a resource the attributes res, and its scope
+// procotel's name and the version version.
+func describeResource(r pcommon.Resource, res []attribute.KeyValue, scope pcommon.InstrumentationScope, version string) {
+	putAttributes(r.Attributes(), res)
+	scope.SetName(scopeName)
+	scope.SetVersion(version)
 }

@@ -65,16 +65,22 @@ func newReceiver(cfg *Config, set receiver.Settings, factories []backends.Factor
 	return &procotelReceiver{cfg: cfg, set: set, factories: factories, registry: g}
 }
 
-func (r *procotelReceiver) setLogs(next consumer.Logs) {
+// attachLogs makes next the consumer of r's log records and returns r as
+// the logs receiver.
+func (r *procotelReceiver) attachLogs(next consumer.Logs) receiver.Logs {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.logs = next
+	return r
 }
 
-func (r *procotelReceiver) setTraces(next consumer.Traces) {
+// attachTraces makes next the consumer of r's spans and returns r as the
+// traces receiver.
+func (r *procotelReceiver) attachTraces(next consumer.Traces) receiver.Traces {
 	r.mu.Lock()
 	defer r.mu.Unlock()
 	r.traces = next
+	return r
 }
 
 // Start attaches the backend and starts the pipeline. Only the first call
@@ -118,24 +124,10 @@ func (r *procotelReceiver) start(ctx context.Context, host component.Host) error
 	run := &run{agent: a}
 	d := cfg.Delivery
 	if r.logs != nil {
-		next := r.logs
-		run.logs = newDeliverer(d.QueueSize, d.RetryFor,
-			func(ld plog.Logs) int { return ld.LogRecordCount() },
-			func(ctx context.Context, ld plog.Logs) error { return next.ConsumeLogs(ctx, ld) })
-		run.logs.observe = func(ctx context.Context) (context.Context, func(int, error)) {
-			ctx = obs.StartLogsOp(ctx)
-			return ctx, func(n int, err error) { obs.EndLogsOp(ctx, obsFormat, n, err) }
-		}
+		run.logs = newObservedDeliverer(d, plog.Logs.LogRecordCount, r.logs.ConsumeLogs, obs.StartLogsOp, obs.EndLogsOp)
 	}
 	if r.traces != nil {
-		next := r.traces
-		run.traces = newDeliverer(d.QueueSize, d.RetryFor,
-			func(td ptrace.Traces) int { return td.SpanCount() },
-			func(ctx context.Context, td ptrace.Traces) error { return next.ConsumeTraces(ctx, td) })
-		run.traces.observe = func(ctx context.Context) (context.Context, func(int, error)) {
-			ctx = obs.StartTracesOp(ctx)
-			return ctx, func(n int, err error) { obs.EndTracesOp(ctx, obsFormat, n, err) }
-		}
+		run.traces = newObservedDeliverer(d, ptrace.Traces.SpanCount, r.traces.ConsumeTraces, obs.StartTracesOp, obs.EndTracesOp)
 	}
 	res := semconv.ResourceAttributes(observer(caps.OS), nil)
 	run.sink = newPdataSink(caps.Boot, res, procotelVersion(), d, run.logs, run.traces)
@@ -160,6 +152,19 @@ func (r *procotelReceiver) start(ctx context.Context, host component.Host) error
 	r.set.Logger.Info("procotel receiver started", zap.String("backend", a.BackendName()),
 		zap.Strings("notes", caps.Notes), zap.Bool("logs", run.logs != nil), zap.Bool("traces", run.traces != nil))
 	return nil
+}
+
+// newObservedDeliverer is the deliverer of one signal, its deliveries
+// reported to the receiver's observability by start and end (an
+// ObsReport's Start…Op and End…Op of that signal).
+func newObservedDeliverer[T any](d Delivery, size func(T) int, consume func(context.Context, T) error,
+	start func(context.Context) context.Context, end func(ctx context.Context, format string, n int, err error)) *deliverer[T] {
+	dl := newDeliverer(d.QueueSize, d.RetryFor, size, consume)
+	dl.observe = func(ctx context.Context) (context.Context, func(int, error)) {
+		ctx = start(ctx)
+		return ctx, func(n int, err error) { end(ctx, obsFormat, n, err) }
+	}
+	return dl
 }
 
 // Shutdown stops the backend, lets the pipeline drain and the sink flush

@@ -28,21 +28,13 @@ type pdataSink struct {
 	logs   *deliverer[plog.Logs]     // nil when no logs pipeline uses the receiver
 	traces *deliverer[ptrace.Traces] // nil when no traces pipeline uses the receiver
 
-	// mu guards the open batches. A batch is open when its has* flag is
-	// set; it holds one ResourceLogs (ResourceSpans) per Resource key seen
-	// since it opened, and records go to their key's slice.
-	mu         sync.Mutex
-	m          *mapper
-	hasLogs    bool
-	openLogs   plog.Logs
-	logRecords map[semconv.ResourceKey]plog.LogRecordSlice
-	nLogs      int
-	hasSpans   bool
-	openSpans  ptrace.Traces
-	spans      map[semconv.ResourceKey]ptrace.SpanSlice
-	nSpans     int
-	closed     bool
-	resAttrs   []attribute.KeyValue // scratch for a container's Resource
+	// mu guards the open batches.
+	mu        sync.Mutex
+	m         *mapper
+	logBatch  openBatch[plog.Logs, plog.LogRecordSlice]
+	spanBatch openBatch[ptrace.Traces, ptrace.SpanSlice]
+	closed    bool
+	resAttrs  []attribute.KeyValue // scratch for a container's Resource
 
 	stopFlush chan struct{}
 	flushDone chan struct{}
@@ -58,6 +50,8 @@ func newPdataSink(boot semconv.BootID, res []attribute.KeyValue, version string,
 	s := &pdataSink{
 		res: res, version: version, maxBatch: d.MaxBatch,
 		logs: logs, traces: traces, m: newMapper(boot),
+		logBatch:  openBatch[plog.Logs, plog.LogRecordSlice]{begin: plog.NewLogs, addResource: appendResourceLogs},
+		spanBatch: openBatch[ptrace.Traces, ptrace.SpanSlice]{begin: ptrace.NewTraces, addResource: appendResourceSpans},
 		stopFlush: make(chan struct{}), flushDone: make(chan struct{}),
 	}
 	go s.flushEvery(d.FlushInterval)
@@ -80,20 +74,9 @@ func (s *pdataSink) Event(e *semconv.Event) {
 	if semconv.EventName(e.Kind) == "" {
 		return // exec attempts and snapshots are never records
 	}
-	if !s.hasLogs {
-		s.openLogs, s.logRecords, s.nLogs = plog.NewLogs(), map[semconv.ResourceKey]plog.LogRecordSlice{}, 0
-		s.hasLogs = true
-	}
-	key := semconv.ResourceKeyOf(&e.Process)
-	dst, ok := s.logRecords[key]
-	if !ok {
-		dst = appendResourceLogs(s.openLogs, s.resource(key), s.version)
-		s.logRecords[key] = dst
-	}
+	dst := s.logBatch.slice(semconv.ResourceKeyOf(&e.Process), s.resource, s.version)
 	if s.m.appendLogRecord(dst, e) {
-		if s.nLogs++; s.nLogs >= s.maxBatch {
-			s.flushLogsLocked()
-		}
+		s.logBatch.added(s.maxBatch, s.logs)
 	}
 }
 
@@ -108,20 +91,9 @@ func (s *pdataSink) Lifetime(l *semconv.Lifetime) {
 		s.traces.drops.add(dropShutdown, 1)
 		return
 	}
-	if !s.hasSpans {
-		s.openSpans, s.spans, s.nSpans = ptrace.NewTraces(), map[semconv.ResourceKey]ptrace.SpanSlice{}, 0
-		s.hasSpans = true
-	}
-	key := semconv.ResourceKeyOf(&l.Process)
-	dst, ok := s.spans[key]
-	if !ok {
-		dst = appendResourceSpans(s.openSpans, s.resource(key), s.version)
-		s.spans[key] = dst
-	}
+	dst := s.spanBatch.slice(semconv.ResourceKeyOf(&l.Process), s.resource, s.version)
 	s.m.appendSpan(dst, l)
-	if s.nSpans++; s.nSpans >= s.maxBatch {
-		s.flushTracesLocked()
-	}
+	s.spanBatch.added(s.maxBatch, s.traces)
 }
 
 // resource returns the Resource attributes of key: the observer's, plus
@@ -134,33 +106,15 @@ func (s *pdataSink) resource(key semconv.ResourceKey) []attribute.KeyValue {
 	return s.resAttrs
 }
 
-func (s *pdataSink) flushLogsLocked() {
-	if !s.hasLogs || s.nLogs == 0 {
-		return
-	}
-	batch := s.openLogs
-	s.hasLogs = false
-	s.logs.enqueue(batch)
-}
-
-func (s *pdataSink) flushTracesLocked() {
-	if !s.hasSpans || s.nSpans == 0 {
-		return
-	}
-	batch := s.openSpans
-	s.hasSpans = false
-	s.traces.enqueue(batch)
-}
-
 // flush hands the open batches on.
 func (s *pdataSink) flush() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.logs != nil {
-		s.flushLogsLocked()
+		s.logBatch.flush(s.logs)
 	}
 	if s.traces != nil {
-		s.flushTracesLocked()
+		s.spanBatch.flush(s.traces)
 	}
 }
 
@@ -200,4 +154,51 @@ func (s *pdataSink) Close(ctx context.Context) error {
 		s.closeErr = errors.Join(errs...)
 	})
 	return s.closeErr
+}
+
+// openBatch is one signal's batch being filled: T is plog.Logs or
+// ptrace.Traces, S the slice its records or spans go to. It is open from
+// its first item until it is flushed, and holds one resource per
+// Resource key seen since it opened.
+type openBatch[T, S any] struct {
+	begin func() T // a new, empty batch
+	// addResource adds a resource with the attributes and the scope
+	// version given, and returns where its items go.
+	addResource func(T, []attribute.KeyValue, string) S
+	open        bool
+	batch       T
+	byKey       map[semconv.ResourceKey]S
+	n           int
+}
+
+// slice returns where the items of key's resource go, opening the batch
+// and adding the resource, with the attributes res(key) and the scope
+// version version, when needed.
+func (b *openBatch[T, S]) slice(key semconv.ResourceKey, res func(semconv.ResourceKey) []attribute.KeyValue, version string) S {
+	if !b.open {
+		b.batch, b.byKey, b.n, b.open = b.begin(), map[semconv.ResourceKey]S{}, 0, true
+	}
+	dst, ok := b.byKey[key]
+	if !ok {
+		dst = b.addResource(b.batch, res(key), version)
+		b.byKey[key] = dst
+	}
+	return dst
+}
+
+// added counts one item added to the batch and hands the batch to d when
+// it holds full.
+func (b *openBatch[T, S]) added(full int, d *deliverer[T]) {
+	if b.n++; b.n >= full {
+		b.flush(d)
+	}
+}
+
+// flush hands the batch to d, if it is open and holds an item.
+func (b *openBatch[T, S]) flush(d *deliverer[T]) {
+	if !b.open || b.n == 0 {
+		return
+	}
+	b.open = false
+	d.enqueue(b.batch)
 }
