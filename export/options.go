@@ -40,7 +40,10 @@ const (
 // endpoint down, each signal holds at most DefaultQueueBytes of queued
 // records plus one open and four spare batch buffers of 512 KiB: about
 // 18.5 MiB for logs and 18.5 MiB for spans, 37 MiB in all, before the
-// Go collector's headroom (see cmd/procotel's memory limit).
+// Go collector's headroom (see cmd/procotel's memory limit). Measured
+// under an exec storm with the endpoint refusing for 40 s and a 64 MiB
+// memory limit: 83 MiB peak RSS (48 MiB of Go heap in use), against 52
+// MiB exporting normally.
 const (
 	DefaultQueueSize  = 16384
 	DefaultQueueBytes = 16 << 20
