@@ -302,6 +302,46 @@ func TestQueueFullCounted(t *testing.T) {
 	}
 }
 
+// TestQueueBytesBound: records of a long command line fill the queue's
+// bytes long before its record count; the rest are dropped as queue_full,
+// and the bytes are free again once the queue is exported.
+func TestQueueBytesBound(t *testing.T) {
+	logs := &memLogs{block: make(chan struct{})}
+	o := testOptions()
+	o.LogQueueSize, o.QueueBytes = 1000, 64<<10
+	x := mustExporter(t, o, logs, nil)
+	p := proc(5, 1, 1, 0, "/bin/true")
+	p.Argv = []string{"/bin/true", strings.Repeat("a", 8<<10)}
+	const n = 50
+	wave := func() {
+		for i := 0; i < n; i++ {
+			x.Event(&semconv.Event{Kind: semconv.KindExec, Process: p, Time: bootWall})
+		}
+	}
+	wave()
+	s := x.Stats().Logs[semconv.KindExec]
+	// Each record holds more than 8 KiB: at most 7 fit in 64 KiB.
+	if s.Handed == 0 || s.Handed > 7 || s.DroppedQueueFull != n-s.Handed {
+		t.Fatalf("while blocked: %+v, want 1 to 7 handed within 64 KiB, the rest dropped", s)
+	}
+	first := s.Handed
+	close(logs.block)
+	for deadline := time.Now().Add(10 * time.Second); x.Stats().Logs[semconv.KindExec].Pending != 0; {
+		if time.Now().After(deadline) {
+			t.Fatalf("queue not exported: %+v", x.Stats().Logs[semconv.KindExec])
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	wave()
+	if err := x.Close(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	s = x.Stats().Logs[semconv.KindExec]
+	if s.Handed <= first || s.Exported != s.Handed || s.DroppedQueueFull != 2*n-s.Handed || len(logs.all()) != int(s.Handed) {
+		t.Errorf("after close: %+v, %d received; want the second wave handed too, every handed record received", s, len(logs.all()))
+	}
+}
+
 func TestExportErrorCounted(t *testing.T) {
 	logs := &memLogs{fail: true}
 	o := testOptions()

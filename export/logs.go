@@ -66,10 +66,7 @@ func (s *logSink) Event(e *semconv.Event) (accepted bool) {
 		return true
 	}
 	s.rec = s.encode(s.rec[:0], e, name)
-	if !s.q.add(e.Kind, semconv.ResourceKeyOf(&e.Process), scopeLogsRecords, s.rec, &c.handed) {
-		c.droppedClosed.Add(1)
-		s.q.gate.release(1)
-	}
+	s.q.add(e.Kind, semconv.ResourceKeyOf(&e.Process), scopeLogsRecords, s.rec, c)
 	return true
 }
 

@@ -30,13 +30,24 @@ const (
 )
 
 // DefaultQueueSize bounds the records (and, separately, the spans)
-// waiting for export: what an outage costs in memory. Records wait
-// encoded, about 1 KiB each; measured with the endpoint down and both
-// queues full, the process grew by about 80 MiB RSS (65,536 grew it by
-// 220 MiB, 2,048 by 23 MiB). At a process storm's 50,000–60,000 events
-// a second it is about a third of a second of slack for a slow export;
-// beyond it records are dropped and counted (reason queue_full).
-const DefaultQueueSize = 16384
+// waiting for export, and DefaultQueueBytes the bytes that hold them:
+// what an outage costs in memory. Records wait encoded, in buffers of
+// their size, about 1 KiB each under an exec storm (a record's argv,
+// environment and paths can make it tens of KiB, which the byte bound
+// caps). At a process storm's 50,000–60,000 events a second the queue
+// is about a third of a second of slack for a slow export; beyond either
+// bound records are dropped and counted (reason queue_full). With the
+// endpoint down, each signal holds at most DefaultQueueBytes of queued
+// records plus one open and four spare batch buffers of 512 KiB: about
+// 18.5 MiB for logs and 18.5 MiB for spans, 37 MiB in all, before the
+// Go collector's headroom (see cmd/procotel's memory limit). Measured
+// under an exec storm with the endpoint refusing for 40 s and a 64 MiB
+// memory limit: 83 MiB peak RSS (48 MiB of Go heap in use), against 52
+// MiB exporting normally.
+const (
+	DefaultQueueSize  = 16384
+	DefaultQueueBytes = 16 << 20
+)
 
 // Defaults for the zero values of Options. The retry defaults are the
 // OTLP exporter specification's and the OTel Go SDK's: the first retry
@@ -112,11 +123,13 @@ type Options struct {
 	// OTEL_SDK_DISABLED=true both (and the metrics).
 	Logs, Traces bool
 	// LogQueueSize and SpanQueueSize bound how many records and spans wait
-	// for export (DefaultQueueSize); beyond that new ones are dropped and
-	// counted.
+	// for export (DefaultQueueSize), and QueueBytes the encoded bytes of
+	// each signal's queue (DefaultQueueBytes); beyond either, new ones are
+	// dropped and counted.
 	LogQueueSize, SpanQueueSize int
+	QueueBytes                  int
 	// BatchSize is the largest number of records or spans in one export;
-	// an export also stops at 3 MiB of encoded records, below a
+	// an export also stops at 512 KiB of encoded records, far below a
 	// Collector's default 4 MiB request limit.
 	BatchSize int
 	// ExportInterval is how long records wait for a batch to fill.
@@ -199,40 +212,29 @@ func (o Options) withDefaults() Options {
 	if o.Protocol == "" {
 		o.Protocol = ProtocolGRPC
 	}
-	if o.Timeout <= 0 {
-		o.Timeout = DefaultTimeout
-	}
-	if o.RetryInitial <= 0 {
-		o.RetryInitial = DefaultRetryInitial
-	}
-	if o.RetryMax <= 0 {
-		o.RetryMax = DefaultRetryMax
-	}
-	if o.RetryMax < o.RetryInitial {
-		o.RetryMax = o.RetryInitial
-	}
-	if o.RetryFor <= 0 {
-		o.RetryFor = DefaultRetryFor
-	}
+	orDefault(&o.Timeout, DefaultTimeout)
+	orDefault(&o.RetryInitial, DefaultRetryInitial)
+	orDefault(&o.RetryMax, DefaultRetryMax)
+	o.RetryMax = max(o.RetryMax, o.RetryInitial)
+	orDefault(&o.RetryFor, DefaultRetryFor)
 	if o.Messages == nil {
 		o.Messages = os.Stderr
 	}
-	if o.LogQueueSize <= 0 {
-		o.LogQueueSize = DefaultQueueSize
-	}
-	if o.SpanQueueSize <= 0 {
-		o.SpanQueueSize = DefaultQueueSize
-	}
-	if o.BatchSize <= 0 {
-		o.BatchSize = DefaultBatchSize
-	}
-	if o.ExportInterval <= 0 {
-		o.ExportInterval = DefaultExportInterval
-	}
-	if o.MetricInterval <= 0 {
-		o.MetricInterval = DefaultMetricInterval
-	}
+	orDefault(&o.LogQueueSize, DefaultQueueSize)
+	orDefault(&o.SpanQueueSize, DefaultQueueSize)
+	orDefault(&o.QueueBytes, DefaultQueueBytes)
+	orDefault(&o.BatchSize, DefaultBatchSize)
+	orDefault(&o.ExportInterval, DefaultExportInterval)
+	orDefault(&o.MetricInterval, DefaultMetricInterval)
 	return o
+}
+
+// orDefault sets *v to def unless it is positive: the zero value (or a
+// negative one) of a size or a duration means its default.
+func orDefault[T int | time.Duration](v *T, def T) {
+	if *v <= 0 {
+		*v = def
+	}
 }
 
 // signalOptions returns the overrides of signal.

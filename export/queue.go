@@ -3,15 +3,30 @@ package export
 import (
 	"context"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/procotel/procotel/semconv"
 )
 
-// maxBatchBytes caps the encoded records of one request below the 4 MiB
-// a Collector's OTLP/gRPC receiver accepts by default.
-const maxBatchBytes = 3 << 20
+// maxBatchBytes caps the encoded records of one request, far below the
+// 4 MiB a Collector's OTLP/gRPC receiver accepts by default: a batch
+// buffer is what the exporter holds per request being filled, sent or
+// kept for reuse, and 512 KiB (about 500 storm records) is still few
+// requests a second under a storm.
+const maxBatchBytes = 512 << 10
+
+// firstBatchBytes is the room a new batch buffer starts with; it grows
+// to maxBatchBytes as records come.
+const firstBatchBytes = 64 << 10
+
+// keptSlack is the unused room a sealed batch may keep; a batch with more
+// (sealed by the interval, or by its record count) is copied into a
+// buffer of its size, so that what waits for export is its records.
+const keptSlack = 4 << 10
+
+// freeBatches is how many emptied batch buffers a batcher keeps for
+// reuse: enough for a storm's steady state.
+const freeBatches = 4
 
 // batch is a run of encoded records (each already tagged as a repeated
 // field of the scope message) behind room for the request header, so
@@ -26,7 +41,8 @@ type batch struct {
 
 // batcher queues encoded records in batches and exports them from one
 // goroutine. add is called from the pipeline's goroutine; the gate bounds
-// the records queued or being exported.
+// the records queued or being exported, and the bytes of the batches
+// that hold them (header room included).
 type batcher struct {
 	gate     gate
 	head     int // header room of a batch
@@ -48,7 +64,7 @@ type batcher struct {
 	others map[semconv.ResourceKey]*batch
 	envs   map[semconv.ResourceKey]*envelope
 	ready  []*batch
-	free   []*batch
+	free   [][]byte // emptied batch buffers, cut to the header room
 	shut   bool
 
 	wake    chan struct{}
@@ -61,7 +77,7 @@ type batcher struct {
 func newBatcher(o Options, limit, head int, env *envelope, out sender, rep *reporter, done func(*batch, outcome, uint64)) *batcher {
 	ctx, cancel := context.WithCancel(context.Background())
 	q := &batcher{
-		gate:     gate{limit: int64(limit)},
+		gate:     gate{limit: int64(limit), maxBytes: int64(o.QueueBytes)},
 		head:     head,
 		maxN:     o.BatchSize,
 		interval: o.ExportInterval,
@@ -85,44 +101,89 @@ func newBatcher(o Options, limit, head int, env *envelope, out sender, rep *repo
 const maxResources = 1024
 
 // add queues one encoded record of kind k whose process belongs to the
-// Resource key (its gate slot already acquired) and counts it in handed;
-// false after close, when the caller counts it as dropped and releases
-// the slot. Records of different Resources go to different batches.
-func (q *batcher) add(k semconv.Kind, key semconv.ResourceKey, field int, rec []byte, handed *atomic.Uint64) bool {
+// Resource key (its gate slot already acquired) and counts it in c:
+// handed, or dropped because the queue's bytes are full or the batcher
+// is closed (the slot is released then). Records of different Resources
+// go to different batches.
+func (q *batcher) add(k semconv.Kind, key semconv.ResourceKey, field int, rec []byte, c *counters) {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	if q.shut {
-		return false
+		c.droppedClosed.Add(1)
+		q.gate.release(1, 0)
+		return
 	}
-	var b *batch
-	if key.IsHost() {
-		if b = q.cur; b == nil {
-			b = q.newBatch(q.env)
-			q.cur = b
-		}
-	} else {
-		b = q.others[key]
-		if b == nil {
-			b = q.newBatch(q.envelopeOf(key))
-			if q.others == nil {
-				q.others = map[semconv.ResourceKey]*batch{}
-			}
-			q.others[key] = b
-		}
+	size := sizeLenField(field, len(rec))
+	b := q.open(key)
+	if b != nil && b.n > 0 && b.recordsLen()+size > maxBatchBytes {
+		q.sealLocked(key, b)
+		b = nil
 	}
+	// A new batch's header room is charged with its first record.
+	charge := size
+	if b == nil {
+		charge += q.head
+	}
+	if !q.gate.acquireBytes(charge) {
+		c.droppedQueueFull.Add(1)
+		q.gate.release(1, 0)
+		return
+	}
+	if b == nil {
+		b = q.openNew(key)
+	}
+	b.grow(size)
 	b.buf = append(appendLenHeader(b.buf, field, len(rec)), rec...)
 	b.n++
 	b.kinds[k]++
-	handed.Add(1)
+	c.handed.Add(1)
 	if b.n >= q.maxN || b.recordsLen() >= maxBatchBytes {
-		if key.IsHost() {
-			q.cur = nil
-		} else {
-			delete(q.others, key)
-		}
-		q.readyLocked(b)
+		q.sealLocked(key, b)
 	}
-	return true
+}
+
+// open returns the open batch of key's Resource, or nil.
+func (q *batcher) open(key semconv.ResourceKey) *batch {
+	if key.IsHost() {
+		return q.cur
+	}
+	return q.others[key]
+}
+
+// openNew opens a batch for key's Resource.
+func (q *batcher) openNew(key semconv.ResourceKey) *batch {
+	if key.IsHost() {
+		q.cur = q.newBatch(q.env)
+		return q.cur
+	}
+	b := q.newBatch(q.envelopeOf(key))
+	if q.others == nil {
+		q.others = map[semconv.ResourceKey]*batch{}
+	}
+	q.others[key] = b
+	return b
+}
+
+// sealLocked closes key's open batch b and queues it for export.
+func (q *batcher) sealLocked(key semconv.ResourceKey, b *batch) {
+	if key.IsHost() {
+		q.cur = nil
+	} else {
+		delete(q.others, key)
+	}
+	q.readyLocked(b)
+}
+
+// grow makes room for n more bytes, doubling the buffer up to a full
+// batch's size (a single larger record gets the room it needs).
+func (b *batch) grow(n int) {
+	if len(b.buf)+n <= cap(b.buf) {
+		return
+	}
+	c := max(min(2*cap(b.buf), b.head+maxBatchBytes), len(b.buf)+n)
+	buf := make([]byte, len(b.buf), c)
+	copy(buf, b.buf)
+	b.buf = buf
 }
 
 // envelopeOf returns the envelope of a container's or jail's Resource.
@@ -139,20 +200,22 @@ func (q *batcher) envelopeOf(key semconv.ResourceKey) *envelope {
 }
 
 func (q *batcher) newBatch(env *envelope) *batch {
+	b := &batch{head: q.head, env: env}
 	if n := len(q.free); n > 0 {
-		b := q.free[n-1]
+		b.buf = q.free[n-1]
+		q.free[n-1] = nil
 		q.free = q.free[:n-1]
-		b.env = env
-		return b
+	} else {
+		b.buf = make([]byte, q.head, q.head+firstBatchBytes)
 	}
-	return &batch{buf: make([]byte, q.head, q.head+64<<10), head: q.head, env: env}
+	return b
 }
 
 // recordsLen is the size of the encoded records.
 func (b *batch) recordsLen() int { return len(b.buf) - b.head }
 
-// sealLocked moves every open batch to the ready list.
-func (q *batcher) sealLocked() {
+// sealAllLocked moves every open batch to the ready list.
+func (q *batcher) sealAllLocked() {
 	if q.cur != nil && q.cur.n > 0 {
 		q.readyLocked(q.cur)
 		q.cur = nil
@@ -165,8 +228,16 @@ func (q *batcher) sealLocked() {
 	}
 }
 
-// readyLocked queues b for export and wakes the exporting goroutine.
+// readyLocked queues b for export and wakes the exporting goroutine. A
+// batch with much unused room is copied into a buffer of its size first,
+// and its buffer kept for the next batch: what waits for export, for as
+// long as an outage lasts, is its records and header room.
 func (q *batcher) readyLocked(b *batch) {
+	if cap(b.buf)-len(b.buf) > keptSlack {
+		buf := b.buf
+		b.buf = append(make([]byte, 0, len(buf)), buf...)
+		q.keepLocked(buf)
+	}
 	q.ready = append(q.ready, b)
 	select {
 	case q.wake <- struct{}{}:
@@ -174,16 +245,19 @@ func (q *batcher) readyLocked(b *batch) {
 	}
 }
 
+// recycle keeps b's buffer for a later batch.
 func (q *batcher) recycle(b *batch) {
-	b.buf = b.buf[:q.head]
-	b.n = 0
-	b.kinds = [semconv.NumKinds]uint32{}
 	q.mu.Lock()
-	// Keep a few batches: enough for a storm's steady state.
-	if len(q.free) < 4 && cap(b.buf) <= 2*maxBatchBytes {
-		q.free = append(q.free, b)
-	}
+	q.keepLocked(b.buf)
 	q.mu.Unlock()
+}
+
+// keepLocked keeps buf for a later batch, when there is room for it
+// among the free buffers and it is of a batch's usual size.
+func (q *batcher) keepLocked(buf []byte) {
+	if len(q.free) < freeBatches && cap(buf) >= q.head+firstBatchBytes && cap(buf) <= q.head+maxBatchBytes {
+		q.free = append(q.free, buf[:q.head])
+	}
 }
 
 // run exports ready batches, and the current one every interval, until
@@ -199,7 +273,7 @@ func (q *batcher) run() {
 		case <-q.wake:
 		case <-tick.C:
 			q.mu.Lock()
-			q.sealLocked()
+			q.sealAllLocked()
 			q.mu.Unlock()
 		case <-q.closing:
 			closing = true
@@ -257,7 +331,7 @@ func (q *batcher) export(b *batch) {
 // finish counts b's outcome and frees its room in the queue.
 func (q *batcher) finish(b *batch, o outcome, rejected uint64) {
 	q.done(b, o, min(rejected, uint64(b.n)))
-	q.gate.release(b.n)
+	q.gate.release(b.n, len(b.buf))
 	q.recycle(b)
 }
 
@@ -267,7 +341,7 @@ func (q *batcher) finish(b *batch, o outcome, rejected uint64) {
 func (q *batcher) close(ctx context.Context) error {
 	q.mu.Lock()
 	q.shut = true
-	q.sealLocked()
+	q.sealAllLocked()
 	q.mu.Unlock()
 	close(q.closing)
 	select {

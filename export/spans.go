@@ -67,10 +67,7 @@ func (s *spanSink) Lifetime(l *semconv.Lifetime) {
 		return
 	}
 	s.rec = s.encode(s.rec[:0], l)
-	if !s.q.add(0, semconv.ResourceKeyOf(&l.Process), scopeSpansSpans, s.rec, &s.counts.handed) {
-		s.counts.droppedClosed.Add(1)
-		s.q.gate.release(1)
-	}
+	s.q.add(0, semconv.ResourceKeyOf(&l.Process), scopeSpansSpans, s.rec, &s.counts)
 }
 
 // encode appends the Span message of l: semconv.ShapeSpan transcribed,

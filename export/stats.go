@@ -168,11 +168,14 @@ func (c *counters) snapshot() Counts {
 }
 
 // gate bounds the records in flight (queued or being exported, not yet
-// exported or failed) to the queue's size. Every queue-full drop happens
-// here, where it is counted.
+// exported or failed) to the queue's size, and the bytes that hold them
+// to the queue's byte bound. Every queue-full drop happens here, where it
+// is counted.
 type gate struct {
 	inFlight atomic.Int64
 	limit    int64
+	bytes    atomic.Int64
+	maxBytes int64
 }
 
 // acquire reserves room for one record; false when the queue is full.
@@ -184,5 +187,19 @@ func (g *gate) acquire() bool {
 	return true
 }
 
-// release frees room for n records that left the queue.
-func (g *gate) release(n int) { g.inFlight.Add(-int64(n)) }
+// acquireBytes reserves n bytes for a record whose slot is held; false
+// when they would pass the byte bound.
+func (g *gate) acquireBytes(n int) bool {
+	if g.bytes.Add(int64(n)) > g.maxBytes {
+		g.bytes.Add(-int64(n))
+		return false
+	}
+	return true
+}
+
+// release frees room for n records, held in size bytes, that left the
+// queue.
+func (g *gate) release(n, size int) {
+	g.inFlight.Add(-int64(n))
+	g.bytes.Add(-int64(size))
+}

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/cilium/ebpf"
+	"github.com/cilium/ebpf/btf"
 	"github.com/cilium/ebpf/features"
 	"github.com/cilium/ebpf/link"
 	"github.com/cilium/ebpf/ringbuf"
@@ -266,13 +267,16 @@ func (b *Backend) load(held capSet) error {
 		optional[name] = spec.Programs[name]
 		delete(spec.Programs, name)
 	}
-	coll, err := ebpf.NewCollectionWithOptions(spec, ebpf.CollectionOptions{})
+	// One decoding of the kernel's BTF serves every load below; it is
+	// garbage once load returns.
+	kernelBTF := btf.NewCache()
+	coll, err := ebpf.NewCollectionWithOptions(spec, ebpf.CollectionOptions{Cache: kernelBTF})
 	if err != nil {
 		return loadError(err)
 	}
 	b.coll = coll
 	for _, name := range []string{procotelProgOnKernelClone, procotelProgOnReleaseTask} {
-		if prog, err := loadOne(spec, optional[name], coll); err == nil {
+		if prog, err := loadOne(spec, optional[name], coll, kernelBTF); err == nil {
 			coll.Programs[name] = prog
 		}
 	}
@@ -307,7 +311,7 @@ func (b *Backend) load(held capSet) error {
 		notes = append(notes, "failed execs are not reported: the syscall tracepoints could not be attached (see the warning)")
 	}
 	if !reaper {
-		prog, err := loadOne(spec, optional[procotelProgOnProcessFree], coll)
+		prog, err := loadOne(spec, optional[procotelProgOnProcessFree], coll, kernelBTF)
 		if err == nil {
 			coll.Programs[procotelProgOnProcessFree] = prog
 			var l link.Link
@@ -364,8 +368,9 @@ func (b *Backend) attachSyscalls(coll *ebpf.Collection, hooks []hook) string {
 }
 
 // loadOne loads one program of spec that was left out of coll, sharing
-// coll's maps. The program is owned by coll from then on.
-func loadOne(spec *ebpf.CollectionSpec, prog *ebpf.ProgramSpec, coll *ebpf.Collection) (*ebpf.Program, error) {
+// coll's maps and the kernel BTF decoded for it. The program is owned by
+// coll from then on.
+func loadOne(spec *ebpf.CollectionSpec, prog *ebpf.ProgramSpec, coll *ebpf.Collection, kernelBTF *btf.Cache) (*ebpf.Program, error) {
 	if prog == nil {
 		return nil, errors.New("load program: not in the object file")
 	}
@@ -377,7 +382,7 @@ func loadOne(spec *ebpf.CollectionSpec, prog *ebpf.ProgramSpec, coll *ebpf.Colle
 			repl[name] = m
 		}
 	}
-	c, err := ebpf.NewCollectionWithOptions(one, ebpf.CollectionOptions{MapReplacements: repl})
+	c, err := ebpf.NewCollectionWithOptions(one, ebpf.CollectionOptions{MapReplacements: repl, Cache: kernelBTF})
 	if err != nil {
 		return nil, fmt.Errorf("load program %s: %w", prog.Name, err)
 	}
