@@ -124,6 +124,7 @@ func (a *Agent) start() *semconv.Queue {
 	a.events = events
 	ctx, cancel := context.WithCancel(context.Background())
 	a.cancel = cancel
+	go growUnderBacklog(events, a.backendDone)
 	go func() {
 		defer close(a.backendDone)
 		err := a.backend.Run(ctx, events)

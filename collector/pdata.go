@@ -96,6 +96,15 @@ func putAttributes(m pcommon.Map, kvs []attribute.KeyValue) {
 	}
 }
 
+// putSlice makes dst a slice of xs, each element set by set.
+func putSlice[T any](dst pcommon.Value, xs []T, set func(pcommon.Value, T)) {
+	s := dst.SetEmptySlice()
+	s.EnsureCapacity(len(xs))
+	for _, x := range xs {
+		set(s.AppendEmpty(), x)
+	}
+}
+
 // putValue sets dst to a, keeping its type: slices become pcommon slices
 // of the element type, maps become maps.
 func putValue(dst pcommon.Value, a attribute.Value) {
@@ -109,27 +118,13 @@ func putValue(dst pcommon.Value, a attribute.Value) {
 	case attribute.STRING:
 		dst.SetStr(a.AsString())
 	case attribute.BOOLSLICE:
-		s := dst.SetEmptySlice()
-		for _, x := range a.AsBoolSlice() {
-			s.AppendEmpty().SetBool(x)
-		}
+		putSlice(dst, a.AsBoolSlice(), pcommon.Value.SetBool)
 	case attribute.INT64SLICE:
-		s := dst.SetEmptySlice()
-		for _, x := range a.AsInt64Slice() {
-			s.AppendEmpty().SetInt(x)
-		}
+		putSlice(dst, a.AsInt64Slice(), pcommon.Value.SetInt)
 	case attribute.FLOAT64SLICE:
-		s := dst.SetEmptySlice()
-		for _, x := range a.AsFloat64Slice() {
-			s.AppendEmpty().SetDouble(x)
-		}
+		putSlice(dst, a.AsFloat64Slice(), pcommon.Value.SetDouble)
 	case attribute.STRINGSLICE:
-		s := dst.SetEmptySlice()
-		xs := a.AsStringSlice()
-		s.EnsureCapacity(len(xs))
-		for _, x := range xs {
-			s.AppendEmpty().SetStr(x)
-		}
+		putSlice(dst, a.AsStringSlice(), pcommon.Value.SetStr)
 	case attribute.BYTESLICE:
 		dst.SetEmptyBytes().FromRaw(a.AsByteSlice())
 	case attribute.SLICE:

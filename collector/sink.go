@@ -60,20 +60,13 @@ func newPdataSink(boot semconv.BootID, res []attribute.KeyValue, version string,
 
 // Event adds e's log record to the open batch.
 func (s *pdataSink) Event(e *semconv.Event) {
-	if s.logs == nil {
-		return
-	}
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	if s.closed {
-		if semconv.EventName(e.Kind) != "" {
-			s.logs.drops.add(dropShutdown, 1)
-		}
-		return
-	}
-	if semconv.EventName(e.Kind) == "" {
+	if s.logs == nil || semconv.EventName(e.Kind) == "" {
 		return // exec attempts and snapshots are never records
 	}
+	if !s.lockOpen(&s.logs.drops) {
+		return
+	}
+	defer s.mu.Unlock()
 	dst := s.logBatch.slice(semconv.ResourceKeyOf(&e.Process), s.resource, s.version)
 	if s.m.appendLogRecord(dst, e) {
 		s.logBatch.added(s.maxBatch, s.logs)
@@ -82,18 +75,26 @@ func (s *pdataSink) Event(e *semconv.Event) {
 
 // Lifetime adds l's span to the open batch.
 func (s *pdataSink) Lifetime(l *semconv.Lifetime) {
-	if s.traces == nil {
+	if s.traces == nil || !s.lockOpen(&s.traces.drops) {
 		return
 	}
-	s.mu.Lock()
 	defer s.mu.Unlock()
-	if s.closed {
-		s.traces.drops.add(dropShutdown, 1)
-		return
-	}
 	dst := s.spanBatch.slice(semconv.ResourceKeyOf(&l.Process), s.resource, s.version)
 	s.m.appendSpan(dst, l)
 	s.spanBatch.added(s.maxBatch, s.traces)
+}
+
+// lockOpen locks s and reports whether it still takes records; once s is
+// closed it unlocks, counts the record in drops as dropped at shutdown and
+// reports false.
+func (s *pdataSink) lockOpen(drops *dropCounts) bool {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		drops.add(dropShutdown, 1)
+		return false
+	}
+	return true
 }
 
 // resource returns the Resource attributes of key: the observer's, plus

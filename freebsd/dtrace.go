@@ -10,20 +10,12 @@ import (
 	"sync/atomic"
 
 	"github.com/procotel/procotel/backends"
+	"github.com/procotel/procotel/freebsd/shim"
 	"github.com/procotel/procotel/semconv"
 )
 
 // ErrNoCgo is returned by the dtrace backend of a binary built without cgo.
 var ErrNoCgo = errors.New("built without cgo; dtrace backend unavailable, use kqueue")
-
-// consumerSink is what the shim reports to; it has the method set of
-// shim.Sink.
-type consumerSink interface {
-	Frame(frame []byte)
-	Drop(kind int, n uint64)
-	Error(fault int, msg string)
-	Malformed()
-}
 
 // consumer is what the dtrace backend needs of libdtrace; *shim.Consumer
 // implements it. Every call is made from one locked OS thread.
@@ -39,7 +31,7 @@ type consumer interface {
 // libdtrace: the processes alive at start, this boot's identity and clock,
 // and jail names. Tests replace it.
 type host struct {
-	open     func(consumerSink) (consumer, error)
+	open     func(shim.Sink) (consumer, error)
 	existing func() ([]semconv.Process, error)
 	boot     func() (semconv.BootID, semconv.Clock, error)
 	jailName JailLookup
@@ -301,15 +293,9 @@ func (b *DTrace) Run(ctx context.Context, out *semconv.Queue) error {
 	}
 	out.StopOn(ctx.Done())
 	defer out.Flush()
-	for _, p := range b.existing {
-		p.JailName = b.jail.Name(p.JailID)
-		if !out.Send(&semconv.Event{Kind: semconv.KindExisting, OS: semconv.OSFreeBSD, CPU: -1, Process: p}) {
-			return nil
-		}
-		b.seeded.Add(1)
+	if !seed(out, &b.existing, b.jail, &b.seeded) {
+		return nil
 	}
-	b.existing = nil
-	out.Flush()
 	var seq Sequencer
 	var ready []semconv.Event
 	for {
@@ -400,4 +386,20 @@ func (b *DTrace) Close() error {
 	b.stopOnce.Do(func() { close(b.stop) })
 	b.engine.Wait()
 	return nil
+}
+
+// seed sends a KindExisting event for each of *existing, named after its
+// jail, counting each in seeded, then forgets them and flushes out. It
+// reports false when out stopped taking events.
+func seed(out *semconv.Queue, existing *[]semconv.Process, jail *JailNames, seeded *atomic.Uint64) bool {
+	for _, p := range *existing {
+		p.JailName = jail.Name(p.JailID)
+		if !out.Send(&semconv.Event{Kind: semconv.KindExisting, OS: semconv.OSFreeBSD, CPU: -1, Process: p}) {
+			return false
+		}
+		seeded.Add(1)
+	}
+	*existing = nil
+	out.Flush()
+	return true
 }

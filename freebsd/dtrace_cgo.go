@@ -4,7 +4,7 @@ package freebsd
 
 import "github.com/procotel/procotel/freebsd/shim"
 
-func openShim(s consumerSink) (consumer, error) {
+func openShim(s shim.Sink) (consumer, error) {
 	c, err := shim.Open(s)
 	if err != nil {
 		return nil, err

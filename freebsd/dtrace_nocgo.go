@@ -2,4 +2,6 @@
 
 package freebsd
 
-func openShim(consumerSink) (consumer, error) { return nil, ErrNoCgo }
+import "github.com/procotel/procotel/freebsd/shim"
+
+func openShim(shim.Sink) (consumer, error) { return nil, ErrNoCgo }

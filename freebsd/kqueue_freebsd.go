@@ -108,15 +108,9 @@ func (k *Kqueue) Run(ctx context.Context, out *semconv.Queue) error {
 	}
 	out.StopOn(ctx.Done())
 	defer out.Flush()
-	for _, p := range k.existing {
-		p.JailName = k.jail.Name(p.JailID)
-		if !out.Send(&semconv.Event{Kind: semconv.KindExisting, OS: semconv.OSFreeBSD, CPU: -1, Process: p}) {
-			return nil
-		}
-		k.seeded.Add(1)
+	if !seed(out, &k.existing, k.jail, &k.seeded) {
+		return nil
 	}
-	k.existing = nil
-	out.Flush()
 	events := make([]unix.Kevent_t, 64)
 	timeout := unix.NsecToTimespec(int64(200 * time.Millisecond))
 	for ctx.Err() == nil {

@@ -35,6 +35,7 @@ import (
 
 	"github.com/cilium/ebpf"
 
+	"github.com/procotel/procotel/agent"
 	"github.com/procotel/procotel/internal/otelcoltest"
 	"github.com/procotel/procotel/linux"
 	"github.com/procotel/procotel/semconv"
@@ -81,11 +82,9 @@ func main() {
 	memLimit := flag.Int64("memlimit", 0, "GOMEMLIMIT for the in-process procotel, MiB (0: Go's default)")
 	flag.Parse()
 	if *child {
-		// The GOGC procotel's main sets (cmd/procotel), so the child's
-		// memory is what a user's procotel would take.
-		if os.Getenv("GOGC") == "" {
-			debug.SetGCPercent(50)
-		}
+		// The runtime settings of procotel's main (cmd/procotel), so the
+		// child costs what a user's procotel would.
+		agent.OwnProcess()
 		if *memLimit > 0 {
 			debug.SetMemoryLimit(*memLimit << 20)
 		}

@@ -10,13 +10,13 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"runtime/debug"
 	"strings"
 	"time"
 
 	"github.com/go-logr/logr"
 	"go.opentelemetry.io/otel"
 
+	"github.com/procotel/procotel/agent"
 	"github.com/procotel/procotel/config"
 )
 
@@ -60,40 +60,12 @@ Flags:
 `
 
 func main() {
-	setGCPercent()
-	setMemoryLimit()
+	agent.OwnProcess()
 	// procotel resolves and reports every OTEL_* setting itself; the OTel
 	// SDK's self-metrics exporter reads the environment again and would
 	// print its own complaints (a host:port endpoint is not a URL to it).
 	otel.SetLogger(logr.Discard())
 	os.Exit(Main(os.Args[1:], os.Stdout, os.Stderr))
-}
-
-// gcPercent is procotel's GOGC unless the environment sets one. Its live
-// heap is small (the process table, the ordering window, export batches)
-// and collections are rare under a storm (a few per second), so halving
-// Go's default headroom costs little CPU and keeps the resident size down.
-const gcPercent = 50
-
-func setGCPercent() {
-	if os.Getenv("GOGC") == "" {
-		debug.SetGCPercent(gcPercent)
-	}
-}
-
-// memoryLimit is procotel's soft memory limit (the Go runtime's, see
-// runtime/debug.SetMemoryLimit) unless GOMEMLIMIT sets one. Under a
-// storm procotel's Go memory stays far below it (about 25 MiB printing,
-// 40 MiB exporting OTLP), so it costs no CPU then; during an OTLP outage
-// the export queues fill to their bound (about 37 MiB of records, see
-// export.DefaultQueueSize), and the limit keeps the collector's headroom
-// on top of that from growing the process past it.
-const memoryLimit = 64 << 20
-
-func setMemoryLimit() {
-	if os.Getenv("GOMEMLIMIT") == "" {
-		debug.SetMemoryLimit(memoryLimit)
-	}
 }
 
 // exit codes

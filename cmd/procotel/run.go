@@ -360,6 +360,9 @@ func (r *runner) summary(bs backends.Stats, ps pipeline.Stats, sinks []pipeline.
 	if bs.HashUnavailable > 0 {
 		fmt.Fprintf(r.stderr, "procotel: executables gone before they were hashed: %d\n", bs.HashUnavailable)
 	}
+	if n, grown := agent.GrownProcs(); grown {
+		fmt.Fprintf(r.stderr, "procotel: the queue from the kernel backed up: ran on %d processors from then on (set GOMAXPROCS to choose)\n", n)
+	}
 	fmt.Fprintf(r.stderr, "procotel: pipeline: %d lifetimes, %d events filtered out, %d unmatched, %d evicted\n",
 		ps.Lifetimes, sum(ps.Filtered[:]), sum(ps.Unmatched[:]), ps.Evicted)
 	for _, s := range sinks {
