@@ -135,7 +135,7 @@ func TestLiveExport(t *testing.T) {
 				st.Spans.Exported != uint64(len(w.Lifetimes)) || st.Spans.Dropped() != 0 || st.Spans.Pending != 0 || st.Unmapped != 0 {
 				t.Errorf("exporter stats: logs %+v spans %+v unmapped %d; want everything handed over exported", lt, st.Spans, st.Unmapped)
 			}
-			if bs := l.backend.Stats(); bs.TotalLost() != 0 || bs.DecodeErrors != 0 {
+			if bs := l.agent.Stats(); bs.TotalLost() != 0 || bs.DecodeErrors != 0 {
 				t.Errorf("backend lost %d events, %d undecodable", bs.TotalLost(), bs.DecodeErrors)
 			}
 			// What the pipeline handed over arrived unchanged…

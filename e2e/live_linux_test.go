@@ -15,9 +15,9 @@ import (
 	"testing"
 	"time"
 
+	"github.com/procotel/procotel/agent"
 	"github.com/procotel/procotel/backends"
 	"github.com/procotel/procotel/export"
-	"github.com/procotel/procotel/linux"
 	"github.com/procotel/procotel/pipeline"
 	"github.com/procotel/procotel/semconv"
 )
@@ -84,23 +84,19 @@ func (s *teeSink) waitEvent(timeout time.Duration, cond func(*semconv.Event) boo
 	}
 }
 
-// live is procotel's standalone path assembled as cmd/procotel does it:
-// the eBPF backend, the pipeline (filtered to an anchor's workload), the
-// OTLP exporter and the self-metrics exporter.
+// live is procotel's standalone path assembled as cmd/procotel does it,
+// through the agent: the eBPF backend, the pipeline (filtered to an
+// anchor's workload), the OTLP exporter and the self-metrics exporter.
 type live struct {
 	t         *testing.T
 	anchorPID int
-	backend   backends.Backend
+	agent     *agent.Agent
 	caps      backends.Capabilities
 	pipe      *pipeline.Pipeline
 	tee       *teeSink
 	x         *export.Exporter
 	metrics   *export.Metrics
-
-	cancel     context.CancelFunc
-	backendErr chan error
-	pipeDone   chan error
-	stopped    bool
+	stopped   bool
 }
 
 // startLive attaches the eBPF backend and starts the pipeline, showing
@@ -115,19 +111,17 @@ func startLive(t *testing.T, anchorPID int, o export.Options) *live {
 func startLiveWith(t *testing.T, anchorPID int, o export.Options, bo backends.Options) *live {
 	t.Helper()
 	requireRoot(t)
-	b, err := linux.New("", bo)
+	filter, err := pipeline.ParseFilter(fmt.Sprintf("pid=%d+ pid!=%d", anchorPID, anchorPID))
 	if err != nil {
-		t.Fatalf("new ebpf backend: %v", err)
+		t.Fatal(err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	if err := b.Start(ctx); err != nil {
-		cancel()
-		b.Close()
+	a, err := agent.Open(context.Background(), agent.Plan{Backend: "ebpf", BackendOptions: bo,
+		Pipeline: pipeline.Config{RootPolicy: semconv.RootProcessGroup, Filter: filter}}, agent.Factories())
+	if err != nil {
 		t.Fatalf("start ebpf backend (root, on a kernel this project supports): %v", err)
 	}
-	l := &live{t: t, anchorPID: anchorPID, backend: b, caps: b.Capabilities(), cancel: cancel,
-		backendErr: make(chan error, 1), pipeDone: make(chan error, 1)}
-	t.Cleanup(func() { l.stop(); b.Close() })
+	l := &live{t: t, anchorPID: anchorPID, agent: a, caps: a.Capabilities()}
+	t.Cleanup(l.stop)
 
 	o.Boot = l.caps.Boot
 	if l.x, err = export.New(context.Background(), o); err != nil {
@@ -136,24 +130,8 @@ func startLiveWith(t *testing.T, anchorPID int, o export.Options, bo backends.Op
 	if l.metrics, err = export.NewMetrics(context.Background(), o, l.selfStats); err != nil {
 		t.Fatalf("new metrics: %v", err)
 	}
-	filter, err := pipeline.ParseFilter(fmt.Sprintf("pid=%d+ pid!=%d", anchorPID, anchorPID))
-	if err != nil {
-		t.Fatal(err)
-	}
 	l.tee = &teeSink{next: l.x}
-	l.pipe = pipeline.New(pipeline.Config{
-		RootPolicy:    semconv.RootProcessGroup,
-		Filter:        filter,
-		Clock:         l.caps.Clock,
-		CredsComplete: l.caps.Creds,
-	}, l.tee)
-	events := semconv.NewQueue(8192, 0)
-	go func() {
-		err := b.Run(ctx, events)
-		events.Close()
-		l.backendErr <- err
-	}()
-	go func() { l.pipeDone <- l.pipe.Run(context.Background(), events) }()
+	l.pipe = a.Run(l.tee)
 	// The backend seeds the table from /proc when Run begins, after
 	// Start: a process that exits in between is never known. Wait until
 	// the anchor is, or its workload's processes would have no known
@@ -174,7 +152,7 @@ func startLiveWith(t *testing.T, anchorPID int, o export.Options, bo backends.Op
 // selfStats gathers the counters the metrics exporter reports, as
 // cmd/procotel does.
 func (l *live) selfStats() export.SelfStats {
-	bs, ps := l.backend.Stats(), l.pipe.Stats()
+	bs, ps := l.agent.Stats(), l.pipe.Stats()
 	return export.SelfStats{
 		Received: bs.Received, Lost: bs.Lost,
 		Filtered: ps.Filtered, FilteredLifetimes: ps.LifetimesFiltered,
@@ -186,7 +164,7 @@ func (l *live) selfStats() export.SelfStats {
 // diag describes the backend's and the pipeline's counters, for failure
 // messages.
 func (l *live) diag() string {
-	bs, ps := l.backend.Stats(), l.pipe.Stats()
+	bs, ps := l.agent.Stats(), l.pipe.Stats()
 	var in, out, filtered, unmatched uint64
 	for k := range semconv.NumKinds {
 		in += ps.In[k]
@@ -206,21 +184,15 @@ func (l *live) stop() {
 		return
 	}
 	l.stopped = true
-	t := l.t
-	l.cancel()
-	if err := <-l.backendErr; err != nil {
-		t.Errorf("ebpf backend: %v", err)
-	}
-	if err := <-l.pipeDone; err != nil {
-		t.Errorf("pipeline: %v", err)
-	}
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	defer cancel()
-	if err := l.pipe.Close(ctx); err != nil {
-		t.Errorf("close exporter: %v", err)
+	if err := l.agent.Stop(ctx); err != nil {
+		l.t.Errorf("stop: %v", err)
 	}
-	if err := l.metrics.Shutdown(ctx); err != nil {
-		t.Errorf("shut down metrics: %v", err)
+	if l.metrics != nil {
+		if err := l.metrics.Shutdown(ctx); err != nil {
+			l.t.Errorf("shut down metrics: %v", err)
+		}
 	}
 }
 

@@ -125,7 +125,7 @@ func testLiveOutage(t *testing.T, bin string, paths map[string]string, script, p
 	if least := int(outage.Seconds() * 2); createdInOutage < least {
 		t.Errorf("only %d processes created during the outage, want at least %d: the workload stalled", createdInOutage, least)
 	}
-	if bs := l.backend.Stats(); bs.TotalLost() != 0 {
+	if bs := l.agent.Stats(); bs.TotalLost() != 0 {
 		t.Errorf("the backend lost %d events", bs.TotalLost())
 	}
 	// Every record and span the pipeline handed over is exported or
