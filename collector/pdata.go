@@ -22,12 +22,11 @@ import (
 const scopeName = "github.com/procotel/procotel"
 
 // mapper turns events and lifetimes into pdata. It is not safe for
-// concurrent use: it reuses one attribute buffer and its layouts.
+// concurrent use: it reuses one attribute buffer.
 type mapper struct {
-	ids     *semconv.IDCache // span and trace ids of recent processes
-	now     func() time.Time
-	attrs   []attribute.KeyValue
-	layouts attrLayouts
+	ids   *semconv.IDCache // span and trace ids of recent processes
+	now   func() time.Time
+	attrs []attribute.KeyValue
 }
 
 func newMapper(boot semconv.BootID) *mapper {
@@ -51,7 +50,7 @@ func (m *mapper) appendLogRecord(dst plog.LogRecordSlice, e *semconv.Event) bool
 	r.SetSeverityText(shape.SeverityText)
 	r.Body().SetStr(shape.Body)
 	m.attrs = semconv.EventAttributes(e, m.attrs[:0])
-	m.layouts.put(r.Attributes(), m.attrs)
+	putAttributes(r.Attributes(), m.attrs)
 	r.SetTraceID(pcommon.TraceID(shape.TraceID))
 	r.SetSpanID(pcommon.SpanID(shape.SpanID))
 	r.SetFlags(plog.LogRecordFlags(shape.Flags))
@@ -74,7 +73,7 @@ func (m *mapper) appendSpan(dst ptrace.SpanSlice, l *semconv.Lifetime) {
 	s.SetStartTimestamp(pcommon.NewTimestampFromTime(shape.Start))
 	s.SetEndTimestamp(pcommon.NewTimestampFromTime(shape.End))
 	m.attrs = semconv.LifetimeAttributes(l, m.attrs[:0])
-	m.layouts.put(s.Attributes(), m.attrs)
+	putAttributes(s.Attributes(), m.attrs)
 	if shape.Error {
 		s.Status().SetCode(ptrace.StatusCodeError)
 		s.Status().SetMessage(shape.StatusMessage)
