@@ -3,7 +3,6 @@
 package collector
 
 import (
-	"os"
 	"path/filepath"
 	"testing"
 	"time"
@@ -91,27 +90,13 @@ func writeRecording(t *testing.T) recorded {
 	w.wantSpans = 3
 
 	w.path = filepath.Join(t.TempDir(), "recording.jsonl")
-	f, err := os.Create(w.path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
 	caps := backends.Capabilities{OS: semconv.OSLinux, Boot: testBoot, Clock: clock, Kinds: semconv.Kinds()}
-	rw, err := replay.NewWriter(f, "ebpf", caps)
-	if err != nil {
-		t.Fatal(err)
-	}
-	for i := range events {
-		if err := rw.Write(&events[i]); err != nil {
-			t.Fatal(err)
-		}
-	}
 	var st backends.Stats
 	st.Lost[semconv.KindExit] = 4
 	// (Lost[KindInvalid] is not used: replay writes it as "invalid" and
 	// cannot read that name back; see the report.)
 	w.lostExit = 4
-	if err := rw.Close(st); err != nil {
+	if err := replay.WriteFile(w.path, "ebpf", caps, events, st); err != nil {
 		t.Fatal(err)
 	}
 	return w

@@ -125,26 +125,14 @@ func writeRecording(t *testing.T) (string, uint64) {
 func saveRecording(t *testing.T, events []semconv.Event) (string, uint64) {
 	t.Helper()
 	path := filepath.Join(t.TempDir(), "rec.jsonl")
-	f, err := os.Create(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer f.Close()
 	caps := backends.Capabilities{OS: semconv.OSLinux, Boot: testBoot, Clock: semconv.Clock{BootWall: testBootWall},
 		Kinds: []semconv.Kind{semconv.KindFork, semconv.KindExec, semconv.KindExecFailed, semconv.KindExit, semconv.KindReap}}
-	w, err := replay.NewWriter(f, "ebpf", caps)
-	if err != nil {
-		t.Fatal(err)
-	}
 	var st backends.Stats
 	for i := range events {
-		if err := w.Write(&events[i]); err != nil {
-			t.Fatal(err)
-		}
 		st.Received[events[i].Kind]++
 	}
 	st.Lost[semconv.KindFork] = 3 // the recording run lost three forks
-	if err := w.Close(st); err != nil {
+	if err := replay.WriteFile(path, "ebpf", caps, events, st); err != nil {
 		t.Fatal(err)
 	}
 	return path, uint64(len(events))

@@ -297,3 +297,28 @@ func (b *Backend) Close() error {
 	b.f = nil
 	return err
 }
+
+// WriteFile writes events as a recording of backendName, with caps in its
+// header and st in its trailer, to a new file at path (mode 0600): a
+// recording made from a list, as tests and tools build one.
+func WriteFile(path, backendName string, caps backends.Capabilities, events []semconv.Event, st backends.Stats) error {
+	f, err := os.OpenFile(path, os.O_WRONLY|os.O_CREATE|os.O_EXCL, 0o600)
+	if err != nil {
+		return fmt.Errorf("write recording: %w", err)
+	}
+	w, err := NewWriter(f, backendName, caps)
+	if err == nil {
+		for i := range events {
+			if err = w.Write(&events[i]); err != nil {
+				break
+			}
+		}
+	}
+	if err == nil {
+		err = w.Close(st)
+	}
+	if cerr := f.Close(); err == nil && cerr != nil {
+		err = fmt.Errorf("write recording: %w", cerr)
+	}
+	return err
+}

@@ -123,3 +123,44 @@ func TestBadInput(t *testing.T) {
 		t.Fatal("New accepted an empty path")
 	}
 }
+
+// TestWriteFile: a recording written from a list replays as that list,
+// with the trailer's losses in Stats, and an existing file is not
+// overwritten.
+func TestWriteFile(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "list.jsonl")
+	boot := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
+	caps := backends.Capabilities{OS: semconv.OSLinux, Boot: "b", Clock: semconv.Clock{BootWall: boot}}
+	events := []semconv.Event{
+		{Kind: semconv.KindFork, BootNS: 1e9, Time: boot.Add(time.Second), OS: semconv.OSLinux, Process: semconv.Process{PID: 41, PPID: 1}},
+		{Kind: semconv.KindExit, BootNS: 2e9, Time: boot.Add(2 * time.Second), OS: semconv.OSLinux, Process: semconv.Process{PID: 41, PPID: 1},
+			Exit: semconv.ExitInfo{Code: 3}},
+	}
+	var st backends.Stats
+	st.Lost[semconv.KindReap] = 2
+	if err := WriteFile(path, "ebpf", caps, events, st); err != nil {
+		t.Fatal(err)
+	}
+	if err := WriteFile(path, "ebpf", caps, events, st); err == nil {
+		t.Error("WriteFile overwrote an existing recording")
+	}
+	b, err := New(path, backends.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer b.Close()
+	if err := b.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	out := semconv.NewQueue(8, 0)
+	if err := b.Run(context.Background(), out); err != nil {
+		t.Fatal(err)
+	}
+	got := testenv.Queued(out)
+	if len(got) != 2 || got[0].Process.PID != 41 || got[1].Kind != semconv.KindExit || got[1].Exit.Code != 3 {
+		t.Fatalf("replayed %+v", got)
+	}
+	if lost := b.Stats().Lost[semconv.KindReap]; lost != 2 {
+		t.Errorf("lost reaps %d, want the trailer's 2", lost)
+	}
+}

@@ -143,22 +143,9 @@ func TestReplayThroughTheBinary(t *testing.T) {
 // counted st.
 func writeRecording(t *testing.T, events []semconv.Event, st backends.Stats) string {
 	t.Helper()
-	var buf bytes.Buffer
 	clock := semconv.Clock{BootWall: time.Date(2026, 11, 22, 0, 0, 0, 0, time.UTC)}
-	w, err := replay.NewWriter(&buf, "ebpf", backends.Capabilities{OS: semconv.OSLinux, Boot: "b", Clock: clock})
-	if err != nil {
-		t.Fatal(err)
-	}
-	for i := range events {
-		if err := w.Write(&events[i]); err != nil {
-			t.Fatal(err)
-		}
-	}
-	if err := w.Close(st); err != nil {
-		t.Fatal(err)
-	}
 	path := filepath.Join(t.TempDir(), "in.jsonl")
-	if err := os.WriteFile(path, buf.Bytes(), 0o600); err != nil {
+	if err := replay.WriteFile(path, "ebpf", backends.Capabilities{OS: semconv.OSLinux, Boot: "b", Clock: clock}, events, st); err != nil {
 		t.Fatal(err)
 	}
 	return path
