@@ -67,7 +67,10 @@ func startRig(t *testing.T, b backends.Backend) *rig {
 	pipeDone := make(chan struct{})
 	go func() {
 		defer close(pipeDone)
-		if err := r.pipe.Run(ctx, r.events); err != nil {
+		// Until the queue is closed, as the agent runs it: a pipeline
+		// that quit first would leave a draining backend waiting for a
+		// free batch.
+		if err := r.pipe.Run(context.Background(), r.events); err != nil {
 			t.Errorf("pipeline: %v", err)
 		}
 	}()
@@ -76,6 +79,7 @@ func startRig(t *testing.T, b backends.Backend) *rig {
 		if err := r.backendEnded(); err != nil {
 			t.Errorf("%s backend: %v", b.Name(), err)
 		}
+		r.events.Close()
 		<-pipeDone
 		r.pipe.Close(context.Background())
 		b.Close()

@@ -40,8 +40,11 @@ type row struct {
 	lost               uint64
 	cpuPerK, extraPerK float64 // monitor CPU ms per 1,000 expected events
 	usPerKernelEvent   float64 // procotel only: µs per event of any process
-	rssMiB             float64
-	p50, p99           time.Duration
+	// Per round: the slowdown against the same round's baseline, and
+	// procotel's µs per kernel event.
+	slowRounds, usRounds []float64
+	rssMiB               float64
+	p50, p99             time.Duration
 }
 
 func mean(xs []float64) float64 {
@@ -53,6 +56,24 @@ func mean(xs []float64) float64 {
 		s += x
 	}
 	return s / float64(len(xs))
+}
+
+// spread is "median (min–max)" of xs with format f, or just the value
+// when there is one.
+func spread(f string, xs []float64) string {
+	if len(xs) == 0 {
+		return ""
+	}
+	s := append([]float64(nil), xs...)
+	sort.Float64s(s)
+	med := s[len(s)/2]
+	if len(s)%2 == 0 {
+		med = (s[len(s)/2-1] + s[len(s)/2]) / 2
+	}
+	if len(s) == 1 {
+		return fmt.Sprintf(f, med)
+	}
+	return fmt.Sprintf(f+" ("+f+"–"+f+")", med, s[0], s[len(s)-1])
 }
 
 func (rep *report) rows(sc *scenario) []row {
@@ -77,9 +98,19 @@ func (rep *report) rows(sc *scenario) []row {
 		var kernel uint64
 		var threads int64
 		var lat histogram
-		for _, r := range runs {
+		for i, r := range runs {
 			rates = append(rates, r.t.rate())
 			cpus = append(cpus, r.t.cpuPerCycle())
+			if i < len(baseRate) && baseRate[i] > 0 && baseCPU[i] > 0 {
+				if sc.rate == 0 {
+					w.slowRounds = append(w.slowRounds, (baseRate[i]-r.t.rate())/baseRate[i]*100)
+				} else {
+					w.slowRounds = append(w.slowRounds, (r.t.cpuPerCycle()-baseCPU[i])/baseCPU[i]*100)
+				}
+			}
+			if r.o.kernel > 0 {
+				w.usRounds = append(w.usRounds, float64(r.o.cpu.Microseconds())/float64(r.o.kernel))
+			}
 			threads += r.t.Threads
 			for _, k := range rep.kinds[name] {
 				exp[k] += r.t.expected()[k]
@@ -148,13 +179,14 @@ func (rep *report) markdown() string {
 	b.WriteString("Seen/expected counts only the event kinds the monitor reports, for processes named storm*. ")
 	b.WriteString("CPU is the monitor process's (procotel: backend, pipeline and sink, in a process of its own) per 1,000 expected events (thread churn: per 1,000 thread starts and exits); ")
 	b.WriteString("helper CPU is the Collector's (procotel+otlp) or kauditd's (auditd). Latency: kernel timestamp to procotel's sink.\n\n")
+	b.WriteString("Slowdown per round is against the baseline of the same round; the table gives the median of the rounds and, in brackets, their lowest and highest.\n\n")
 	b.WriteString("| workload | rate | monitor | cycles/s | slowdown % | seen / expected | seen % per kind | lost | CPU ms / 1k ev | helper CPU ms / 1k ev | peak RSS MiB | latency p50 / p99 ms |\n")
 	b.WriteString("|---|---|---|---:|---:|---:|---|---:|---:|---:|---:|---:|\n")
 	for _, sc := range rep.scenarios {
 		for _, w := range rep.rows(sc) {
 			slow, seen, cpu, extra, rss, lat := "", "", "", "", "", ""
 			if w.monitor != "none" {
-				slow = fmt.Sprintf("%.1f", w.slowdown)
+				slow = spread("%.1f", w.slowRounds)
 				seen = fmt.Sprintf("%d / %d", w.seen, w.expected)
 				if w.expected < 0 {
 					seen = "–"
@@ -177,14 +209,14 @@ func (rep *report) markdown() string {
 		}
 	}
 	b.WriteString("\n## procotel: CPU per kernel event and BPF cost per hook\n\n")
-	b.WriteString("CPU per event counts every event the backend received (all processes on the host). BPF: `kernel.bpf_stats_enabled` run time per invocation.\n\n")
+	b.WriteString("CPU per event counts every event the backend received (all processes on the host): the median of the rounds, in brackets their lowest and highest. BPF: `kernel.bpf_stats_enabled` run time per invocation over all rounds, and its sum over the hooks a forked, exec'd, exited and reaped process passes.\n\n")
 	b.WriteString("| workload | rate | monitor | µs / event | BPF ns per run (runs; recursion misses) |\n|---|---|---|---:|---|\n")
 	for _, sc := range rep.scenarios {
 		for _, w := range rep.rows(sc) {
 			if !strings.HasPrefix(w.monitor, "procotel") {
 				continue
 			}
-			fmt.Fprintf(&b, "| %s | %s | %s | %.2f | %s |\n", sc.mode, rateName(sc.rate), w.monitor, w.usPerKernelEvent, bpfLine(sc.runs[w.monitor]))
+			fmt.Fprintf(&b, "| %s | %s | %s | %s | %s |\n", sc.mode, rateName(sc.rate), w.monitor, spread("%.2f", w.usRounds), bpfLine(sc.runs[w.monitor]))
 		}
 	}
 	if len(rep.taxes) > 0 && rep.taxes[0].monitor == "none" {
@@ -225,11 +257,19 @@ func bpfLine(runs []run) string {
 	}
 	sort.Strings(names)
 	var parts []string
+	var total uint64
 	for _, n := range names {
 		v := sum[n]
+		total += v[0]
 		parts = append(parts, fmt.Sprintf("%s %.0f (%d; %d)", n, float64(v[0])/float64(v[1]), v[1], v[2]))
 	}
-	return strings.Join(parts, ", ")
+	line := strings.Join(parts, ", ")
+	// Every process the storm makes passes on_fork once: the run time of
+	// all hooks over its runs is their cost per process.
+	if forks := sum["on_fork"][1]; forks > 0 {
+		line = fmt.Sprintf("**all hooks %.0f per process**; ", float64(total)/float64(forks)) + line
+	}
+	return line
 }
 
 // svg draws two bar charts: workload slowdown at max rate, and monitor
