@@ -7,6 +7,8 @@ import (
 	"errors"
 	"os"
 	"os/exec"
+	"path/filepath"
+	"strings"
 	"syscall"
 	"testing"
 	"time"
@@ -124,5 +126,45 @@ func TestExitAndReapIdentity(t *testing.T) {
 				t.Errorf("reap by %d, want %d", e.Reap.ReaperPID, self)
 			}
 		}
+	}
+}
+
+// TestExecPathComponents checks the exe and cwd paths of an exec whose
+// components are of every length the walk copies differently: short
+// names kept in the dentry (copied a word and then a byte at a time) and
+// names too long for it (copied by a helper).
+func TestExecPathComponents(t *testing.T) {
+	_, c := startBackend(t, backends.Options{})
+	dir := t.TempDir()
+	for _, n := range []int{1, 7, 8, 9, 16, 39, 40, 41, 200} {
+		dir = filepath.Join(dir, strings.Repeat(string(rune('a'+n%26)), n))
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	sh, err := os.ReadFile("/bin/sh")
+	if err != nil {
+		t.Fatal(err)
+	}
+	exe := filepath.Join(dir, "sh-copy-with-a-name-of-thirty-nine-byte")
+	if err := os.WriteFile(exe, sh, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command(exe, "-c", "exit 0")
+	cmd.Dir = dir
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("workload: %v", err)
+	}
+	pid := int32(cmd.Process.Pid)
+	ex := c.wait(t, "exec", func(e *semconv.Event) bool { return e.Kind == semconv.KindExec && e.Process.PID == pid })
+	wantDir, err := filepath.EvalSymlinks(dir)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := filepath.Join(wantDir, filepath.Base(exe)); ex.Process.Exe != want {
+		t.Errorf("exe %q, want %q", ex.Process.Exe, want)
+	}
+	if ex.Process.Cwd != wantDir {
+		t.Errorf("cwd %q, want %q", ex.Process.Cwd, wantDir)
 	}
 }

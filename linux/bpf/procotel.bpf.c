@@ -256,10 +256,10 @@ static __always_inline void fill_task(struct record *r, struct task_struct *task
  * the cgroup (reaps are counted per cgroup beside the execs a cgroup was
  * throttled for). A zombie changes nothing else: the group, terminal,
  * namespace pid and audit ids are those of its exit record, and the
- * pipeline fills them from its table. The
- * task is cold by now (sched_process_free runs after an RCU grace
- * period), so each cache line left unread here is time saved. Its leader
- * is the task itself: only leaders are reported.
+ * pipeline fills them from its table. The task is cold by now
+ * (sched_process_free runs after an RCU grace period), so each cache line
+ * left unread here is time saved. Its leader is the task itself: only
+ * leaders are reported.
  */
 static __always_inline void fill_reaped(struct record *r, struct task_struct *task)
 {
@@ -470,8 +470,8 @@ struct walk_ctx {
 /*
  * copy_short_name copies the name of d, of len bytes, to dst with plain
  * loads when it is the short name kept inside the dentry, and reports
- * whether it did: most path components are, and a helper call per
- * component was most of a path walk's time. The name is copied a word at
+ * whether it did: most path components are, and the loads cost less
+ * than a helper call per component. The name is copied a word at
  * a time and its last bytes one by one, so that nothing past dst + len is
  * written (the path is assembled from its end: that is its next
  * component).
