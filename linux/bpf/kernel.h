@@ -155,6 +155,14 @@ struct dentry {
 	const struct dentry_operations *d_op;
 } __ctx;
 
+/* Since 6.14 a short name lives in the dentry, as words (DNAME_INLINE_LEN 40). */
+struct dentry___sn {
+	union {
+		unsigned char string[40];
+		unsigned long words[5];
+	} d_shortname;
+} __ctx;
+
 struct vfsmount {
 	struct dentry *mnt_root;
 } __ctx;

@@ -175,8 +175,28 @@ static __always_inline s32 pid_nr(struct pid *pid, u32 level)
 	return nr;
 }
 
-/* fill_task writes the identity of task into the record header. */
-static __always_inline void fill_task(struct record *r, struct task_struct *task)
+/*
+ * What fill_task writes besides the identity every record carries. Two
+ * parts stay as a fork left them, or are filled by user space from the
+ * parent's record when they change: the pid in the task's own namespace
+ * (fixed at fork) and the parent's start time (an adopter's is its start,
+ * which user space has). Records after the fork leave them zero, the
+ * pipeline fills them from its table (pipeline/enrich.go), and the exec
+ * and exit hooks save the cache lines they are read from.
+ */
+enum ident_part {
+	IDENT_NSPID = 1 << 0,
+	IDENT_PARENT_START = 1 << 1,
+	IDENT_ALL = IDENT_NSPID | IDENT_PARENT_START,
+	IDENT_LATER = 0, /* exec, failed exec, exit */
+};
+
+/*
+ * fill_task writes the identity of task into the record header, with the
+ * parts of enum ident_part asked for (a constant: the rest is compiled
+ * out) and zero for the others.
+ */
+static __always_inline void fill_task(struct record *r, struct task_struct *task, u32 parts)
 {
 	struct task_struct *leader = task->group_leader;
 	struct task_struct *parent = task->real_parent;
@@ -189,14 +209,17 @@ static __always_inline void fill_task(struct record *r, struct task_struct *task
 	r->tid = task->pid;
 	r->ppid = parent->tgid;
 	r->start = leader->start_boottime;
-	r->parent_start = parent->group_leader->start_boottime;
+	r->parent_start = parts & IDENT_PARENT_START ? parent->group_leader->start_boottime : 0;
 	r->uid = cred->uid.val;
 	r->euid = cred->euid.val;
 	r->gid = cred->gid.val;
 	r->egid = cred->egid.val;
 
-	struct pid *tp = leader->thread_pid;
-	r->nspid = tp ? pid_nr(tp, tp->level) : 0;
+	r->nspid = 0;
+	if (parts & IDENT_NSPID) {
+		struct pid *tp = leader->thread_pid;
+		r->nspid = tp ? pid_nr(tp, tp->level) : 0;
+	}
 	/* Level 0 (the initial namespace) is a constant index: a plain load. */
 	struct pid *pg = sig->pids[PIDTYPE_PGID], *sid = sig->pids[PIDTYPE_SID];
 	r->pgid = pg ? pg->numbers[0].nr : 0;
@@ -222,6 +245,45 @@ static __always_inline void fill_task(struct record *r, struct task_struct *task
 		r->login_uid = (u32)-1;
 		r->session_id = (u32)-1;
 	}
+}
+
+/*
+ * fill_reaped writes the part of a reaped process's identity that user
+ * space needs to know it by, and what it cannot take from the process's
+ * exit record: pid and start time, the parent (who reaps it, or whom it
+ * was moved to), the credentials (the pipeline does not fill those, since
+ * every other record carries them; comm is next to them in the task), and
+ * the cgroup (reaps are counted per cgroup beside the execs a cgroup was
+ * throttled for). A zombie changes nothing else: the group, terminal,
+ * namespace pid and audit ids are those of its exit record, and the
+ * pipeline fills them from its table. The task is cold by now
+ * (sched_process_free runs after an RCU grace period), so each cache line
+ * left unread here is time saved. Its leader is the task itself: only
+ * leaders are reported.
+ */
+static __always_inline void fill_reaped(struct record *r, struct task_struct *task)
+{
+	const struct cred *cred = task->real_cred;
+
+	r->boot_ns = bpf_ktime_get_boot_ns();
+	r->cpu = bpf_get_smp_processor_id();
+	r->pid = task->tgid;
+	r->tid = task->pid;
+	r->ppid = task->real_parent->tgid;
+	r->start = task->start_boottime;
+	r->parent_start = 0;
+	r->uid = cred->uid.val;
+	r->euid = cred->euid.val;
+	r->gid = cred->gid.val;
+	r->egid = cred->egid.val;
+	r->nspid = 0;
+	r->pgid = 0;
+	r->sid = 0;
+	r->cgroup_id = task->cgroups->dfl_cgrp->kn->id;
+	__builtin_memcpy(r->comm, task->comm, sizeof(r->comm));
+	__builtin_memset(r->tty, 0, sizeof(r->tty));
+	r->login_uid = (u32)-1;
+	r->session_id = (u32)-1;
 }
 
 /* RESERVE reserves a header-only record r of kind_, or counts it lost and returns. */
@@ -299,7 +361,7 @@ int BPF_PROG(on_fork, struct task_struct *parent, struct task_struct *child)
 		kind = KIND_THREAD_START;
 	}
 	RESERVE(kind);
-	fill_task(r, child);
+	fill_task(r, child, IDENT_ALL);
 	r->u.fork.parent_tid = parent->pid;
 	struct task_state *st = bpf_task_storage_get(&task_states, parent, 0, 0);
 	r->u.fork.clone_flags = st && st->has_clone ? st->clone_flags : derive_clone_flags(parent, child);
@@ -406,6 +468,49 @@ struct walk_ctx {
 #define AS(type, addr) ((struct type *)bpf_rdonly_cast((void *)(addr), bpf_core_type_id_kernel(struct type)))
 
 /*
+ * copy_short_name copies the name of d, of len bytes, to dst with plain
+ * loads when it is the short name kept inside the dentry, and reports
+ * whether it did: most path components are, and the loads cost less
+ * than a helper call per component. The name is copied a word at
+ * a time and its last bytes one by one, so that nothing past dst + len is
+ * written (the path is assembled from its end: that is its next
+ * component).
+ */
+static __always_inline bool copy_short_name(char *dst, struct dentry *d, const unsigned char *name,
+					    u32 len)
+{
+	if (!bpf_core_field_exists(struct dentry___sn, d_shortname))
+		return false;
+	struct dentry___sn *sn = (void *)d;
+	if ((u64)name != (u64)d + bpf_core_field_offset(struct dentry___sn, d_shortname) || len > 39)
+		return false;
+	u32 k;
+#pragma unroll
+	for (k = 0; k < 5; k++) {
+		if (8 * k >= len)
+			break;
+		u64 w = sn->d_shortname.words[k];
+		if (8 * k + 8 <= len) {
+			*(u64 *)(dst + 8 * k) = w;
+			continue;
+		}
+		u32 j;
+#pragma unroll
+		for (j = 0; j < 7; j++) {
+			if (8 * k + j >= len)
+				break;
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+			dst[8 * k + j] = w >> (8 * j);
+#else
+			dst[8 * k + j] = w >> (56 - 8 * j);
+#endif
+		}
+		break;
+	}
+	return true;
+}
+
+/*
  * walk_step prepends one path component, or crosses one mount point. It
  * reads dentries and mounts through BTF pointers (plain loads the verifier
  * guards, no helper call); only the component's name is copied by a helper.
@@ -438,7 +543,8 @@ static long walk_step(u64 i, struct walk_ctx *c)
 	off -= len + 1;
 	off &= PATH_CAP - 1;
 	len &= NAME_CAP - 1;
-	bpf_probe_read_kernel(&ps->b[off + 1], len, name);
+	if (!copy_short_name(&ps->b[off + 1], d, name, len))
+		bpf_probe_read_kernel(&ps->b[off + 1], len, name);
 	ps->b[off] = '/';
 	c->off = off;
 	if (c->name_only) {
@@ -553,7 +659,7 @@ static __always_inline struct exec_scratch *exec_record(u32 kind, struct task_st
 	struct exec_scratch *s = scratch();
 	if (s) {
 		clear_record(&s->hdr, kind);
-		fill_task(&s->hdr, task);
+		fill_task(&s->hdr, task, IDENT_LATER);
 	}
 	return s;
 }
@@ -936,7 +1042,7 @@ int BPF_PROG(on_exit, struct task_struct *p, bool group_dead)
 		kind = KIND_THREAD_EXIT;
 	}
 	RESERVE(kind);
-	fill_task(r, p);
+	fill_task(r, p, IDENT_LATER);
 	struct signal_struct *sig = p->signal;
 	if (kind == KIND_EXIT && (sig->flags & SIGNAL_GROUP_EXIT)) {
 		r->u.exit.code = sig->group_exit_code;
@@ -953,7 +1059,7 @@ static __always_inline int reap(struct task_struct *p)
 	if (p->pid != p->tgid)
 		return 0;
 	RESERVE(KIND_REAP);
-	fill_task(r, p);
+	fill_reaped(r, p);
 	struct task_struct *cur = bpf_get_current_task_btf();
 	r->u.reap.reaper_pid = cur->tgid == p->tgid ? 0 : cur->tgid;
 	bpf_ringbuf_submit(r, wakeup());
@@ -972,7 +1078,7 @@ int BPF_PROG(on_process_free, struct task_struct *p)
 	if (p->pid != p->tgid)
 		return 0;
 	RESERVE(KIND_REAP);
-	fill_task(r, p);
+	fill_reaped(r, p);
 	r->u.reap.reaper_pid = -1; /* unknown */
 	bpf_ringbuf_submit(r, wakeup());
 	return 0;
@@ -1025,7 +1131,7 @@ int BPF_PROG(on_signal_generate, int sig, struct kernel_siginfo *info, struct ta
 	if (self_tgid && task->tgid == self_tgid && sender == self_tgid)
 		return 0;
 	RESERVE(KIND_SIGNAL);
-	fill_task(r, task);
+	fill_task(r, task, IDENT_ALL);
 	fill_sender(r, info, sig);
 	r->u.signal.result = result;
 	if (group)
@@ -1059,7 +1165,7 @@ int BPF_PROG(on_signal_deliver, int sig, struct kernel_siginfo *info, struct k_s
 	if (sig == SIGURG && self_tgid && cur->tgid == self_tgid)
 		return 0; /* the Go runtime's preemption of procotel itself */
 	RESERVE(KIND_SIGNAL);
-	fill_task(r, cur);
+	fill_task(r, cur, IDENT_ALL);
 	fill_sender(r, info, sig);
 	/* The sender of a delivered signal is not known here. */
 	r->u.signal.sender_pid = 0;

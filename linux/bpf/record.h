@@ -6,6 +6,13 @@
  * are in the host's byte order. Change this file and record.go together;
  * TestRecordLayout checks the Go offsets against bpf2go's rendering of
  * struct record.
+ *
+ * Not every kind fills the whole header: what a process cannot change
+ * after its fork, or what the pipeline has from an earlier record, is left
+ * zero (audit ids unset) and filled by user space from its table of
+ * processes (pipeline/enrich.go). Exec, failed exec and exit records leave
+ * out nspid and parent_start; reap records also pgid, sid, tty and the
+ * audit ids (a zombie's are those of its exit record).
  */
 #ifndef PROCOTEL_RECORD_H
 #define PROCOTEL_RECORD_H
