@@ -66,7 +66,7 @@ bench:
 # Storm benchmark against bpftrace, forkstat and auditd (root; about 30 min):
 # writes docs/storm.md and docs/storm.svg.
 bench-storm:
-	$(GO) run ./cmd/procotel-storm -rounds 3 -seconds 5 \
+	$(GO) run ./cmd/procotel-storm -rounds 5 -seconds 4 \
 	  -scenarios fork@0,exec@0,execfail@0,signal@0,thread@0,build@0,exec@1000 \
 	  -md docs/storm.md -svg docs/storm.svg
 
