@@ -21,6 +21,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"os/exec"
 	"os/signal"
 	"path/filepath"
 	"runtime"
@@ -155,10 +156,16 @@ func main() {
 			check(c.Start())
 			addCleanup(c.Stop)
 			mons = append(mons, monitorFor(&procotel{otlp: addr, collector: c.Pid(), maxProcs: *maxProcs}))
-		case "bpftrace":
-			mons = append(mons, newBpftrace())
-		case "forkstat":
-			mons = append(mons, newForkstat())
+		case "bpftrace", "forkstat":
+			if _, err := exec.LookPath(name); err != nil {
+				fmt.Fprintf(os.Stderr, "procotel-storm: %s is not installed (apt-get install %s); skipping it\n", name, name)
+				continue
+			}
+			if name == "bpftrace" {
+				mons = append(mons, newBpftrace())
+			} else {
+				mons = append(mons, newForkstat())
+			}
 		case "auditd":
 			a := &auditd{storm: storm, dir: filepath.Join(dir, "audit")}
 			check(os.MkdirAll(a.dir, 0o700))
