@@ -63,7 +63,7 @@ fuzz:
 bench:
 	$(GO) test -run '^$$' -bench . -benchmem ./semconv/... ./pipeline/... ./terminal/... ./linux/... ./export/...
 
-# Storm benchmark against bpftrace, forkstat and auditd (root; about 30 min):
+# Storm benchmark against bpftrace, forkstat and auditd (root; about 25 min):
 # writes docs/storm.md and docs/storm.svg.
 bench-storm:
 	$(GO) run ./cmd/procotel-storm -rounds 5 -seconds 4 \
