@@ -24,17 +24,7 @@ import (
 // not root and failing when it is root and the kernel refuses.
 func startBackend(t testing.TB, opts backends.Options) (*Backend, *collector) {
 	t.Helper()
-	testenv.RequireKernel(t, "eBPF backend test")
-	be, err := New("", opts)
-	if err != nil {
-		t.Fatal(err)
-	}
-	b := be.(*Backend)
-	ctx, cancel := context.WithCancel(context.Background())
-	if err := b.Start(ctx); err != nil {
-		cancel()
-		t.Fatalf("start as root: %+v", err)
-	}
+	b, ctx, cancel := attachBackend(t, opts)
 	c := &collector{}
 	out := semconv.NewQueue(1024, 0)
 	done := make(chan error, 1)
@@ -53,6 +43,25 @@ func startBackend(t testing.TB, opts backends.Options) (*Backend, *collector) {
 		}
 	})
 	return b, c
+}
+
+// attachBackend makes and starts the real backend, skipping loudly when
+// the test is not root and failing when it is root and the kernel
+// refuses; cancel ends the context its Run is given.
+func attachBackend(t testing.TB, opts backends.Options) (b *Backend, ctx context.Context, cancel context.CancelFunc) {
+	t.Helper()
+	testenv.RequireKernel(t, "eBPF backend test")
+	be, err := New("", opts)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b = be.(*Backend)
+	ctx, cancel = context.WithCancel(context.Background())
+	if err := b.Start(ctx); err != nil {
+		cancel()
+		t.Fatalf("start as root: %+v", err)
+	}
+	return b, ctx, cancel
 }
 
 // collector keeps the events a test has seen.

@@ -14,7 +14,6 @@ import (
 	"time"
 
 	"github.com/procotel/procotel/backends"
-	"github.com/procotel/procotel/internal/testenv"
 	"github.com/procotel/procotel/pipeline"
 	"github.com/procotel/procotel/semconv"
 )
@@ -34,17 +33,7 @@ func (eventSink) Close(context.Context) error { return nil }
 // The workload runs in a session of its own, as another user, so that
 // none of these is the test's own or zero.
 func TestExitAndReapIdentity(t *testing.T) {
-	testenv.RequireKernel(t, "eBPF backend test")
-	be, err := New("", backends.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	b := be.(*Backend)
-	ctx, cancel := context.WithCancel(context.Background())
-	if err := b.Start(ctx); err != nil {
-		cancel()
-		t.Fatalf("start as root: %+v", err)
-	}
+	b, ctx, cancel := attachBackend(t, backends.Options{})
 	caps := b.Capabilities()
 	sink := eventSink{&collector{}}
 	pipe := pipeline.New(pipeline.Config{Clock: caps.Clock, CredsComplete: caps.Creds}, sink)
@@ -80,7 +69,7 @@ func TestExitAndReapIdentity(t *testing.T) {
 	cmd := exec.Command("/bin/sh", "-c", "exit 5")
 	cmd.Dir = "/"
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setsid: true, Credential: &syscall.Credential{Uid: nobody, Gid: nobody}}
-	err = cmd.Run()
+	err := cmd.Run()
 	var ee *exec.ExitError
 	if !errors.As(err, &ee) || ee.ExitCode() != 5 {
 		t.Fatalf("workload: %v", err)

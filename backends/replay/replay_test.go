@@ -49,14 +49,7 @@ func TestRoundTrip(t *testing.T) {
 		t.Fatal(err)
 	}
 
-	b, err := New(path, backends.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer b.Close()
-	if err := b.Start(context.Background()); err != nil {
-		t.Fatal(err)
-	}
+	b := startReplay(t, path)
 	gotCaps := b.Capabilities()
 	if gotCaps.OS != semconv.OSLinux || gotCaps.Boot != "b-1" || !gotCaps.Clock.BootWall.Equal(boot) ||
 		!reflect.DeepEqual(gotCaps.Kinds, caps.Kinds) {
@@ -144,14 +137,7 @@ func TestWriteFile(t *testing.T) {
 	if err := WriteFile(path, "ebpf", caps, events, st); err == nil {
 		t.Error("WriteFile overwrote an existing recording")
 	}
-	b, err := New(path, backends.Options{})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer b.Close()
-	if err := b.Start(context.Background()); err != nil {
-		t.Fatal(err)
-	}
+	b := startReplay(t, path)
 	out := semconv.NewQueue(8, 0)
 	if err := b.Run(context.Background(), out); err != nil {
 		t.Fatal(err)
@@ -163,4 +149,19 @@ func TestWriteFile(t *testing.T) {
 	if lost := b.Stats().Lost[semconv.KindReap]; lost != 2 {
 		t.Errorf("lost reaps %d, want the trailer's 2", lost)
 	}
+}
+
+// startReplay opens and starts a replay of the recording at path, closed
+// when the test ends.
+func startReplay(t *testing.T, path string) backends.Backend {
+	t.Helper()
+	b, err := New(path, backends.Options{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { b.Close() })
+	if err := b.Start(context.Background()); err != nil {
+		t.Fatal(err)
+	}
+	return b
 }
