@@ -16,7 +16,9 @@ import "sync/atomic"
 //
 // The producer uses Next, Undo, Send and Flush, then Close; the consumer
 // ranges over Batches and hands each batch back with Release once it is
-// done with its events. Each side is one goroutine.
+// done with its events (or uses Consume). Each side is one goroutine. A
+// consumer must keep taking batches until the queue is closed: a producer
+// draining its source at stop waits for free batches.
 type Queue struct {
 	full, free chan []Event
 	batchLen   int
@@ -43,8 +45,9 @@ func NewQueue(capacity, batchLen int) *Queue {
 }
 
 // StopOn makes the producer give up waiting for the consumer once c is
-// closed (a backend's Close, a replay's context): Next, Send and Flush
-// then report failure. Call it before producing.
+// closed (a backend's Close, a replay's context): Next and Send then
+// report failure instead of waiting for a free batch (Flush never waits).
+// Call it before producing.
 func (q *Queue) StopOn(c <-chan struct{}) { q.stop = c }
 
 // Next returns the place of the next event, in the batch being filled. It
