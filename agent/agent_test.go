@@ -3,7 +3,6 @@ package agent
 import (
 	"context"
 	"errors"
-	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -44,14 +43,7 @@ func recording(t *testing.T) string {
 	boot := time.Now().Add(-time.Hour).Truncate(time.Microsecond)
 	clock := semconv.Clock{BootWall: boot}
 	path := filepath.Join(t.TempDir(), "job.jsonl")
-	f, err := os.Create(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	w, err := replay.NewWriter(f, "test", backends.Capabilities{OS: semconv.OSLinux, Boot: "agent-test", Clock: clock})
-	if err != nil {
-		t.Fatal(err)
-	}
+	var events []semconv.Event
 	creds := semconv.Creds{UID: 0, EUID: 0, GID: 0, EGID: 0}
 	sh := semconv.Process{PID: 500, TID: 500, PPID: 1, Start: 100e9, Creds: creds, PGID: 500, SID: 500, Comm: "sh", Exe: "/bin/sh", Argv: []string{"sh", "-c", "false; exit 3"}}
 	child := sh
@@ -62,9 +54,7 @@ func recording(t *testing.T) string {
 		if fill != nil {
 			fill(&e)
 		}
-		if err := w.Write(&e); err != nil {
-			t.Fatal(err)
-		}
+		events = append(events, e)
 	}
 	write(semconv.KindExisting, 99, sh, nil)
 	write(semconv.KindFork, 101, child, nil)
@@ -74,10 +64,8 @@ func recording(t *testing.T) string {
 	write(semconv.KindReap, 101.3, child, func(e *semconv.Event) { e.Reap.ReaperPID = 500 })
 	write(semconv.KindExit, 102, sh, func(e *semconv.Event) { e.Exit.Code = 3 })
 	write(semconv.KindReap, 102.1, sh, func(e *semconv.Event) { e.Reap.ReaperPID = 1 })
-	if err := w.Close(backends.Stats{}); err != nil {
-		t.Fatal(err)
-	}
-	if err := f.Close(); err != nil {
+	caps := backends.Capabilities{OS: semconv.OSLinux, Boot: "agent-test", Clock: clock}
+	if err := replay.WriteFile(path, "test", caps, events, backends.Stats{}); err != nil {
 		t.Fatal(err)
 	}
 	return path

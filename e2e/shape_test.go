@@ -5,7 +5,6 @@ import (
 	"io"
 	"net/http"
 	"net/http/httptest"
-	"os"
 	"path/filepath"
 	"strings"
 	"sync"
@@ -161,14 +160,7 @@ func shapeRecording(t *testing.T) string {
 	t.Helper()
 	clock := semconv.Clock{BootWall: time.Date(2026, 12, 1, 8, 0, 0, 0, time.UTC)}
 	path := filepath.Join(t.TempDir(), "shape.jsonl")
-	file, err := os.Create(path)
-	if err != nil {
-		t.Fatal(err)
-	}
-	w, err := replay.NewWriter(file, "shape", backends.Capabilities{OS: semconv.OSLinux, Boot: "shape-boot", Clock: clock})
-	if err != nil {
-		t.Fatal(err)
-	}
+	var events []semconv.Event
 	creds := semconv.Creds{UID: 1000, EUID: 1000, GID: 1000, EGID: 1000}
 	mk := func(pid, ppid int32, startS, parentS float64, pgid int32, exe string, argv ...string) semconv.Process {
 		return semconv.Process{PID: pid, TID: pid, PPID: ppid, Start: uint64(startS * 1e9), ParentStart: uint64(parentS * 1e9),
@@ -180,9 +172,7 @@ func shapeRecording(t *testing.T) string {
 		if fill != nil {
 			fill(&e)
 		}
-		if err := w.Write(&e); err != nil {
-			t.Fatal(err)
-		}
+		events = append(events, e)
 	}
 	bash := mk(900, 1, 100, 0.5, 900, "/usr/bin/bash", "-bash")
 	sh := mk(1000, 900, 200, 100, 1000, "/bin/sh", "sh", "-c", "make")
@@ -224,10 +214,8 @@ func shapeRecording(t *testing.T) string {
 	write(semconv.KindReap, 211.1, ng, func(e *semconv.Event) { e.Reap.ReaperPID = 900 })
 	write(semconv.KindExit, 212, sh, nil)
 	write(semconv.KindReap, 212.1, sh, func(e *semconv.Event) { e.Reap.ReaperPID = 900 })
-	if err := w.Close(backends.Stats{}); err != nil {
-		t.Fatal(err)
-	}
-	if err := file.Close(); err != nil {
+	caps := backends.Capabilities{OS: semconv.OSLinux, Boot: "shape-boot", Clock: clock}
+	if err := replay.WriteFile(path, "shape", caps, events, backends.Stats{}); err != nil {
 		t.Fatal(err)
 	}
 	return path

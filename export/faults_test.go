@@ -25,6 +25,7 @@ import (
 	"google.golang.org/protobuf/proto"
 	"google.golang.org/protobuf/types/known/durationpb"
 
+	"github.com/procotel/procotel/internal/otelcoltest"
 	"github.com/procotel/procotel/semconv"
 )
 
@@ -256,22 +257,7 @@ func startHTTPFaults(t *testing.T, script ...fault) *httpFaults {
 }
 
 // syncBuffer collects Messages.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (b *syncBuffer) Write(p []byte) (int, error) {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.Write(p)
-}
-
-func (b *syncBuffer) String() string {
-	b.mu.Lock()
-	defer b.mu.Unlock()
-	return b.b.String()
-}
+type syncBuffer = otelcoltest.Output
 
 // faultOptions are fast settings for the fault tests: millisecond
 // backoff, small batches, messages kept.

@@ -4,7 +4,6 @@ package main
 
 import (
 	"bufio"
-	"bytes"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -14,11 +13,11 @@ import (
 	"slices"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
+	"github.com/procotel/procotel/internal/otelcoltest"
 	"github.com/procotel/procotel/internal/testenv"
 	"github.com/procotel/procotel/semconv"
 )
@@ -41,24 +40,6 @@ func buildProcotel(t *testing.T) string {
 	return bin
 }
 
-// syncBuffer is a bytes.Buffer safe for one writer and concurrent readers.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
-}
-
 // child is the ground truth of one process the test ran.
 type child struct {
 	pid  int32
@@ -79,7 +60,7 @@ func TestStopSignal(t *testing.T) {
 
 func stopSignal(t *testing.T, bin string, sig syscall.Signal, n int) {
 	self := os.Getpid()
-	var stdout, stderr syncBuffer
+	var stdout, stderr otelcoltest.Output
 	pc := exec.Command(bin, "--output", "json", "--filter", fmt.Sprintf("pid=%d+ pid!=%d", self, self))
 	pc.Stdout, pc.Stderr = &stdout, &stderr
 	if err := pc.Start(); err != nil {
