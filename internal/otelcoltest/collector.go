@@ -18,6 +18,7 @@ import (
 	"path/filepath"
 	"runtime"
 	"strconv"
+	"strings"
 	"sync"
 	"syscall"
 	"testing"
@@ -310,17 +311,29 @@ type Collector struct {
 // StartCollector starts the Collector binary bin with its OTLP receiver
 // on free loopback ports, forwarding to forwardURL (an http:// base URL),
 // and waits until it listens. The Collector is stopped at test cleanup.
+//
+// A port found free can be taken by another test before the Collector
+// binds it (test packages run in parallel): a start that fails for that
+// reason is tried again on new ports, up to three times.
 func StartCollector(t testing.TB, bin, forwardURL string) *Collector {
 	t.Helper()
-	c := &Collector{t: t, GRPCAddr: FreeAddr(t), HTTPAddr: FreeAddr(t)}
-	p, err := NewProcess(bin, t.TempDir(), Config(c.GRPCAddr, c.HTTPAddr, forwardURL), c.GRPCAddr, c.HTTPAddr)
-	if err != nil {
-		t.Fatal(err)
+	dir := t.TempDir()
+	for attempt := 1; ; attempt++ {
+		c := &Collector{t: t, GRPCAddr: FreeAddr(t), HTTPAddr: FreeAddr(t)}
+		p, err := NewProcess(bin, dir, Config(c.GRPCAddr, c.HTTPAddr, forwardURL), c.GRPCAddr, c.HTTPAddr)
+		if err != nil {
+			t.Fatal(err)
+		}
+		c.Process = p
+		err = p.Start()
+		if err == nil {
+			t.Cleanup(c.Stop)
+			return c
+		}
+		if attempt == 3 || !strings.Contains(err.Error(), "address already in use") {
+			t.Fatal(err)
+		}
 	}
-	c.Process = p
-	c.Start()
-	t.Cleanup(c.Stop)
-	return c
 }
 
 // Start runs the Collector again on the same ports, failing the test if
