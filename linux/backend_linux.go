@@ -405,8 +405,31 @@ func loadOne(spec *ebpf.CollectionSpec, prog *ebpf.ProgramSpec, coll *ebpf.Colle
 // maxExecRateLimit bounds Options.ExecRateLimit.
 const maxExecRateLimit = 1 << 30
 
-// pollInterval is how often Run looks at a ring buffer that did not wake it.
-const pollInterval = 10 * time.Millisecond
+// How often Run looks at a ring buffer that did not wake it. Each look
+// wakes a thread, and a wake-up costs more CPU than dozens of events, so
+// the interval follows what the last look found (nextPoll): pollInterval
+// normally; busyPollInterval once a look found busyRecords or more, where
+// waiting longer only makes batches larger (the kernel still wakes the
+// reader early when the buffer fills past wakeup_bytes); doubling up to
+// idlePollInterval while the buffer stays empty.
+const (
+	pollInterval     = 10 * time.Millisecond
+	busyPollInterval = 40 * time.Millisecond
+	idlePollInterval = 100 * time.Millisecond
+	busyRecords      = 64
+)
+
+// nextPoll returns the wait after a look that found n records, when the
+// wait before it was prev.
+func nextPoll(prev time.Duration, n int) time.Duration {
+	switch {
+	case n >= busyRecords:
+		return busyPollInterval
+	case n > 0:
+		return pollInterval
+	}
+	return min(max(prev, pollInterval)*2, idlePollInterval)
+}
 
 // argvCap is ARGV_CAP in bpf/record.h.
 const argvCap = 16384

@@ -69,3 +69,26 @@ func TestRingWaiter(t *testing.T) {
 		t.Fatalf("wait after close: got %v, want errRingClosed", err)
 	}
 }
+
+// TestNextPoll follows the reader's interval through a quiet spell, a
+// storm and back: doubling to idlePollInterval while nothing arrives,
+// busyPollInterval while a look finds busyRecords or more, pollInterval
+// otherwise.
+func TestNextPoll(t *testing.T) {
+	steps := []struct {
+		found int
+		want  time.Duration
+	}{
+		{0, 2 * pollInterval}, {0, 4 * pollInterval}, {0, 8 * pollInterval}, {0, idlePollInterval},
+		{0, idlePollInterval}, {1, pollInterval}, {busyRecords - 1, pollInterval},
+		{busyRecords, busyPollInterval}, {5000, busyPollInterval}, {3, pollInterval},
+		{busyRecords, busyPollInterval}, {0, 2 * busyPollInterval}, {0, idlePollInterval},
+	}
+	poll := pollInterval
+	for i, s := range steps {
+		poll = nextPoll(poll, s.found)
+		if poll != s.want {
+			t.Fatalf("step %d: after a look that found %d records: wait %v, want %v", i, s.found, poll, s.want)
+		}
+	}
+}

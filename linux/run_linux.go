@@ -56,6 +56,10 @@ type ringRun struct {
 	// exes holds the executable of each process seen to fork or exec,
 	// until its reap: the parent executable of its children's execs.
 	exes map[procKey]string
+	// taken counts the records the last read took; poll is the wait
+	// nextPoll chose from it.
+	taken int
+	poll  time.Duration
 }
 
 // maxExes bounds ringRun.exes; when full it starts over.
@@ -84,10 +88,12 @@ func (b *Backend) Run(ctx context.Context, out *semconv.Queue) error {
 		inferred: map[procKey]struct{}{}, exes: map[procKey]string{}}
 	r.dec.env, r.dec.traceParent = b.env, b.opts.TraceParent
 	// The programs submit without waking the reader (a wakeup costs the
-	// producing hook an interrupt); the reader drains the ring every
-	// pollInterval, and the kernel wakes it early when the buffer fills
-	// past a quarter.
+	// producing hook an interrupt); the reader drains the ring at the
+	// interval nextPoll picks, and the kernel wakes it early when the
+	// buffer fills past a quarter.
+	r.poll = pollInterval
 	for {
+		r.taken = 0
 		more, err := r.read(ctx, -1)
 		if !more || err != nil {
 			return err
@@ -98,7 +104,8 @@ func (b *Backend) Run(ctx context.Context, out *semconv.Queue) error {
 		if more := r.inferReaps(reapLate); !more {
 			return nil
 		}
-		if more, err := r.wait(); !more || err != nil {
+		r.poll = nextPoll(r.poll, r.taken)
+		if more, err := r.wait(r.poll); !more || err != nil {
 			return err
 		}
 	}
@@ -268,7 +275,7 @@ func (r *ringRun) awaitReaps() (more bool, err error) {
 		if len(due) == 0 || time.Now().After(deadline) {
 			break
 		}
-		if more, err := r.wait(); !more || err != nil {
+		if more, err := r.wait(pollInterval); !more || err != nil {
 			return more, err
 		}
 	}
@@ -286,10 +293,10 @@ func released(k procKey) bool {
 	return err == nil && st.startTick*tickNS != k.start/tickNS*tickNS
 }
 
-// wait waits for the ring buffer to wake the reader or pollInterval to
-// pass. It reports false when the backend was closed.
-func (r *ringRun) wait() (more bool, err error) {
-	if err := r.w.wait(pollInterval); err != nil {
+// wait waits for the ring buffer to wake the reader or d to pass. It
+// reports false when the backend was closed.
+func (r *ringRun) wait(d time.Duration) (more bool, err error) {
+	if err := r.w.wait(d); err != nil {
 		if errors.Is(err, errRingClosed) {
 			return false, nil
 		}
@@ -318,6 +325,7 @@ func (r *ringRun) read(ctx context.Context, limit int) (more bool, err error) {
 			// A record takes an 8-byte header and is padded to 8 bytes.
 			limit = max(0, limit-(8+(len(r.rec.RawSample)+7)&^7))
 		}
+		r.taken++
 		ev := r.out.Next()
 		if ev == nil {
 			return false, nil

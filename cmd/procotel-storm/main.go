@@ -67,7 +67,7 @@ func main() {
 	rates := flag.String("rates", "0", "cycle rates per second; 0 = as fast as possible")
 	only := flag.String("scenarios", "", "workload@rate list (exec@0,exec@1000) instead of -modes × -rates")
 	monitors := flag.String("monitors", "procotel-kernel,procotel,procotel+otlp,bpftrace,forkstat,auditd",
-		"monitors beside the baseline; procotel-kernel is procotel's eBPF programs, ring buffer and decoder alone")
+		"monitors beside the baseline; procotel-kernel is procotel's eBPF programs, ring buffer and decoder alone; procotel+otlp exports OTLP/gRPC to a Collector, procotel+otlp-http OTLP/HTTP")
 	collectorBin := flag.String("collector", "", "OpenTelemetry Collector binary for procotel+otlp (default: the test Collector of internal/otelcoltest, built once and cached)")
 	md := flag.String("md", "", "also write the table as Markdown to this file")
 	svg := flag.String("svg", "", "also write an SVG chart to this file")
@@ -129,7 +129,8 @@ func main() {
 		return newProcotelChild(p, *memLimit)
 	}
 	for _, name := range strings.Split(*monitors, ",") {
-		switch strings.TrimSpace(name) {
+		name = strings.TrimSpace(name)
+		switch name {
 		case "":
 		case "procotel-kernel":
 			mons = append(mons, monitorFor(&procotel{kernelOnly: true, maxProcs: *maxProcs}))
@@ -137,7 +138,7 @@ func main() {
 			mons = append(mons, monitorFor(&procotel{noExecFailures: true, maxProcs: *maxProcs}))
 		case "procotel":
 			mons = append(mons, monitorFor(&procotel{maxProcs: *maxProcs}))
-		case "procotel+otlp":
+		case "procotel+otlp", "procotel+otlp-http":
 			bin := *collectorBin
 			if bin == "" {
 				var err error
@@ -151,11 +152,17 @@ func main() {
 			}
 			addr, err := otelcoltest.FreeLoopbackAddr()
 			check(err)
-			c, err := otelcoltest.NewProcess(bin, dir, otelcoltest.Config(addr, "", ""), addr)
+			httpAddr, endpoint := "", addr
+			if name == "procotel+otlp-http" {
+				httpAddr, err = otelcoltest.FreeLoopbackAddr()
+				check(err)
+				endpoint = "http://" + httpAddr
+			}
+			c, err := otelcoltest.NewProcess(bin, dir, otelcoltest.Config(addr, httpAddr, ""), addr)
 			check(err)
 			check(c.Start())
 			addCleanup(c.Stop)
-			mons = append(mons, monitorFor(&procotel{otlp: addr, collector: c.Pid(), maxProcs: *maxProcs}))
+			mons = append(mons, monitorFor(&procotel{otlp: endpoint, collector: c.Pid(), maxProcs: *maxProcs}))
 		case "bpftrace", "forkstat":
 			if _, err := exec.LookPath(name); err != nil {
 				fmt.Fprintf(os.Stderr, "procotel-storm: %s is not installed (apt-get install %s); skipping it\n", name, name)

@@ -9,6 +9,7 @@ import (
 	"os"
 	"runtime"
 	"slices"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -98,7 +99,7 @@ func (s *stormSink) total() int64 {
 // procotel runs the eBPF backend and the pipeline in this process with
 // one output: text to /dev/null, or OTLP to a Collector when otlp is set.
 type procotel struct {
-	otlp      string // Collector's OTLP/gRPC host:port; "" for text output
+	otlp      string // Collector's OTLP/gRPC host:port, or http://host:port for OTLP/HTTP; "" for text output
 	collector int    // the Collector's pid, whose CPU is extra
 	maxProcs  int    // pipeline.Config.MaxProcesses
 	child     bool   // runs in a child process: the parent reads the BPF statistics
@@ -143,6 +144,8 @@ func (p *procotel) name() string {
 		return "procotel-kernel"
 	case p.noExecFailures:
 		return "procotel-no-exec-failures"
+	case strings.HasPrefix(p.otlp, "http://"):
+		return "procotel+otlp-http"
 	case p.otlp != "":
 		return "procotel+otlp"
 	}
@@ -185,8 +188,12 @@ func (p *procotel) start() error {
 	switch {
 	case p.kernelOnly:
 	case p.otlp != "":
+		proto := export.ProtocolGRPC
+		if strings.HasPrefix(p.otlp, "http://") {
+			proto = export.ProtocolHTTP
+		}
 		exp, err := export.New(ctx, export.Options{
-			Endpoint: p.otlp, Insecure: true, Logs: true, Traces: true,
+			Endpoint: p.otlp, Protocol: proto, Insecure: true, Logs: true, Traces: true,
 			Observer: semconv.Observer{OS: caps.OS, HostName: "storm"}, Boot: caps.Boot,
 		})
 		if err != nil {
@@ -254,6 +261,7 @@ func (p *procotel) stop() (observed, error) {
 		}
 		last = n
 	}
+	cpuSettled := selfCPU() - p.cpu0
 	var bpfAfter map[string][3]uint64
 	if !p.child {
 		bpfAfter = bpfRuntime()
@@ -273,6 +281,7 @@ func (p *procotel) stop() (observed, error) {
 	if p.pipe != nil {
 		ps = p.pipe.Stats()
 	}
+	fmt.Fprintf(os.Stderr, "[cpu %v until settled, %v to stop] ", cpuSettled.Round(time.Millisecond), (o.cpu - cpuSettled).Round(time.Millisecond))
 	fmt.Fprintf(os.Stderr, "[heap %.1f MiB in use, %.1f MiB from the OS; table %d entries (%d live, %d exited, %d reaped); %s] ",
 		float64(ms.HeapInuse)/(1<<20), float64(ms.Sys)/(1<<20), ps.TableSize, ps.Live, ps.Exited, ps.Reaped, rssParts())
 	st := p.agent.Stats()
