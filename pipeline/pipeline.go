@@ -160,6 +160,12 @@ type Pipeline struct {
 	redact *Redactor
 	now    func() time.Time
 
+	// flushers are the sinks that are Flushers; handed says whether the
+	// current pass of Run handed the sinks anything. Run's goroutine
+	// alone uses them.
+	flushers []Flusher
+	handed   bool
+
 	running   atomic.Bool
 	buffered  atomic.Int64 // events in the window, for Stats
 	closeOnce sync.Once
@@ -205,15 +211,22 @@ func New(cfg Config, sinks ...Sink) *Pipeline {
 	if red == nil {
 		red = DefaultRedactor()
 	}
+	var flushers []Flusher
+	for _, s := range sinks {
+		if f, ok := s.(Flusher); ok {
+			flushers = append(flushers, f)
+		}
+	}
 	return &Pipeline{
-		cfg:    cfg,
-		sinks:  sinks,
-		redact: red,
-		now:    time.Now,
-		t:      newTable(cfg.MaxProcesses, cfg.KeepReaped, cfg.RootPolicy, cfg.Launcher),
-		att:    newAttempts(cfg.ExecPairTimeout),
-		clock:  cfg.Clock,
-		win:    window{length: cfg.Window},
+		cfg:      cfg,
+		sinks:    sinks,
+		flushers: flushers,
+		redact:   red,
+		now:      time.Now,
+		t:        newTable(cfg.MaxProcesses, cfg.KeepReaped, cfg.RootPolicy, cfg.Launcher),
+		att:      newAttempts(cfg.ExecPairTimeout),
+		clock:    cfg.Clock,
+		win:      window{length: cfg.Window},
 	}
 }
 
@@ -264,6 +277,7 @@ func (p *Pipeline) Run(ctx context.Context, in *semconv.Queue) error {
 		}
 		now := p.now()
 		p.releaseReady(now)
+		p.flush()
 		if p.win.len() == 0 {
 			continue
 		}
@@ -401,6 +415,7 @@ func (p *Pipeline) handle(e *semconv.Event, late bool) {
 	}
 	p.mu.Unlock()
 	if pass {
+		p.handed = true
 		for _, s := range p.sinks {
 			s.Event(e)
 		}
@@ -408,11 +423,24 @@ func (p *Pipeline) handle(e *semconv.Event, late bool) {
 	p.deliverLifetimes()
 }
 
+// flush tells the sinks that are Flushers to write what this pass handed
+// them, if it handed them anything.
+func (p *Pipeline) flush() {
+	if !p.handed {
+		return
+	}
+	p.handed = false
+	for _, f := range p.flushers {
+		f.Flush()
+	}
+}
+
 func (p *Pipeline) deliverLifetimes() {
 	for i := range p.lts {
 		if !p.lts[i].pass {
 			continue
 		}
+		p.handed = true
 		for _, s := range p.sinks {
 			s.Lifetime(&p.lts[i].lt)
 		}
@@ -445,6 +473,7 @@ func (p *Pipeline) shutdown() {
 	}
 	p.mu.Unlock()
 	p.deliverLifetimes()
+	p.flush()
 }
 
 // wall returns the wall-clock time of e.

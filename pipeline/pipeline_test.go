@@ -923,3 +923,68 @@ func TestThrottlePassesThrough(t *testing.T) {
 		t.Errorf("unmatched %v out %v", st.Unmatched, st.Out)
 	}
 }
+
+// flushRecorder is a recorder that is a Flusher: it notes how many events
+// and lifetimes it had been handed at each Flush.
+type flushRecorder struct {
+	recorder
+	flushedAt []int
+}
+
+func (f *flushRecorder) Flush() {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	f.flushedAt = append(f.flushedAt, len(f.order))
+}
+
+// TestFlushAfterEachPass: a sink that is a Flusher is flushed after the
+// passes that handed it something, and only then, and nothing it was
+// handed is left unflushed when Run returns.
+func TestFlushAfterEachPass(t *testing.T) {
+	f := &flushRecorder{}
+	p := New(Config{}, f)
+	q := semconv.NewQueue(8, 2)
+	done := make(chan error, 1)
+	go func() { done <- p.Run(context.Background(), q) }()
+	send := func(evs ...semconv.Event) {
+		for _, e := range evs {
+			*q.Next() = e
+		}
+		q.Flush()
+	}
+	// Two bursts apart in time: each is released on its own pass.
+	send(fork(1000, 100, 1), execOK(2000, 100, "/bin/true"), exit(3000, 100, 0, 0), reap(4000, 100))
+	for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(time.Millisecond) {
+		f.mu.Lock()
+		n := len(f.flushedAt)
+		f.mu.Unlock()
+		if n > 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatal("no flush 5 s after the first burst")
+		}
+	}
+	send(fork(5000, 101, 1), exit(6000, 101, 3, 0), reap(7000, 101))
+	q.Close()
+	if err := <-done; err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	// 7 events and 2 lifetimes.
+	if len(f.order) != 9 {
+		t.Fatalf("sink was handed %d things, want 7 events and 2 lifetimes: %v", len(f.order), f.order)
+	}
+	if len(f.flushedAt) < 2 || f.flushedAt[len(f.flushedAt)-1] != len(f.order) {
+		t.Fatalf("flushes at %v of %d things handed: want one per burst and the last after everything", f.flushedAt, len(f.order))
+	}
+	for i := 1; i < len(f.flushedAt); i++ {
+		if f.flushedAt[i] == f.flushedAt[i-1] {
+			t.Fatalf("flushes at %v: a flush after a pass that handed nothing", f.flushedAt)
+		}
+	}
+	if f.flushedAt[0] != 5 {
+		t.Fatalf("first flush after %d things, want the first burst's 4 events and its lifetime", f.flushedAt[0])
+	}
+}

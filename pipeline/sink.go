@@ -21,3 +21,11 @@ type Sink interface {
 	Lifetime(l *semconv.Lifetime)
 	Close(ctx context.Context) error
 }
+
+// Flusher is a Sink that queues its output and writes it when told. Run
+// calls Flush after each pass that handed sinks anything, before it waits
+// for more: what a pass released then goes out together, and the sink
+// needs no timer of its own to gather it. Flush must not block.
+type Flusher interface {
+	Flush()
+}

@@ -118,6 +118,10 @@ func (t *Text) Event(e *semconv.Event) {
 // process ended.
 func (t *Text) Lifetime(*semconv.Lifetime) {}
 
+// Flush writes the lines formatted so far (pipeline.Flusher). Once it
+// was called, lines are written on Flush and Close only.
+func (t *Text) Flush() { t.out.flush() }
+
 // Close flushes the output.
 func (t *Text) Close(ctx context.Context) error { return t.out.close(ctx) }
 
@@ -387,6 +391,10 @@ func (j *JSON) Event(e *semconv.Event) {
 
 // Lifetime is not printed in the JSON stream.
 func (j *JSON) Lifetime(*semconv.Lifetime) {}
+
+// Flush writes the lines encoded so far (pipeline.Flusher). Once it
+// was called, lines are written on Flush and Close only.
+func (j *JSON) Flush() { j.out.flush() }
 
 // Close flushes the output.
 func (j *JSON) Close(ctx context.Context) error { return j.out.close(ctx) }

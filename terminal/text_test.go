@@ -270,3 +270,83 @@ func TestJSONLinesAreMarshal(t *testing.T) {
 		t.Fatalf("stats %+v, want 2 written, 1 dropped", st)
 	}
 }
+
+// countingWriter counts the writes it is given and the lines in them.
+type countingWriter struct {
+	mu            sync.Mutex
+	writes, lines int
+}
+
+func (w *countingWriter) Write(p []byte) (int, error) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	w.writes++
+	w.lines += bytes.Count(p, []byte("\n"))
+	return len(p), nil
+}
+
+func (w *countingWriter) counts() (writes, lines int) {
+	w.mu.Lock()
+	defer w.mu.Unlock()
+	return w.writes, w.lines
+}
+
+// flushedSink is what TestFlushedWritesOnFlush uses of Text and JSON.
+type flushedSink interface {
+	Event(*semconv.Event)
+	Flush()
+	Close(context.Context) error
+}
+
+// TestFlushedWritesOnFlush: once its owner flushes it, a sink writes the
+// lines of each flush together, and none before the flush.
+func TestFlushedWritesOnFlush(t *testing.T) {
+	for _, sink := range []struct {
+		name string
+		new  func(w *countingWriter) flushedSink
+	}{
+		{"text", func(w *countingWriter) flushedSink {
+			return NewText(w, Options{})
+		}},
+		{"json", func(w *countingWriter) flushedSink {
+			return NewJSON(w, Options{})
+		}},
+	} {
+		t.Run(sink.name, func(t *testing.T) {
+			w := &countingWriter{}
+			s := sink.new(w)
+			s.Flush()
+			e := ev(semconv.KindFork, 1, 0, "x")
+			waitLines := func(want int) {
+				t.Helper()
+				for deadline := time.Now().Add(5 * time.Second); ; time.Sleep(time.Millisecond) {
+					if _, n := w.counts(); n == want {
+						return
+					} else if time.Now().After(deadline) {
+						t.Fatalf("%d lines written, want %d", n, want)
+					}
+				}
+			}
+			before, base := w.counts() // a text sink's header, if any
+			for round := 1; round <= 3; round++ {
+				for i := 0; i < 100; i++ {
+					s.Event(&e)
+				}
+				// Unflushed lines stay queued: an unflushed writer writes
+				// within writeEvery.
+				time.Sleep(5 * writeEvery)
+				if _, n := w.counts(); n != base+100*(round-1) {
+					t.Fatalf("round %d: %d lines written before the flush, want %d", round, n, base+100*(round-1))
+				}
+				s.Flush()
+				waitLines(base + 100*round)
+				if writes, _ := w.counts(); writes != before+round {
+					t.Fatalf("round %d: %d writes, want one per flush (%d)", round, writes, before+round)
+				}
+			}
+			if err := s.Close(context.Background()); err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
+}

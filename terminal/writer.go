@@ -28,6 +28,10 @@ type asyncWriter struct {
 	dropped atomic.Uint64
 	written atomic.Uint64
 	err     error
+	// told is set by the first flush: from then on the owner says when to
+	// write, appends do not wake the writer and it does not wait
+	// writeEvery.
+	told atomic.Bool
 }
 
 func newAsyncWriter(w io.Writer, limit int) *asyncWriter {
@@ -59,17 +63,37 @@ func (a *asyncWriter) appendOrDrop(fill func([]byte) ([]byte, bool)) bool {
 		return false
 	}
 	a.written.Add(1)
+	if !a.told.Load() {
+		a.poke()
+	}
+	return true
+}
+
+// poke wakes the writer goroutine.
+func (a *asyncWriter) poke() {
 	select {
 	case a.wake <- struct{}{}:
 	default:
 	}
-	return true
+}
+
+// flush has the writer write what is buffered now. Once called, writes
+// happen only on flush and close.
+func (a *asyncWriter) flush() {
+	a.told.Store(true)
+	a.mu.Lock()
+	pending := len(a.buf) > 0
+	a.mu.Unlock()
+	if pending {
+		a.poke()
+	}
 }
 
 // writeEvery is the least time between two writes: lines that come
 // meanwhile are written together, so a storm costs one write (and one
 // wakeup of the writer) per interval, not per line. A line after a quiet
-// spell is written at once.
+// spell is written at once. A writer its owner flushes writes on each
+// flush instead: the owner already gathers the lines.
 const writeEvery = 10 * time.Millisecond
 
 func (a *asyncWriter) loop() {
@@ -77,7 +101,7 @@ func (a *asyncWriter) loop() {
 	var spare []byte
 	var last time.Time
 	for range a.wake {
-		if wait := writeEvery - time.Since(last); wait > 0 {
+		if wait := writeEvery - time.Since(last); wait > 0 && !a.told.Load() {
 			a.mu.Lock()
 			closed := a.closed
 			a.mu.Unlock()
