@@ -24,9 +24,11 @@ const scopeName = "github.com/procotel/procotel"
 // mapper turns events and lifetimes into pdata. It is not safe for
 // concurrent use: it reuses one attribute buffer.
 type mapper struct {
-	ids   *semconv.IDCache // span and trace ids of recent processes
-	now   func() time.Time
-	attrs []attribute.KeyValue
+	ids     *semconv.IDCache // span and trace ids of recent processes
+	now     func() time.Time
+	attrs   []attribute.KeyValue
+	layouts layouts
+	values  []pcommon.Value // scratch for putFresh
 }
 
 func newMapper(boot semconv.BootID) *mapper {
@@ -50,7 +52,7 @@ func (m *mapper) appendLogRecord(dst plog.LogRecordSlice, e *semconv.Event) bool
 	r.SetSeverityText(shape.SeverityText)
 	r.Body().SetStr(shape.Body)
 	m.attrs = semconv.EventAttributes(e, m.attrs[:0])
-	putAttributes(r.Attributes(), m.attrs)
+	m.putFresh(r.Attributes(), m.attrs)
 	r.SetTraceID(pcommon.TraceID(shape.TraceID))
 	r.SetSpanID(pcommon.SpanID(shape.SpanID))
 	r.SetFlags(plog.LogRecordFlags(shape.Flags))
@@ -73,7 +75,7 @@ func (m *mapper) appendSpan(dst ptrace.SpanSlice, l *semconv.Lifetime) {
 	s.SetStartTimestamp(pcommon.NewTimestampFromTime(shape.Start))
 	s.SetEndTimestamp(pcommon.NewTimestampFromTime(shape.End))
 	m.attrs = semconv.LifetimeAttributes(l, m.attrs[:0])
-	putAttributes(s.Attributes(), m.attrs)
+	m.putFresh(s.Attributes(), m.attrs)
 	if shape.Error {
 		s.Status().SetCode(ptrace.StatusCodeError)
 		s.Status().SetMessage(shape.StatusMessage)
@@ -91,8 +93,101 @@ func putAttributes(m pcommon.Map, kvs []attribute.KeyValue) {
 	m.EnsureCapacity(m.Len() + len(kvs))
 	for _, kv := range kvs {
 		// PutEmpty looks the key up itself and reuses an existing value.
-		putValue(m.PutEmpty(string(kv.Key)), kv.Value)
+		putValue(m.PutEmpty(string(kv.Key)), &kv.Value)
 	}
+}
+
+// putFresh puts kvs into dst, which must be empty, as putAttributes
+// would, without looking each key up in dst: it copies in the keys, with
+// empty values, from the layout of kvs' keys, then sets the values by
+// position. A record's attributes come in a handful of layouts, so
+// copying one is cheaper than the lookups (which cost a scan of the keys
+// put so far per key).
+func (m *mapper) putFresh(dst pcommon.Map, kvs []attribute.KeyValue) {
+	l := m.layouts.of(kvs)
+	l.keys.CopyTo(dst)
+	if l.unique {
+		i := 0
+		for _, v := range dst.All() {
+			putValue(v, &kvs[i].Value)
+			i++
+		}
+		return
+	}
+	m.values = m.values[:0]
+	for _, v := range dst.All() {
+		m.values = append(m.values, v)
+	}
+	for i := range kvs {
+		putValue(m.values[l.slot[i]], &kvs[i].Value)
+	}
+	clear(m.values) // keep no pointer into a batch handed on
+}
+
+// layout is where putAttributes puts the values of an attribute list
+// into an empty map: each key once, in the order it first appears.
+type layout struct {
+	list   []attribute.Key // the list's keys, in its order, repeats included
+	keys   pcommon.Map     // the distinct keys, each with an empty value
+	slot   []int           // slot[i] is the position of list[i] in keys
+	unique bool            // no key repeats: slot[i] is i
+}
+
+func newLayout(kvs []attribute.KeyValue) *layout {
+	l := &layout{list: make([]attribute.Key, len(kvs)), keys: pcommon.NewMap(), slot: make([]int, len(kvs))}
+	first := make(map[attribute.Key]int, len(kvs))
+	for i, kv := range kvs {
+		l.list[i] = kv.Key
+		at, seen := first[kv.Key]
+		if !seen {
+			at = len(first)
+			first[kv.Key] = at
+			l.keys.PutEmpty(string(kv.Key))
+		}
+		l.slot[i] = at
+	}
+	l.unique = len(first) == len(kvs)
+	return l
+}
+
+// matches reports whether kvs' keys are l's, in the same order.
+func (l *layout) matches(kvs []attribute.KeyValue) bool {
+	if len(kvs) != len(l.list) {
+		return false
+	}
+	for i := range kvs {
+		if kvs[i].Key != l.list[i] {
+			return false
+		}
+	}
+	return true
+}
+
+// maxLayouts bounds the layouts kept; past it, a new layout replaces the
+// oldest.
+const maxLayouts = 32
+
+// layouts is the layouts of the attribute lists seen lately.
+type layouts struct {
+	seen []*layout
+	next int // the one to replace when seen is full
+}
+
+// of returns the layout of kvs' keys.
+func (c *layouts) of(kvs []attribute.KeyValue) *layout {
+	for _, l := range c.seen {
+		if l.matches(kvs) {
+			return l
+		}
+	}
+	l := newLayout(kvs)
+	if len(c.seen) < maxLayouts {
+		c.seen = append(c.seen, l)
+	} else {
+		c.seen[c.next] = l
+		c.next = (c.next + 1) % maxLayouts
+	}
+	return l
 }
 
 // putSlice makes dst a slice of xs, each element set by set.
@@ -106,7 +201,7 @@ func putSlice[T any](dst pcommon.Value, xs []T, set func(pcommon.Value, T)) {
 
 // putValue sets dst to a, keeping its type: slices become pcommon slices
 // of the element type, maps become maps.
-func putValue(dst pcommon.Value, a attribute.Value) {
+func putValue(dst pcommon.Value, a *attribute.Value) {
 	switch a.Type() {
 	case attribute.BOOL:
 		dst.SetBool(a.AsBool())
@@ -129,7 +224,7 @@ func putValue(dst pcommon.Value, a attribute.Value) {
 	case attribute.SLICE:
 		s := dst.SetEmptySlice()
 		for _, x := range a.AsSlice() {
-			putValue(s.AppendEmpty(), x)
+			putValue(s.AppendEmpty(), &x)
 		}
 	case attribute.MAP:
 		putAttributes(dst.SetEmptyMap(), a.AsMap())
