@@ -455,7 +455,37 @@ func appendJail(dst []attribute.KeyValue, id int32, name string) []attribute.Key
 // isoTime formats t as semconv's process.creation.time and
 // process.exit.time want it: ISO 8601, UTC, nanosecond precision.
 func isoTime(t time.Time) string {
-	return t.UTC().Format(time.RFC3339Nano)
+	var buf [len("2006-01-02T15:04:05.000000000Z")]byte
+	return string(appendISOTime(buf[:0], t))
+}
+
+// appendISOTime appends t as time.RFC3339Nano formats it in UTC, without
+// the layout interpreter: each record and span formats one or two.
+func appendISOTime(b []byte, t time.Time) []byte {
+	t = t.UTC()
+	y, mo, d := t.Date()
+	if y < 0 || y > 9999 {
+		return t.AppendFormat(b, time.RFC3339Nano)
+	}
+	h, mi, s := t.Clock()
+	b = append(b, byte('0'+y/1000), byte('0'+y/100%10), byte('0'+y/10%10), byte('0'+y%10), '-')
+	b = append(b, byte('0'+int(mo)/10), byte('0'+int(mo)%10), '-', byte('0'+d/10), byte('0'+d%10), 'T')
+	b = append(b, byte('0'+h/10), byte('0'+h%10), ':', byte('0'+mi/10), byte('0'+mi%10), ':',
+		byte('0'+s/10), byte('0'+s%10))
+	if ns := t.Nanosecond(); ns != 0 {
+		// Nine digits, trailing zeros left out, as ".999999999" asks.
+		var frac [9]byte
+		for i := 8; i >= 0; i-- {
+			frac[i] = byte('0' + ns%10)
+			ns /= 10
+		}
+		n := 9
+		for frac[n-1] == '0' {
+			n--
+		}
+		b = append(append(b, '.'), frac[:n]...)
+	}
+	return append(b, 'Z')
 }
 
 // LifetimeAttributes appends the attributes of l's span to dst and returns
