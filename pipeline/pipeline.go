@@ -165,6 +165,9 @@ type Pipeline struct {
 	// alone uses them.
 	flushers []Flusher
 	handed   bool
+	// onTimer, when set (by tests), is called each time Run wakes for its
+	// window timer.
+	onTimer func()
 
 	running   atomic.Bool
 	buffered  atomic.Int64 // events in the window, for Stats
@@ -250,6 +253,10 @@ func (p *Pipeline) Run(ctx context.Context, in *semconv.Queue) error {
 	timer := time.NewTimer(time.Hour)
 	timer.Stop()
 	var armedFor time.Time // deadline the timer is set for; zero when stopped
+	// When the last batches came and the gap between them: while batches
+	// come at a steady pace, the next one releases what is due by then.
+	var lastBatch time.Time
+	var gap time.Duration
 	for {
 		select {
 		case <-ctx.Done():
@@ -268,12 +275,19 @@ func (p *Pipeline) Run(ctx context.Context, in *semconv.Queue) error {
 			// the event. Each event is still released as if it had come
 			// alone.
 			now := p.now()
+			if !lastBatch.IsZero() {
+				gap = now.Sub(lastBatch)
+			}
+			lastBatch = now
 			p.receiveBatch(in, b, now)
 			for n := len(batches); n > 0; n-- {
 				p.receiveBatch(in, <-batches, now)
 			}
 		case <-timer.C:
 			armedFor = time.Time{}
+			if p.onTimer != nil {
+				p.onTimer()
+			}
 		}
 		now := p.now()
 		p.releaseReady(now)
@@ -281,7 +295,19 @@ func (p *Pipeline) Run(ctx context.Context, in *semconv.Queue) error {
 		if p.win.len() == 0 {
 			continue
 		}
-		if d := p.win.deadline(); armedFor.IsZero() || d.Before(armedFor) {
+		d := p.win.deadline()
+		if gap > 0 && gap <= maxCoalesce {
+			// A storm: the backend hands over a batch every gap. The
+			// first batch expected at or after the deadline releases what
+			// is due then, which saves a wake-up per batch; the timer
+			// fires coalesceSlack after that batch was due, should it
+			// not come.
+			k := (d.Sub(lastBatch) + gap - 1) / gap
+			d = later(d, lastBatch.Add(time.Duration(k)*gap+coalesceSlack))
+		}
+		// Reset also postpones: a timer left for the deadline a batch
+		// has since released would only wake Run for nothing.
+		if !d.Equal(armedFor) {
 			wait := d.Sub(now)
 			if wait < time.Millisecond {
 				wait = time.Millisecond
@@ -290,6 +316,23 @@ func (p *Pipeline) Run(ctx context.Context, in *semconv.Queue) error {
 			armedFor = d
 		}
 	}
+}
+
+// While batches come at most maxCoalesce apart, a window deadline is left
+// to the first batch expected at or after it; the timer then fires
+// coalesceSlack after that batch was due. An event waits at most one gap
+// longer than the window.
+const (
+	maxCoalesce   = 50 * time.Millisecond
+	coalesceSlack = 5 * time.Millisecond
+)
+
+// later returns the later of a and b.
+func later(a, b time.Time) time.Time {
+	if b.After(a) {
+		return b
+	}
+	return a
 }
 
 // receiveBatch receives the events of b, arrived at now, releasing what

@@ -6,6 +6,7 @@ import (
 	"reflect"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -986,5 +987,58 @@ func TestFlushAfterEachPass(t *testing.T) {
 	}
 	if f.flushedAt[0] != 5 {
 		t.Fatalf("first flush after %d things, want the first burst's 4 events and its lifetime", f.flushedAt[0])
+	}
+}
+
+// TestSteadyBatchesReleaseWithoutTimer: while batches come at a steady
+// pace, the batches release what falls due (Run does not wake for its
+// window timer between them), and after the last batch the timer releases
+// the rest.
+func TestSteadyBatchesReleaseWithoutTimer(t *testing.T) {
+	const window, every, batches = 30 * time.Millisecond, 20 * time.Millisecond, 15
+	rec := &recorder{}
+	p := New(Config{Window: window}, rec)
+	var fired atomic.Int32
+	p.onTimer = func() { fired.Add(1) }
+	q := semconv.NewQueue(64, 8)
+	done := make(chan error, 1)
+	go func() { done <- p.Run(context.Background(), q) }()
+	tick := time.NewTicker(every)
+	defer tick.Stop()
+	pid := int32(1000)
+	for i := 0; i < batches; i++ {
+		<-tick.C
+		for j := 0; j < 4; j++ {
+			pid++
+			*q.Next() = fork(uint64(pid)*1000, pid, 1)
+		}
+		q.Flush()
+	}
+	steady := fired.Load()
+	// The last batches are left to the timer.
+	deadline := time.Now().Add(5 * time.Second)
+	for {
+		rec.mu.Lock()
+		n := len(rec.events)
+		rec.mu.Unlock()
+		if n == 4*batches {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("%d of %d events released 5 s after the last batch", n, 4*batches)
+		}
+		time.Sleep(time.Millisecond)
+	}
+	q.Close()
+	if err := <-done; err != nil {
+		t.Fatalf("Run: %v", err)
+	}
+	// Without coalescing the timer fires about once per batch; allow a
+	// few for a late tick on a loaded machine.
+	if steady > 3 {
+		t.Fatalf("the window timer woke Run %d times during %d steady batches", steady, batches)
+	}
+	if fired.Load() == steady {
+		t.Fatal("the timer did not release the last batches")
 	}
 }
