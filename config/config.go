@@ -119,9 +119,44 @@ type OTLP struct {
 	// MetricsInterval is how often procotel's own metrics are exported
 	// (OTEL_METRIC_EXPORT_INTERVAL); 0 means the exporter's default, 60s.
 	MetricsInterval time.Duration `yaml:"metrics_interval" mapstructure:"metrics_interval"`
+	// Queue bounds what waits for export while the endpoint is slow or
+	// down; beyond it records are dropped and counted (queue_full).
+	Queue Queue `yaml:"queue" mapstructure:"queue"`
+	// Batch shapes the export requests of logs and traces;
+	// signals.logs.batch and signals.traces.batch override it.
+	Batch Batch `yaml:"batch" mapstructure:"batch"`
 	// Signals override the settings above for one signal
-	// (OTEL_EXPORTER_OTLP_LOGS_*, _TRACES_*, _METRICS_*).
+	// (OTEL_EXPORTER_OTLP_LOGS_*, _TRACES_*, _METRICS_*; OTEL_BLRP_* and
+	// OTEL_BSP_* for the logs' and the traces' batches).
 	Signals Signals `yaml:"signals" mapstructure:"signals"`
+}
+
+// Queue bounds each signal's export queue.
+type Queue struct {
+	// Logs is how many log records may wait (OTEL_BLRP_MAX_QUEUE_SIZE),
+	// 16384 by default, and Traces how many spans
+	// (OTEL_BSP_MAX_QUEUE_SIZE), 16384: 1 to 16777216.
+	Logs   int `yaml:"logs" mapstructure:"logs"`
+	Traces int `yaml:"traces" mapstructure:"traces"`
+	// Bytes bounds the encoded records of each signal's queue, 16 MiB
+	// (16777216) by default: 1 MiB to 1 GiB. With the endpoint down each
+	// signal holds up to this much plus about 2.5 MiB of batch buffers.
+	Bytes int `yaml:"bytes" mapstructure:"bytes"`
+}
+
+// Batch shapes export requests. In otlp.signals.logs or .traces a zero
+// field overrides nothing.
+type Batch struct {
+	// Size is the most log records or spans in one request; a request
+	// also stops at 512 KiB of encoded records. It must not exceed the
+	// signal's queue (otlp.queue.logs, otlp.queue.traces). In otlp.batch
+	// 0 means 2048, or the queue size when that is smaller
+	// (OTEL_BLRP_MAX_EXPORT_BATCH_SIZE, OTEL_BSP_MAX_EXPORT_BATCH_SIZE).
+	Size int `yaml:"size" mapstructure:"size"`
+	// Interval is how long records wait for a batch to fill before it is
+	// sent anyway, 1s by default: 1ms to 5m (OTEL_BLRP_SCHEDULE_DELAY,
+	// OTEL_BSP_SCHEDULE_DELAY).
+	Interval time.Duration `yaml:"interval" mapstructure:"interval"`
 }
 
 // Signals holds the per-signal OTLP settings.
@@ -142,6 +177,9 @@ type Signal struct {
 	TLS         TLS               `yaml:"tls" mapstructure:"tls"`
 	Timeout     time.Duration     `yaml:"timeout" mapstructure:"timeout"`
 	Compression string            `yaml:"compression" mapstructure:"compression"`
+	// Batch overrides otlp.batch for logs or traces; metrics are not
+	// batched (their interval is otlp.metrics_interval).
+	Batch Batch `yaml:"batch" mapstructure:"batch"`
 }
 
 // Exporting says whether procotel exports OTLP: an endpoint is set,
@@ -177,12 +215,33 @@ func Default() Config {
 			},
 			Traces: Traces{RootPolicy: "process_group"},
 		},
-		Output:      "text",
-		Color:       "auto",
-		OTLP:        OTLP{Protocol: "grpc", Timeout: 10 * time.Second},
+		Output: "text",
+		Color:  "auto",
+		OTLP: OTLP{Protocol: "grpc", Timeout: 10 * time.Second,
+			Queue: Queue{Logs: DefaultQueueSize, Traces: DefaultQueueSize, Bytes: DefaultQueueBytes},
+			Batch: Batch{Interval: DefaultBatchInterval}},
 		ServiceName: "procotel",
 	}
 }
+
+// The defaults of otlp.queue and otlp.batch, the exporter's own
+// (export.DefaultQueueSize, DefaultQueueBytes, DefaultBatchSize,
+// DefaultExportInterval).
+const (
+	DefaultQueueSize     = 16384
+	DefaultQueueBytes    = 16 << 20
+	DefaultBatchSize     = 2048
+	DefaultBatchInterval = time.Second
+)
+
+// The bounds of otlp.queue and otlp.batch.
+const (
+	maxQueueSize     = 1 << 24
+	minQueueBytes    = 1 << 20
+	maxQueueBytes    = 1 << 30
+	minBatchInterval = time.Millisecond
+	maxBatchInterval = 5 * time.Minute
+)
 
 // FieldError is a configuration error tied to one field.
 type FieldError struct {
@@ -273,6 +332,9 @@ func (c *Config) Validate() error {
 			return err
 		}
 	}
+	if err := c.OTLP.checkBatching(); err != nil {
+		return err
+	}
 	if c.OTLP.Timeout <= 0 {
 		return fieldErr("otlp.timeout", "must be positive, got %s", c.OTLP.Timeout)
 	}
@@ -295,6 +357,63 @@ func (c *Config) Validate() error {
 	return nil
 }
 
+// checkBatching validates otlp.queue, otlp.batch and the per-signal
+// batches: sizes in range, and each signal's batch no larger than its
+// queue, as the OpenTelemetry SDK specification requires.
+func (o OTLP) checkBatching() error {
+	for _, q := range []struct {
+		field, env string
+		n          int
+	}{{"otlp.queue.logs", "OTEL_BLRP_MAX_QUEUE_SIZE", o.Queue.Logs}, {"otlp.queue.traces", "OTEL_BSP_MAX_QUEUE_SIZE", o.Queue.Traces}} {
+		if q.n < 1 || q.n > maxQueueSize {
+			return fieldErr(q.field, "must be between 1 and %d records (%s), got %d", maxQueueSize, q.env, q.n)
+		}
+	}
+	if b := o.Queue.Bytes; b < minQueueBytes || b > maxQueueBytes {
+		return fieldErr("otlp.queue.bytes", "must be between %d (1 MiB) and %d (1 GiB) bytes, got %d", minQueueBytes, maxQueueBytes, b)
+	}
+	if err := o.Batch.check("otlp.batch", true); err != nil {
+		return err
+	}
+	for _, s := range []struct {
+		name, unit, env string
+		batch           Batch
+		queue           int
+	}{{"logs", "log records", "OTEL_BLRP", o.Signals.Logs.Batch, o.Queue.Logs}, {"traces", "spans", "OTEL_BSP", o.Signals.Traces.Batch, o.Queue.Traces}} {
+		field := "otlp.signals." + s.name + ".batch"
+		if err := s.batch.check(field, false); err != nil {
+			return err
+		}
+		size := s.batch.Size
+		if size == 0 {
+			size, field = o.Batch.Size, "otlp.batch"
+		}
+		if size > s.queue {
+			return fieldErr(field+".size", "a batch of %d %s does not fit in otlp.queue.%s (%d); a batch must not exceed its queue (%s_MAX_EXPORT_BATCH_SIZE ≤ %s_MAX_QUEUE_SIZE): lower the batch size or raise the queue",
+				size, s.unit, s.name, s.queue, s.env, s.env)
+		}
+	}
+	if o.Signals.Metrics.Batch != (Batch{}) {
+		return fieldErr("otlp.signals.metrics.batch", "metrics are not batched; set how often they are sent with otlp.metrics_interval")
+	}
+	return nil
+}
+
+// check validates one batch section; in general (otlp.batch) the
+// interval is required, in a signal's a zero field overrides nothing.
+func (b Batch) check(field string, general bool) error {
+	if b.Size < 0 {
+		return fieldErr(field+".size", "must not be negative (0: the default), got %d", b.Size)
+	}
+	if b.Interval == 0 && !general {
+		return nil
+	}
+	if b.Interval < minBatchInterval || b.Interval > maxBatchInterval {
+		return fieldErr(field+".interval", "must be between %s and %s, got %s", minBatchInterval, maxBatchInterval, b.Interval)
+	}
+	return nil
+}
+
 // LogsEnabled reports whether OTLP logs are sent when exporting: switched
 // on and, when only some signals have an endpoint, one of them.
 func (o OTLP) LogsEnabled() bool { return o.signalOn(o.Logs, o.Signals.Logs) }
@@ -304,6 +423,29 @@ func (o OTLP) TracesEnabled() bool { return o.signalOn(o.Traces, o.Signals.Trace
 
 // MetricsEnabled reports whether procotel's own metrics are sent.
 func (o OTLP) MetricsEnabled() bool { return o.signalOn(o.Metrics, o.Signals.Metrics) }
+
+// LogsBatch is the batch log records are sent in: otlp.signals.logs.batch
+// over otlp.batch, a size of 0 made DefaultBatchSize or otlp.queue.logs
+// when that is smaller.
+func (o OTLP) LogsBatch() Batch { return o.Batch.over(o.Signals.Logs.Batch, o.Queue.Logs) }
+
+// TracesBatch is the batch spans are sent in, as LogsBatch.
+func (o OTLP) TracesBatch() Batch { return o.Batch.over(o.Signals.Traces.Batch, o.Queue.Traces) }
+
+// over returns the general batch b with a signal's fields over it, for a
+// signal whose queue holds queue records.
+func (b Batch) over(sig Batch, queue int) Batch {
+	if sig.Size > 0 {
+		b.Size = sig.Size
+	}
+	if sig.Interval > 0 {
+		b.Interval = sig.Interval
+	}
+	if b.Size == 0 {
+		b.Size = min(DefaultBatchSize, queue)
+	}
+	return b
+}
 
 // RedactEnabled reports whether argv redaction is on.
 func (p Pipeline) RedactEnabled() bool { return p.Redact == nil || *p.Redact }

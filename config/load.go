@@ -182,7 +182,9 @@ func pathAtLine(n *yaml.Node, line int, prefix string) string {
 // ApplyEnv applies the standard OpenTelemetry environment variables:
 // OTEL_EXPORTER_OTLP_ENDPOINT, _PROTOCOL, _HEADERS, _INSECURE, _TIMEOUT,
 // _CERTIFICATE, _CLIENT_CERTIFICATE, _CLIENT_KEY, OTEL_SERVICE_NAME and
-// OTEL_RESOURCE_ATTRIBUTES.
+// OTEL_RESOURCE_ATTRIBUTES; the batch processors' OTEL_BLRP_* (logs) and
+// OTEL_BSP_* (traces) MAX_QUEUE_SIZE, MAX_EXPORT_BATCH_SIZE,
+// SCHEDULE_DELAY and EXPORT_TIMEOUT.
 func ApplyEnv(c *Config, getenv func(string) string) error {
 	env := func(name, field string) error {
 		if v := getenv(name); v != "" {
@@ -212,6 +214,26 @@ func ApplyEnv(c *Config, getenv func(string) string) error {
 	}
 	if err := env("OTEL_EXPORTER_OTLP_COMPRESSION", "otlp.compression"); err != nil {
 		return err
+	}
+	// The batch processors' variables of the SDK specification, per
+	// signal. EXPORT_TIMEOUT is the signal's export timeout, as
+	// OTEL_EXPORTER_OTLP_{LOGS,TRACES}_TIMEOUT is: that one, the
+	// exporter's own, is applied after it and wins when both are set.
+	for _, p := range []struct {
+		env       string
+		queueSize *int
+		dst       *Signal
+	}{{"OTEL_BLRP_", &c.OTLP.Queue.Logs, &c.OTLP.Signals.Logs}, {"OTEL_BSP_", &c.OTLP.Queue.Traces, &c.OTLP.Signals.Traces}} {
+		for _, err := range []error{
+			envCount(getenv, p.env+"MAX_QUEUE_SIZE", p.queueSize),
+			envCount(getenv, p.env+"MAX_EXPORT_BATCH_SIZE", &p.dst.Batch.Size),
+			envMillis(getenv, p.env+"SCHEDULE_DELAY", &p.dst.Batch.Interval),
+			envMillis(getenv, p.env+"EXPORT_TIMEOUT", &p.dst.Timeout),
+		} {
+			if err != nil {
+				return err
+			}
+		}
 	}
 	// Per signal, as the OTLP exporter specification names them; each
 	// beats its general variable.
@@ -267,16 +289,35 @@ func ApplyEnv(c *Config, getenv func(string) string) error {
 // envMillis reads a duration in milliseconds, as OTEL_* timeouts and
 // intervals give it.
 func envMillis(getenv func(string) string, name string, dst *time.Duration) error {
+	ms, ok, err := envPositive(getenv, name, "number of milliseconds")
+	if ok {
+		*dst = msDuration(ms)
+	}
+	return err
+}
+
+// envCount reads a positive whole number, as the OTEL_BLRP_* and
+// OTEL_BSP_* sizes give it; Validate checks its range.
+func envCount(getenv func(string) string, name string, dst *int) error {
+	n, ok, err := envPositive(getenv, name, "whole number")
+	if ok {
+		*dst = n
+	}
+	return err
+}
+
+// envPositive reads the positive whole number in variable name; ok is
+// false when it is unset or wrong (err says which: what it must be).
+func envPositive(getenv func(string) string, name, what string) (n int, ok bool, err error) {
 	v := getenv(name)
 	if v == "" {
-		return nil
+		return 0, false, nil
 	}
-	ms, err := strconv.Atoi(strings.TrimSpace(v))
-	if err != nil || ms <= 0 {
-		return fmt.Errorf("environment %s: want a positive number of milliseconds, got %q", name, v)
+	n, err = strconv.Atoi(strings.TrimSpace(v))
+	if err != nil || n <= 0 {
+		return 0, false, fmt.Errorf("environment %s: want a positive %s, got %q", name, what, v)
 	}
-	*dst = msDuration(ms)
-	return nil
+	return n, true, nil
 }
 
 // boolField returns where the optional boolean at a YAML path

@@ -132,12 +132,12 @@ func newExporterSignals(o Options, logs, spans signal) (*Exporter, error) {
 	out := &lineWriter{w: o.Messages}
 	if o.Logs && logs.out != nil {
 		so := o
-		so.Timeout = logs.cfg.timeout
+		so.Timeout, so.BatchSize, so.ExportInterval = logs.cfg.timeout, logs.cfg.batchSize, logs.cfg.interval
 		x.logs = newLogSink(logs.out, so, env, procs, ids, newReporter(out, logs.cfg, o.RetryFor))
 	}
 	if o.Traces && spans.out != nil {
 		so := o
-		so.Timeout = spans.cfg.timeout
+		so.Timeout, so.BatchSize, so.ExportInterval = spans.cfg.timeout, spans.cfg.batchSize, spans.cfg.interval
 		x.spans = newSpanSink(spans.out, so, env, procs, ids, newReporter(out, spans.cfg, o.RetryFor))
 	}
 	return x, nil

@@ -128,11 +128,14 @@ type Options struct {
 	// dropped and counted.
 	LogQueueSize, SpanQueueSize int
 	QueueBytes                  int
-	// BatchSize is the largest number of records or spans in one export;
-	// an export also stops at 512 KiB of encoded records, far below a
-	// Collector's default 4 MiB request limit.
+	// BatchSize is the largest number of records or spans in one export
+	// (DefaultBatchSize); an export also stops at 512 KiB of encoded
+	// records, far below a Collector's default 4 MiB request limit.
+	// LogsSignal.BatchSize and TracesSignal.BatchSize override it.
 	BatchSize int
-	// ExportInterval is how long records wait for a batch to fill.
+	// ExportInterval is how long records wait for a batch to fill
+	// (DefaultExportInterval); LogsSignal.ExportInterval and
+	// TracesSignal.ExportInterval override it.
 	ExportInterval time.Duration
 	// MetricInterval is how often NewMetrics collects and exports
 	// procotel's own metrics (OTEL_METRIC_EXPORT_INTERVAL).
@@ -157,6 +160,12 @@ type SignalOptions struct {
 	Compression string
 	// Insecure, when set, overrides Options.Insecure.
 	Insecure *bool
+	// BatchSize and ExportInterval, when positive, override Options'
+	// for this signal's batches (OTEL_BLRP_MAX_EXPORT_BATCH_SIZE and
+	// OTEL_BLRP_SCHEDULE_DELAY for logs, OTEL_BSP_* for traces). Metrics
+	// are not batched: MetricsSignal's are not used.
+	BatchSize      int
+	ExportInterval time.Duration
 }
 
 // TLSOptions name PEM files for TLS.
@@ -195,6 +204,9 @@ type signalConfig struct {
 	headers     map[string]string
 	timeout     time.Duration
 	compression string
+	// batchSize and interval shape the signal's batches (logs, traces).
+	batchSize int
+	interval  time.Duration
 	// url is the http/protobuf URL to post to; urlPath its path.
 	url, urlPath string
 }
@@ -253,7 +265,7 @@ func (o Options) signalOptions(signal string) SignalOptions {
 func (o Options) resolve(signal string) (signalConfig, error) {
 	so := o.signalOptions(signal)
 	c := signalConfig{signal: signal, protocol: o.Protocol, headers: o.Headers, timeout: o.Timeout,
-		compression: o.Compression, tlsFiles: o.TLS}
+		compression: o.Compression, tlsFiles: o.TLS, batchSize: o.BatchSize, interval: o.ExportInterval}
 	insecure := o.Insecure
 	if so.Protocol != "" {
 		c.protocol = so.Protocol
@@ -263,6 +275,12 @@ func (o Options) resolve(signal string) (signalConfig, error) {
 	}
 	if so.Timeout > 0 {
 		c.timeout = so.Timeout
+	}
+	if so.BatchSize > 0 {
+		c.batchSize = so.BatchSize
+	}
+	if so.ExportInterval > 0 {
+		c.interval = so.ExportInterval
 	}
 	if so.Compression != "" {
 		c.compression = so.Compression

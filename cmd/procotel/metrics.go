@@ -48,7 +48,7 @@ func selfStats(a *agent.Agent, exp *export.Exporter) export.SelfStats {
 }
 
 // otlpOptions turns the configuration into exporter options: endpoint,
-// protocol, headers, TLS, timeout, resource and signals.
+// protocol, headers, TLS, timeout, queues, batches, resource and signals.
 func otlpOptions(cfg config.Config, caps backends.Capabilities, stderr io.Writer) export.Options {
 	var res []attribute.KeyValue
 	if cfg.ServiceName != semconv.ServiceName {
@@ -68,9 +68,14 @@ func otlpOptions(cfg config.Config, caps backends.Capabilities, stderr io.Writer
 		},
 		Timeout:            o.Timeout,
 		Compression:        o.Compression,
-		LogsSignal:         signalOptions(o.Signals.Logs),
-		TracesSignal:       signalOptions(o.Signals.Traces),
-		MetricsSignal:      signalOptions(o.Signals.Metrics),
+		LogsSignal:         signalOptions(o.Signals.Logs, o.LogsBatch()),
+		TracesSignal:       signalOptions(o.Signals.Traces, o.TracesBatch()),
+		MetricsSignal:      signalOptions(o.Signals.Metrics, config.Batch{}),
+		LogQueueSize:       o.Queue.Logs,
+		SpanQueueSize:      o.Queue.Traces,
+		QueueBytes:         o.Queue.Bytes,
+		BatchSize:          o.Batch.Size,
+		ExportInterval:     o.Batch.Interval,
 		MetricInterval:     o.MetricsInterval,
 		Messages:           stderr,
 		Observer:           observer(caps.OS),
@@ -81,11 +86,14 @@ func otlpOptions(cfg config.Config, caps backends.Capabilities, stderr io.Writer
 	}
 }
 
-// signalOptions are one signal's overrides of the general settings.
-func signalOptions(s config.Signal) export.SignalOptions {
+// signalOptions are one signal's overrides of the general settings;
+// batch is the signal's resolved batch (config.OTLP.LogsBatch), zero for
+// metrics, which are not batched.
+func signalOptions(s config.Signal, batch config.Batch) export.SignalOptions {
 	return export.SignalOptions{
 		Endpoint: s.Endpoint, Protocol: s.Protocol, Headers: s.Headers, Insecure: s.Insecure,
 		TLS:     export.TLSOptions{CAFile: s.TLS.CAFile, CertFile: s.TLS.CertFile, KeyFile: s.TLS.KeyFile},
 		Timeout: s.Timeout, Compression: s.Compression,
+		BatchSize: batch.Size, ExportInterval: batch.Interval,
 	}
 }
