@@ -192,6 +192,9 @@ one):
       HTTP endpoint is used as given (no /v1/... appended)
   OTEL_LOGS_EXPORTER, OTEL_TRACES_EXPORTER, OTEL_METRICS_EXPORTER  otlp|none
   OTEL_METRIC_EXPORT_INTERVAL (ms)  how often procotel's own metrics go out
+  OTEL_BLRP_MAX_QUEUE_SIZE, _MAX_EXPORT_BATCH_SIZE, _SCHEDULE_DELAY (ms),
+      _EXPORT_TIMEOUT (ms)  log records' queue and batches; OTEL_BSP_* the
+      same for spans
   OTEL_SDK_DISABLED=true  no OTLP at all: print to the terminal
   OTEL_SERVICE_NAME, OTEL_RESOURCE_ATTRIBUTES
 `
