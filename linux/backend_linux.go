@@ -408,27 +408,28 @@ const maxExecRateLimit = 1 << 30
 // How often Run looks at a ring buffer that did not wake it. Each look
 // wakes a thread, and a wake-up costs more CPU than dozens of events, so
 // the interval follows what the last look found (nextPoll): pollInterval
-// normally; busyPollInterval once a look found busyRecords or more, where
-// waiting longer only makes batches larger (the kernel still wakes the
-// reader early when the buffer fills past wakeup_bytes); doubling up to
-// idlePollInterval while the buffer stays empty.
+// while records trickle in; busyPollInterval once they came at busyRate
+// or faster, where waiting longer only makes batches larger (the kernel
+// still wakes the reader early when the buffer fills past wakeup_bytes);
+// doubling up to idlePollInterval while the buffer stays empty.
 const (
 	pollInterval     = 10 * time.Millisecond
 	busyPollInterval = 40 * time.Millisecond
 	idlePollInterval = 100 * time.Millisecond
-	busyRecords      = 64
+	busyRate         = 1000 // records per second
 )
 
 // nextPoll returns the wait after a look that found n records, when the
-// wait before it was prev.
+// wait before it was prev. The rate is judged over prev, so that the
+// choice does not depend on the interval it led to.
 func nextPoll(prev time.Duration, n int) time.Duration {
 	switch {
-	case n >= busyRecords:
+	case n == 0:
+		return min(max(prev, pollInterval)*2, idlePollInterval)
+	case time.Duration(n)*time.Second >= busyRate*prev:
 		return busyPollInterval
-	case n > 0:
-		return pollInterval
 	}
-	return min(max(prev, pollInterval)*2, idlePollInterval)
+	return pollInterval
 }
 
 // argvCap is ARGV_CAP in bpf/record.h.

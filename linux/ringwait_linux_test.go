@@ -72,23 +72,31 @@ func TestRingWaiter(t *testing.T) {
 
 // TestNextPoll follows the reader's interval through a quiet spell, a
 // storm and back: doubling to idlePollInterval while nothing arrives,
-// busyPollInterval while a look finds busyRecords or more, pollInterval
-// otherwise.
+// busyPollInterval while records come at busyRate or faster (judged over
+// the wait they came in, so a rate just under it stays at pollInterval
+// whichever interval measured it), pollInterval otherwise.
 func TestNextPoll(t *testing.T) {
+	per := func(d time.Duration) int { return int(busyRate * d / time.Second) } // records at busyRate
 	steps := []struct {
 		found int
 		want  time.Duration
 	}{
 		{0, 2 * pollInterval}, {0, 4 * pollInterval}, {0, 8 * pollInterval}, {0, idlePollInterval},
-		{0, idlePollInterval}, {1, pollInterval}, {busyRecords - 1, pollInterval},
-		{busyRecords, busyPollInterval}, {5000, busyPollInterval}, {3, pollInterval},
-		{busyRecords, busyPollInterval}, {0, 2 * busyPollInterval}, {0, idlePollInterval},
+		{0, idlePollInterval},
+		{per(idlePollInterval) - 1, pollInterval}, // after 100 ms: just under the rate
+		{1, pollInterval}, {per(pollInterval) - 1, pollInterval},
+		{per(pollInterval), busyPollInterval}, // at the rate over 10 ms
+		{per(busyPollInterval) - 1, pollInterval}, // just under it over 40 ms
+		{per(pollInterval), busyPollInterval}, {5000, busyPollInterval}, {per(busyPollInterval), busyPollInterval},
+		{0, 2 * busyPollInterval}, {0, idlePollInterval},
+		{per(idlePollInterval), busyPollInterval}, // a storm starts during the back-off
 	}
 	poll := pollInterval
 	for i, s := range steps {
-		poll = nextPoll(poll, s.found)
-		if poll != s.want {
-			t.Fatalf("step %d: after a look that found %d records: wait %v, want %v", i, s.found, poll, s.want)
+		next := nextPoll(poll, s.found)
+		if next != s.want {
+			t.Fatalf("step %d: after a wait of %v that found %d records: wait %v, want %v", i, poll, s.found, next, s.want)
 		}
+		poll = next
 	}
 }
