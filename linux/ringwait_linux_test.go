@@ -85,7 +85,7 @@ func TestNextPoll(t *testing.T) {
 		{0, idlePollInterval},
 		{per(idlePollInterval) - 1, pollInterval}, // after 100 ms: just under the rate
 		{1, pollInterval}, {per(pollInterval) - 1, pollInterval},
-		{per(pollInterval), busyPollInterval}, // at the rate over 10 ms
+		{per(pollInterval), busyPollInterval},     // at the rate over 10 ms
 		{per(busyPollInterval) - 1, pollInterval}, // just under it over 40 ms
 		{per(pollInterval), busyPollInterval}, {5000, busyPollInterval}, {per(busyPollInterval), busyPollInterval},
 		{0, 2 * busyPollInterval}, {0, idlePollInterval},
