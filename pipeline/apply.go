@@ -63,7 +63,7 @@ func (p *Pipeline) seed(e *semconv.Event) {
 	p.redactProcess(e)
 	proc := &e.Process
 	proc.TID = proc.PID
-	if en := t.byKey[proc.Key()]; en != nil {
+	if en := t.byKey.get(proc.Key()); en != nil {
 		p.stats.Duplicates++
 		fillSelf(proc, &en.proc, true, p.cfg.CredsComplete)
 		t.absorb(en, proc)
@@ -107,7 +107,7 @@ func (p *Pipeline) fork(e *semconv.Event) {
 	child := &e.Process
 	parent := t.parentOf(child, true) // a parent is alive when it forks
 	if parent != nil {
-		if t.byKey[child.Key()] == nil && (e.OS != semconv.OSLinux || e.Fork.CloneFlags&cloneParent == 0) {
+		if t.byKey.get(child.Key()) == nil && (e.OS != semconv.OSLinux || e.Fork.CloneFlags&cloneParent == 0) {
 			learnFromChild(t, parent, child)
 		}
 		inherit(child, &parent.proc, p.cfg.CredsComplete)
@@ -123,7 +123,7 @@ func (p *Pipeline) fork(e *semconv.Event) {
 		p.stats.Unmatched[semconv.KindFork]++
 	}
 
-	if en := t.byKey[child.Key()]; en != nil {
+	if en := t.byKey.get(child.Key()); en != nil {
 		// Seeded in the race between attaching and the scan, or a duplicate.
 		if !en.seeded {
 			p.stats.Duplicates++

@@ -99,7 +99,7 @@ func (l *list) remove(en *entry) {
 // each pid, lineage, and bounded memory. It is not safe for concurrent use;
 // the Pipeline guards it.
 type table struct {
-	byKey  map[semconv.Key]*entry
+	byKey  keyIndex
 	byPID  map[int32]*entry
 	lists  [3]list // live (least recently active first), exited, reaped
 	max    int
@@ -123,7 +123,7 @@ type table struct {
 
 func newTable(max, keepReaped int, policy semconv.RootPolicy, launcher int32) *table {
 	return &table{
-		byKey:    make(map[semconv.Key]*entry),
+		byKey:    newKeyIndex(),
 		byPID:    make(map[int32]*entry),
 		max:      max,
 		keep:     keepReaped,
@@ -135,13 +135,13 @@ func newTable(max, keepReaped int, policy semconv.RootPolicy, launcher int32) *t
 	}
 }
 
-func (t *table) size() int { return len(t.byKey) }
+func (t *table) size() int { return t.byKey.len() }
 
 // find returns the process with this pid and start time; with start 0,
 // the current process with this pid.
 func (t *table) find(pid int32, start uint64) *entry {
 	if start != 0 {
-		return t.byKey[semconv.KeyOf(pid, start)]
+		return t.byKey.get(semconv.KeyOf(pid, start))
 	}
 	return t.byPID[pid]
 }
@@ -171,13 +171,13 @@ func (t *table) parentOf(p *semconv.Process, alive bool) *entry {
 
 // add inserts a new live entry for p, evicting if the table is full.
 func (t *table) add(p *semconv.Process) *entry {
-	for t.max > 0 && len(t.byKey) >= t.max {
+	for t.max > 0 && t.byKey.len() >= t.max {
 		if !t.evictOne() {
 			break
 		}
 	}
 	en := &entry{proc: *p, startNS: p.Start}
-	t.byKey[en.key()] = en
+	t.byKey.put(en.key(), en)
 	t.byPID[p.PID] = en
 	en.state = stateLive
 	t.lists[stateLive].pushBack(en)
@@ -234,7 +234,7 @@ func (t *table) evict(en *entry) {
 func (t *table) drop(en *entry) {
 	t.lists[en.state].remove(en)
 	en.state = stateEvicted
-	delete(t.byKey, en.key())
+	t.byKey.del(en.key())
 	if t.byPID[en.proc.PID] == en {
 		delete(t.byPID, en.proc.PID)
 	}
@@ -390,7 +390,7 @@ func (t *table) lineage(en *entry, traceParent string) semconv.Lineage {
 		}
 	}
 	if !en.creator.IsZero() {
-		if c := t.byKey[en.creator]; c != nil {
+		if c := t.byKey.get(en.creator); c != nil {
 			l.CreatorRoot = t.rootField(c)
 		}
 	}
@@ -425,7 +425,7 @@ func (t *table) Descends(p *semconv.Process, ancestor int32) bool {
 		if k.PID == ancestor {
 			return true
 		}
-		next := t.byKey[k]
+		next := t.byKey.get(k)
 		if next == nil {
 			return false
 		}
@@ -446,3 +446,57 @@ func creatorOf(en *entry) semconv.Key {
 	}
 	return semconv.Key{}
 }
+
+// keyIndex maps process identities to table entries. A key as KeyOf
+// makes it (a pid below 2^22, Linux's limit, and a start time in whole
+// StartGranularity steps) packs into one uint64, which Go's maps hash and
+// compare in one step, where the two-field struct with its padding costs
+// a hash call per field; any other key goes to a map of its own.
+type keyIndex struct {
+	packed map[uint64]*entry
+	other  map[semconv.Key]*entry
+}
+
+func newKeyIndex() keyIndex {
+	return keyIndex{packed: make(map[uint64]*entry), other: make(map[semconv.Key]*entry)}
+}
+
+const (
+	keyPIDBits   = 22
+	keyStartBits = 64 - keyPIDBits
+	keyStep      = uint64(semconv.StartGranularity)
+)
+
+// pack returns k as one uint64, or false when it does not fit.
+func pack(k semconv.Key) (uint64, bool) {
+	steps := k.Start / keyStep
+	if k.PID < 0 || k.PID >= 1<<keyPIDBits || k.Start%keyStep != 0 || steps >= 1<<keyStartBits {
+		return 0, false
+	}
+	return uint64(k.PID)<<keyStartBits | steps, true
+}
+
+func (x *keyIndex) get(k semconv.Key) *entry {
+	if p, ok := pack(k); ok {
+		return x.packed[p]
+	}
+	return x.other[k]
+}
+
+func (x *keyIndex) put(k semconv.Key, en *entry) {
+	if p, ok := pack(k); ok {
+		x.packed[p] = en
+		return
+	}
+	x.other[k] = en
+}
+
+func (x *keyIndex) del(k semconv.Key) {
+	if p, ok := pack(k); ok {
+		delete(x.packed, p)
+		return
+	}
+	delete(x.other, k)
+}
+
+func (x *keyIndex) len() int { return len(x.packed) + len(x.other) }

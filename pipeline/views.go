@@ -64,7 +64,7 @@ func (p *Pipeline) Lookup(pid int32) (ProcessInfo, bool) {
 // LookupKey returns the process with identity k, while the table keeps
 // it. Safe for concurrent use.
 func (p *Pipeline) LookupKey(k semconv.Key) (ProcessInfo, bool) {
-	return p.lookup(func(t *table) *entry { return t.byKey[k] })
+	return p.lookup(func(t *table) *entry { return t.byKey.get(k) })
 }
 
 // lookup returns what p knows of the entry find picks, under p.mu.
