@@ -5,7 +5,6 @@ import (
 	"runtime"
 	"runtime/debug"
 	"sync/atomic"
-	"time"
 )
 
 // GCPercent is procotel's GOGC unless the environment sets one. Its live
@@ -55,35 +54,25 @@ func OwnProcess() {
 	}
 }
 
-// backlogCheck is how often a running agent of an owned process looks at
-// its queue.
-const backlogCheck = 100 * time.Millisecond
-
 // growUnderBacklog gives the process back the processors OwnProcess took,
-// once the queue between backend and pipeline is over a quarter full:
-// one core no longer keeps up, and the reader and the pipeline run in
-// parallel from then on. It returns when done is closed or it grew them.
-func growUnderBacklog(q interface {
-	Len() int
-	Cap() int
-}, done <-chan struct{}) {
+// once the queue between backend and pipeline is over a quarter full (its
+// Backlog): one core no longer keeps up, and the reader and the pipeline
+// run in parallel from then on. It waits without a timer, so that a quiet
+// agent is not woken to look. It returns when done is closed or it grew
+// them.
+func growUnderBacklog(q interface{ Backlog() <-chan struct{} }, done <-chan struct{}) {
 	n := ownProcs.Load()
 	if n <= 1 {
 		return
 	}
-	tick := time.NewTicker(backlogCheck)
-	defer tick.Stop()
-	for {
-		select {
-		case <-done:
-			return
-		case <-tick.C:
-		}
-		if q.Len() > q.Cap()/4 && ownProcs.CompareAndSwap(n, 0) {
-			runtime.GOMAXPROCS(int(n))
-			grownProcs.Store(n)
-			return
-		}
+	select {
+	case <-done:
+		return
+	case <-q.Backlog():
+	}
+	if ownProcs.CompareAndSwap(n, 0) {
+		runtime.GOMAXPROCS(int(n))
+		grownProcs.Store(n)
 	}
 }
 

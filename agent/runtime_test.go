@@ -5,6 +5,8 @@ import (
 	"runtime/debug"
 	"testing"
 	"time"
+
+	"github.com/procotel/procotel/semconv"
 )
 
 // TestOwnProcess: procotel's GOGC, soft memory limit and single processor
@@ -57,12 +59,6 @@ func TestOwnProcess(t *testing.T) {
 	}
 }
 
-// fakeQueue is a queue whose depth the test sets.
-type fakeQueue struct{ n, c int }
-
-func (q *fakeQueue) Len() int { return q.n }
-func (q *fakeQueue) Cap() int { return q.c }
-
 // TestGrowUnderBacklog: a queue a quarter full or less keeps procotel on
 // one processor; over a quarter, it gets back the processors OwnProcess
 // took.
@@ -71,23 +67,34 @@ func TestGrowUnderBacklog(t *testing.T) {
 	t.Cleanup(func() { runtime.GOMAXPROCS(prev); ownProcs.Store(0); grownProcs.Store(0) })
 	ownProcs.Store(2)
 
+	q := semconv.NewQueue(8192, 256) // nobody consumes: the queue only fills
+	send := func(n int) {
+		for range n {
+			if !q.Send(&semconv.Event{Kind: semconv.KindFork}) {
+				t.Fatal("Send failed")
+			}
+		}
+		q.Flush()
+	}
 	done := make(chan struct{})
 	ended := make(chan struct{})
-	q := &fakeQueue{n: 2048, c: 8192}
 	go func() { growUnderBacklog(q, done); close(ended) }()
-	time.Sleep(3 * backlogCheck)
+	send(2048) // a quarter
+	time.Sleep(100 * time.Millisecond)
 	if got := runtime.GOMAXPROCS(0); got != 1 {
 		t.Fatalf("a queue a quarter full grew the processors to %d", got)
 	}
-	close(done)
-	<-ended
-
-	q = &fakeQueue{n: 2049, c: 8192}
-	growUnderBacklog(q, make(chan struct{})) // returns once it grew them
+	send(1)
+	select {
+	case <-ended:
+	case <-time.After(5 * time.Second):
+		t.Fatal("a queue over a quarter full did not grow the processors")
+	}
 	if got := runtime.GOMAXPROCS(0); got != 2 {
 		t.Fatalf("a backlog left %d processors, want 2", got)
 	}
 	if n, grown := GrownProcs(); !grown || n != 2 {
 		t.Errorf("GrownProcs %d %v, want 2 true", n, grown)
 	}
+	close(done)
 }

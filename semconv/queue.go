@@ -26,6 +26,7 @@ type Queue struct {
 	cur        []Event
 	queued     atomic.Int64 // events sent and not yet released
 	stop       <-chan struct{}
+	backlog    chan struct{} // see Backlog
 }
 
 // DefaultBatchLen is the batch length NewQueue uses for a length ≤ 0:
@@ -41,8 +42,13 @@ func NewQueue(capacity, batchLen int) *Queue {
 	}
 	batches := max(1, (capacity+batchLen-1)/batchLen)
 	return &Queue{full: make(chan []Event, batches), free: make(chan []Event, batches),
-		batchLen: batchLen}
+		batchLen: batchLen, backlog: make(chan struct{}, 1)}
 }
+
+// Backlog receives when a flush leaves more than a quarter of the queue's
+// capacity waiting for the consumer: the consumer falls behind. The
+// producer never waits on it; signals nobody took yet merge into one.
+func (q *Queue) Backlog() <-chan struct{} { return q.backlog }
 
 // StopOn makes the producer give up waiting for the consumer once c is
 // closed (a backend's Close, a replay's context): Next and Send then
@@ -93,9 +99,15 @@ func (q *Queue) Flush() {
 	if len(q.cur) == 0 {
 		return
 	}
-	q.queued.Add(int64(len(q.cur)))
+	n := q.queued.Add(int64(len(q.cur)))
 	q.full <- q.cur
 	q.cur = nil
+	if int(n) > q.Cap()/4 {
+		select {
+		case q.backlog <- struct{}{}:
+		default:
+		}
+	}
 }
 
 // take gets a free batch into cur: a recycled one, a new one while fewer

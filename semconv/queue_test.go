@@ -124,3 +124,48 @@ func TestQueueOf(t *testing.T) {
 		t.Fatalf("got %d events, first %v last %v", len(got), got[:1], got[len(got)-1:])
 	}
 }
+
+// TestQueueBacklog: a flush that leaves more than a quarter of the queue
+// waiting signals Backlog once; flushes up to a quarter do not, and the
+// producer never waits on the signal.
+func TestQueueBacklog(t *testing.T) {
+	q := NewQueue(1024, 64)
+	for i := 0; i < 256; i++ {
+		q.Send(&Event{Kind: KindFork})
+		if i%64 == 63 {
+			q.Flush()
+		}
+	}
+	select {
+	case <-q.Backlog():
+		t.Fatal("backlog signalled with a quarter of the queue waiting")
+	default:
+	}
+	for i := 0; i < 3; i++ { // three flushes past a quarter, nobody listening
+		q.Send(&Event{Kind: KindFork})
+		q.Flush()
+	}
+	select {
+	case <-q.Backlog():
+	default:
+		t.Fatal("no backlog signal with 259 of 1024 events waiting")
+	}
+	select {
+	case <-q.Backlog():
+		t.Fatal("signals nobody took did not merge into one")
+	default:
+	}
+	// The consumer catches up: releasing brings the queue under a quarter.
+	for n := 0; n < 259; {
+		b := <-q.Batches()
+		n += len(b)
+		q.Release(b)
+	}
+	q.Send(&Event{Kind: KindFork})
+	q.Flush()
+	select {
+	case <-q.Backlog():
+		t.Fatal("backlog signalled after the consumer caught up")
+	default:
+	}
+}
