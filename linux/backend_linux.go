@@ -408,15 +408,20 @@ const maxExecRateLimit = 1 << 30
 // How often Run looks at a ring buffer that did not wake it. Each look
 // wakes a thread, and a wake-up costs more CPU than dozens of events, so
 // the interval follows what the last look found (nextPoll): pollInterval
-// while records trickle in; busyPollInterval once they came at busyRate
-// or faster, where waiting longer only makes batches larger (the kernel
-// still wakes the reader early when the buffer fills past wakeup_bytes);
-// doubling up to idlePollInterval while the buffer stays empty.
+// while records trickle in; once they come at busyRate or faster, the
+// time busyRecords take at that rate, between pollInterval and
+// busyPollInterval, so that a storm is read in batches large enough to
+// make the wake-up cheap and small enough that what waits in memory
+// (between the kernel and the pipeline, and in its window) stays as it
+// was with pollInterval (the kernel still wakes the reader early when the
+// buffer fills past wakeup_bytes); doubling up to idlePollInterval while
+// the buffer stays empty.
 const (
 	pollInterval     = 10 * time.Millisecond
 	busyPollInterval = 40 * time.Millisecond
 	idlePollInterval = 100 * time.Millisecond
 	busyRate         = 1000 // records per second
+	busyRecords      = 1024
 )
 
 // nextPoll returns the wait after a look that found n records, when the
@@ -426,10 +431,10 @@ func nextPoll(prev time.Duration, n int) time.Duration {
 	switch {
 	case n == 0:
 		return min(max(prev, pollInterval)*2, idlePollInterval)
-	case time.Duration(n)*time.Second >= busyRate*prev:
-		return busyPollInterval
+	case time.Duration(n)*time.Second < busyRate*prev:
+		return pollInterval
 	}
-	return pollInterval
+	return min(max(prev*busyRecords/time.Duration(n), pollInterval), busyPollInterval)
 }
 
 // argvCap is ARGV_CAP in bpf/record.h.

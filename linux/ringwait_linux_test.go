@@ -71,10 +71,11 @@ func TestRingWaiter(t *testing.T) {
 }
 
 // TestNextPoll follows the reader's interval through a quiet spell, a
-// storm and back: doubling to idlePollInterval while nothing arrives,
-// busyPollInterval while records come at busyRate or faster (judged over
-// the wait they came in, so a rate just under it stays at pollInterval
-// whichever interval measured it), pollInterval otherwise.
+// storm and back: doubling to idlePollInterval while nothing arrives;
+// while records come at busyRate or faster (judged over the wait they
+// came in, so a rate just under it stays at pollInterval whichever
+// interval measured it), the time busyRecords take at their rate, kept
+// between pollInterval and busyPollInterval; pollInterval otherwise.
 func TestNextPoll(t *testing.T) {
 	per := func(d time.Duration) int { return int(busyRate * d / time.Second) } // records at busyRate
 	steps := []struct {
@@ -87,7 +88,12 @@ func TestNextPoll(t *testing.T) {
 		{1, pollInterval}, {per(pollInterval) - 1, pollInterval},
 		{per(pollInterval), busyPollInterval},     // at the rate over 10 ms
 		{per(busyPollInterval) - 1, pollInterval}, // just under it over 40 ms
-		{per(pollInterval), busyPollInterval}, {5000, busyPollInterval}, {per(busyPollInterval), busyPollInterval},
+		{per(pollInterval), busyPollInterval},
+		{busyRecords, busyPollInterval},         // 1024 in 40 ms: 40 ms
+		{2 * busyRecords, busyPollInterval / 2}, // twice the rate: half the time
+		{2 * busyRecords, busyPollInterval / 4}, // 2048 in 20 ms: 10 ms
+		{100 * busyRecords, pollInterval},       // never under pollInterval
+		{busyRecords / 4, busyPollInterval},     // the storm eases: 40 ms at most
 		{0, 2 * busyPollInterval}, {0, idlePollInterval},
 		{per(idlePollInterval), busyPollInterval}, // a storm starts during the back-off
 	}
