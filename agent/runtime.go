@@ -5,6 +5,7 @@ import (
 	"runtime"
 	"runtime/debug"
 	"sync/atomic"
+	"time"
 )
 
 // GCPercent is procotel's GOGC unless the environment sets one. Its live
@@ -54,25 +55,49 @@ func OwnProcess() {
 	}
 }
 
+// backlogConfirm is how long a backlog the queue signalled must last
+// before growUnderBacklog acts on it.
+const backlogConfirm = 100 * time.Millisecond
+
 // growUnderBacklog gives the process back the processors OwnProcess took,
-// once the queue between backend and pipeline is over a quarter full (its
-// Backlog): one core no longer keeps up, and the reader and the pipeline
-// run in parallel from then on. It waits without a timer, so that a quiet
-// agent is not woken to look. It returns when done is closed or it grew
-// them.
-func growUnderBacklog(q interface{ Backlog() <-chan struct{} }, done <-chan struct{}) {
+// once the queue between backend and pipeline stays over a quarter full:
+// one core no longer keeps up, and the reader and the pipeline run in
+// parallel from then on. It waits for the queue's Backlog signal, not on
+// a timer, so that a quiet agent is not woken to look; then it looks
+// again backlogConfirm later, because on one processor a single read of
+// the kernel buffer can queue that much before the pipeline gets to run.
+// It returns when done is closed or it grew them.
+func growUnderBacklog(q interface {
+	Len() int
+	Cap() int
+	Backlog() <-chan struct{}
+}, done <-chan struct{}) {
 	n := ownProcs.Load()
 	if n <= 1 {
 		return
 	}
-	select {
-	case <-done:
-		return
-	case <-q.Backlog():
-	}
-	if ownProcs.CompareAndSwap(n, 0) {
-		runtime.GOMAXPROCS(int(n))
-		grownProcs.Store(n)
+	confirm := time.NewTimer(time.Hour)
+	confirm.Stop()
+	defer confirm.Stop()
+	for {
+		select {
+		case <-done:
+			return
+		case <-q.Backlog():
+		}
+		confirm.Reset(backlogConfirm)
+		select {
+		case <-done:
+			return
+		case <-confirm.C:
+		}
+		if q.Len() > q.Cap()/4 {
+			if ownProcs.CompareAndSwap(n, 0) {
+				runtime.GOMAXPROCS(int(n))
+				grownProcs.Store(n)
+			}
+			return
+		}
 	}
 }
 

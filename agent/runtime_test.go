@@ -80,11 +80,23 @@ func TestGrowUnderBacklog(t *testing.T) {
 	ended := make(chan struct{})
 	go func() { growUnderBacklog(q, done); close(ended) }()
 	send(2048) // a quarter
-	time.Sleep(100 * time.Millisecond)
+	time.Sleep(2 * backlogConfirm)
 	if got := runtime.GOMAXPROCS(0); got != 1 {
 		t.Fatalf("a queue a quarter full grew the processors to %d", got)
 	}
+	// A burst over a quarter that the consumer takes at once is no
+	// backlog.
 	send(1)
+	for n := 0; n < 2049; {
+		b := <-q.Batches()
+		n += len(b)
+		q.Release(b)
+	}
+	time.Sleep(2 * backlogConfirm)
+	if got := runtime.GOMAXPROCS(0); got != 1 {
+		t.Fatalf("a burst the consumer took at once grew the processors to %d", got)
+	}
+	send(2049) // and nobody takes it
 	select {
 	case <-ended:
 	case <-time.After(5 * time.Second):

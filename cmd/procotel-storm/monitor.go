@@ -282,6 +282,9 @@ func (p *procotel) stop() (observed, error) {
 		ps = p.pipe.Stats()
 	}
 	fmt.Fprintf(os.Stderr, "[cpu %v until settled, %v to stop] ", cpuSettled.Round(time.Millisecond), (o.cpu - cpuSettled).Round(time.Millisecond))
+	if n, grown := agent.GrownProcs(); grown {
+		fmt.Fprintf(os.Stderr, "[backlog: grew to %d processors] ", n)
+	}
 	fmt.Fprintf(os.Stderr, "[heap %.1f MiB in use, %.1f MiB from the OS; table %d entries (%d live, %d exited, %d reaped); %s] ",
 		float64(ms.HeapInuse)/(1<<20), float64(ms.Sys)/(1<<20), ps.TableSize, ps.Live, ps.Exited, ps.Reaped, rssParts())
 	st := p.agent.Stats()
