@@ -142,10 +142,7 @@ func (a *asyncWriter) close(ctx context.Context) error {
 	}
 	a.closed = true
 	a.mu.Unlock()
-	select {
-	case a.wake <- struct{}{}:
-	default:
-	}
+	a.poke()
 	select {
 	case <-a.done:
 		return a.err
