@@ -28,7 +28,6 @@ type mapper struct {
 	now     func() time.Time
 	attrs   []attribute.KeyValue
 	layouts layouts
-	values  []pcommon.Value // scratch for putFresh
 }
 
 func newMapper(boot semconv.BootID) *mapper {
@@ -99,54 +98,39 @@ func putAttributes(m pcommon.Map, kvs []attribute.KeyValue) {
 
 // putFresh puts kvs into dst, which must be empty, as putAttributes
 // would, without looking each key up in dst: it copies in the keys, with
-// empty values, from the layout of kvs' keys, then sets the values by
-// position. A record's attributes come in a handful of layouts, so
-// copying one is cheaper than the lookups (which cost a scan of the keys
-// put so far per key).
+// empty values, from the layout of kvs' keys, then sets the values in
+// order. A record's attributes come in a handful of layouts, so copying
+// one is cheaper than the lookups (which cost a scan of the keys put so
+// far per key). A list that repeats a key is put by putAttributes.
 func (m *mapper) putFresh(dst pcommon.Map, kvs []attribute.KeyValue) {
 	l := m.layouts.of(kvs)
-	l.keys.CopyTo(dst)
-	if l.unique {
-		i := 0
-		for _, v := range dst.All() {
-			putValue(v, &kvs[i].Value)
-			i++
-		}
+	if l.repeats {
+		putAttributes(dst, kvs)
 		return
 	}
-	m.values = m.values[:0]
+	l.keys.CopyTo(dst)
+	i := 0
 	for _, v := range dst.All() {
-		m.values = append(m.values, v)
+		putValue(v, &kvs[i].Value)
+		i++
 	}
-	for i := range kvs {
-		putValue(m.values[l.slot[i]], &kvs[i].Value)
-	}
-	clear(m.values) // keep no pointer into a batch handed on
 }
 
-// layout is where putAttributes puts the values of an attribute list
-// into an empty map: each key once, in the order it first appears.
+// layout is the keys of an attribute list, in its order.
 type layout struct {
-	list   []attribute.Key // the list's keys, in its order, repeats included
-	keys   pcommon.Map     // the distinct keys, each with an empty value
-	slot   []int           // slot[i] is the position of list[i] in keys
-	unique bool            // no key repeats: slot[i] is i
+	list    []attribute.Key // the list's keys, repeats included
+	keys    pcommon.Map     // the distinct keys, each with an empty value
+	repeats bool            // a key occurs more than once
 }
 
 func newLayout(kvs []attribute.KeyValue) *layout {
-	l := &layout{list: make([]attribute.Key, len(kvs)), keys: pcommon.NewMap(), slot: make([]int, len(kvs))}
-	first := make(map[attribute.Key]int, len(kvs))
+	l := &layout{list: make([]attribute.Key, len(kvs)), keys: pcommon.NewMap()}
+	l.keys.EnsureCapacity(len(kvs))
 	for i, kv := range kvs {
 		l.list[i] = kv.Key
-		at, seen := first[kv.Key]
-		if !seen {
-			at = len(first)
-			first[kv.Key] = at
-			l.keys.PutEmpty(string(kv.Key))
-		}
-		l.slot[i] = at
+		l.keys.PutEmpty(string(kv.Key))
 	}
-	l.unique = len(first) == len(kvs)
+	l.repeats = l.keys.Len() != len(kvs)
 	return l
 }
 
