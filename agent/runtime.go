@@ -68,9 +68,8 @@ const backlogConfirm = 100 * time.Millisecond
 // the kernel buffer can queue that much before the pipeline gets to run.
 // It returns when done is closed or it grew them.
 func growUnderBacklog(q interface {
-	Len() int
-	Cap() int
 	Backlog() <-chan struct{}
+	Backlogged() bool
 }, done <-chan struct{}) {
 	n := ownProcs.Load()
 	if n <= 1 {
@@ -91,7 +90,7 @@ func growUnderBacklog(q interface {
 			return
 		case <-confirm.C:
 		}
-		if q.Len() > q.Cap()/4 {
+		if q.Backlogged() {
 			if ownProcs.CompareAndSwap(n, 0) {
 				runtime.GOMAXPROCS(int(n))
 				grownProcs.Store(n)

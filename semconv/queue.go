@@ -45,10 +45,14 @@ func NewQueue(capacity, batchLen int) *Queue {
 		batchLen: batchLen, backlog: make(chan struct{}, 1)}
 }
 
-// Backlog receives when a flush leaves more than a quarter of the queue's
-// capacity waiting for the consumer: the consumer falls behind. The
-// producer never waits on it; signals nobody took yet merge into one.
+// Backlog receives when a flush leaves the queue Backlogged: the consumer
+// falls behind. The producer never waits on it; signals nobody took yet
+// merge into one.
 func (q *Queue) Backlog() <-chan struct{} { return q.backlog }
+
+// Backlogged reports whether more than a quarter of the queue's capacity
+// waits for the consumer.
+func (q *Queue) Backlogged() bool { return q.Len() > q.Cap()/4 }
 
 // StopOn makes the producer give up waiting for the consumer once c is
 // closed (a backend's Close, a replay's context): Next and Send then
@@ -99,10 +103,11 @@ func (q *Queue) Flush() {
 	if len(q.cur) == 0 {
 		return
 	}
-	n := q.queued.Add(int64(len(q.cur)))
+	q.queued.Add(int64(len(q.cur)))
+	backlogged := q.Backlogged()
 	q.full <- q.cur
 	q.cur = nil
-	if int(n) > q.Cap()/4 {
+	if backlogged {
 		select {
 		case q.backlog <- struct{}{}:
 		default:
