@@ -56,10 +56,8 @@ type ringRun struct {
 	// exes holds the executable of each process seen to fork or exec,
 	// until its reap: the parent executable of its children's execs.
 	exes map[procKey]string
-	// taken counts the records the last read took; poll is the wait
-	// nextPoll chose from it.
+	// taken counts the records the last read took.
 	taken int
-	poll  time.Duration
 }
 
 // maxExes bounds ringRun.exes; when full it starts over.
@@ -91,7 +89,7 @@ func (b *Backend) Run(ctx context.Context, out *semconv.Queue) error {
 	// producing hook an interrupt); the reader drains the ring at the
 	// interval nextPoll picks, and the kernel wakes it early when the
 	// buffer fills past a quarter.
-	r.poll = pollInterval
+	poll := pollInterval
 	for {
 		r.taken = 0
 		more, err := r.read(ctx, -1)
@@ -104,8 +102,8 @@ func (b *Backend) Run(ctx context.Context, out *semconv.Queue) error {
 		if more := r.inferReaps(reapLate); !more {
 			return nil
 		}
-		r.poll = nextPoll(r.poll, r.taken)
-		if more, err := r.wait(r.poll); !more || err != nil {
+		poll = nextPoll(poll, r.taken)
+		if more, err := r.wait(poll); !more || err != nil {
 			return err
 		}
 	}
