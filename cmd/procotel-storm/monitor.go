@@ -138,13 +138,16 @@ func (p *procotel) complete() bool {
 	return true
 }
 
+// otlpHTTP reports whether p exports OTLP/HTTP (otlp is a URL).
+func (p *procotel) otlpHTTP() bool { return strings.HasPrefix(p.otlp, "http://") }
+
 func (p *procotel) name() string {
 	switch {
 	case p.kernelOnly:
 		return "procotel-kernel"
 	case p.noExecFailures:
 		return "procotel-no-exec-failures"
-	case strings.HasPrefix(p.otlp, "http://"):
+	case p.otlpHTTP():
 		return "procotel+otlp-http"
 	case p.otlp != "":
 		return "procotel+otlp"
@@ -189,7 +192,7 @@ func (p *procotel) start() error {
 	case p.kernelOnly:
 	case p.otlp != "":
 		proto := export.ProtocolGRPC
-		if strings.HasPrefix(p.otlp, "http://") {
+		if p.otlpHTTP() {
 			proto = export.ProtocolHTTP
 		}
 		exp, err := export.New(ctx, export.Options{
