@@ -25,6 +25,7 @@ type Redactor struct {
 	// Disabled turns redaction off: argv passes unchanged.
 	Disabled bool
 	rules    []rule
+	screen   *screen // which rules a string's byte pairs leave possible
 }
 
 // rule is one pattern. The secret is the pattern's first capture group,
@@ -120,7 +121,7 @@ var defaultRules = []rule{
 
 // DefaultRedactor returns a redactor with the built-in patterns.
 func DefaultRedactor() *Redactor {
-	return &Redactor{rules: defaultRules}
+	return &Redactor{rules: defaultRules, screen: defaultScreen}
 }
 
 // NewRedactor returns a redactor with the built-in patterns and extra
@@ -135,6 +136,7 @@ func NewRedactor(extra ...string) (*Redactor, error) {
 		}
 		r.rules = append(r.rules, rule{name: fmt.Sprintf("extra %d", i+1), re: re})
 	}
+	r.screen = newScreen(r.rules)
 	return r, nil
 }
 
@@ -184,17 +186,20 @@ func (r *Redactor) String(s string) string {
 		s = r.words(s)
 	}
 	var buf [256]byte
-	lower, set := lowerASCII(buf[:0], s)
+	lower, set, maybe := r.screen.lower(buf[:0], s)
 	if set.has(':') || set.has('=') {
 		if out := keyValues(s); out != s {
 			s = out
-			lower, set = lowerASCII(buf[:0], s)
+			lower, set, maybe = r.screen.lower(buf[:0], s)
 		}
 	}
 	for i := range r.rules {
+		if i < 64 && maybe&(1<<i) == 0 {
+			continue
+		}
 		if out := r.rules[i].apply(s, lower, &set); out != s {
 			s = out
-			lower, set = lowerASCII(buf[:0], s)
+			lower, set, maybe = r.screen.lower(buf[:0], s)
 		}
 	}
 	return s
@@ -356,10 +361,57 @@ type byteSet [4]uint64
 func (b *byteSet) add(c byte)      { b[c>>6] |= 1 << (c & 63) }
 func (b *byteSet) has(c byte) bool { return b[c>>6]&(1<<(c&63)) != 0 }
 
-// lowerASCII appends s to dst with ASCII letters in lower case, and
-// returns the set of bytes in it.
-func lowerASCII(dst []byte, s string) ([]byte, byteSet) {
+// screen tells, from the pairs of adjacent bytes in a string, which rules
+// could match it, so that a clean argument is not searched for each
+// rule's hints in turn. A rule with hints runs only on strings that
+// contain one of them, and a string contains a hint only if it contains
+// the hint's first two bytes side by side: pairs[i] has bit r set for
+// each rule r with a hint whose first two bytes have index i (pairIndex).
+// The index keeps 6 bits of each byte, so unrelated pairs share entries;
+// that lets a rule run that need not, never skips one that could match.
+// Rules without hints, with a one-byte hint, or past the 64th are always
+// run.
+type screen struct {
+	pairs  [1 << 12]uint64
+	always uint64
+}
+
+func pairIndex(a, b byte) int { return int(a&63)<<6 | int(b&63) }
+
+func newScreen(rules []rule) *screen {
+	sc := &screen{}
+	for i := range rules {
+		if i >= 64 {
+			break
+		}
+		bit := uint64(1) << i
+		if len(rules[i].hints) == 0 {
+			sc.always |= bit
+		}
+		for _, h := range rules[i].hints {
+			if len(h) < 2 {
+				sc.always |= bit
+				continue
+			}
+			sc.pairs[pairIndex(h[0], h[1])] |= bit
+		}
+	}
+	return sc
+}
+
+// defaultScreen is the screen of defaultRules.
+var defaultScreen = newScreen(defaultRules)
+
+// lower appends s to dst with ASCII letters in lower case, and returns the
+// set of bytes in it and the rules that could match it (bit i: rule i).
+// A nil screen reports every rule.
+func (sc *screen) lower(dst []byte, s string) ([]byte, byteSet, uint64) {
 	var set byteSet
+	maybe := ^uint64(0)
+	if sc != nil {
+		maybe = sc.always
+	}
+	var prev byte
 	for i := 0; i < len(s); i++ {
 		c := s[i]
 		if c >= 'A' && c <= 'Z' {
@@ -367,8 +419,12 @@ func lowerASCII(dst []byte, s string) ([]byte, byteSet) {
 		}
 		set.add(c)
 		dst = append(dst, c)
+		if sc != nil && i > 0 {
+			maybe |= sc.pairs[pairIndex(prev, c)]
+		}
+		prev = c
 	}
-	return dst, set
+	return dst, set, maybe
 }
 
 // contains reports whether lower (whose bytes are in set) contains the

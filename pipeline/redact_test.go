@@ -1,6 +1,7 @@
 package pipeline
 
 import (
+	"math/rand/v2"
 	"reflect"
 	"strings"
 	"testing"
@@ -206,5 +207,75 @@ func TestRedactorOptions(t *testing.T) {
 	}
 	if _, err := NewRedactor(`(`); err == nil || !strings.Contains(err.Error(), "compile redaction pattern 1") {
 		t.Errorf("bad pattern: %v", err)
+	}
+}
+
+// TestScreenKeepsEveryMatch checks that skipping the rules the byte-pair
+// screen rules out changes nothing: a redactor with the screen and one
+// without (every rule tried on every string) give the same output for a
+// secret of each rule, in changed case and among other text, and for
+// strings built from the hints' pieces.
+func TestScreenKeepsEveryMatch(t *testing.T) {
+	samples := []string{
+		"Authorization: Bearer abc.def",
+		"proxy-authorization: basic dXNlcjpwdw==",
+		"X-Api-Key: 0123456789",
+		"Cookie: session=abc",
+		"bearer eyabc.def-ghi",
+		"https://bob:pw@example.com/x",
+		"https://example.com/?access_token=abc&x=1",
+		"http://h/p?a=1&api_key=zzz#frag",
+		"AKIAABCDEFGHIJKLMNOP",
+		"ghp_" + strings.Repeat("a1", 18),
+		"github_pat_" + strings.Repeat("B", 22),
+		"glpat-" + strings.Repeat("x", 20),
+		"xoxb-1234567890-abc",
+		"sk_live_" + strings.Repeat("Z", 16),
+		"AIza" + strings.Repeat("q", 35),
+		"eyJhbGciOi.eyJzdWIiOi.sig",
+		"-----BEGIN RSA PRIVATE KEY-----\nMIIB\n-----END RSA PRIVATE KEY-----",
+		"pass:hunter2",
+	}
+	screened := DefaultRedactor()
+	every := &Redactor{rules: defaultRules}
+	check := func(s string) {
+		t.Helper()
+		if got, want := screened.String(s), every.String(s); got != want {
+			t.Errorf("String(%q): %q with the screen, %q with every rule", s, got, want)
+		}
+	}
+	for _, s := range samples {
+		if every.String(s) == s {
+			t.Errorf("sample %q is not redacted: it tests no rule", s)
+		}
+		for _, v := range []string{s, strings.ToUpper(s), strings.ToLower(s), "x" + s + " y", "a=b " + s + "&c"} {
+			check(v)
+		}
+	}
+	rng := rand.New(rand.NewPCG(1, 2))
+	var pieces []string
+	for _, ru := range defaultRules {
+		pieces = append(pieces, ru.hints...)
+		pieces = append(pieces, ru.needs...)
+	}
+	pieces = append(pieces, "a", "Z", "0", "_", "-", ".", " ", "x9", "https://", "bob:pw@")
+	for range 20000 {
+		var b strings.Builder
+		for range 1 + rng.IntN(6) {
+			p := pieces[rng.IntN(len(pieces))]
+			if rng.IntN(2) == 0 {
+				p = strings.ToUpper(p)
+			}
+			b.WriteString(p)
+			b.WriteString(strings.Repeat("A", rng.IntN(40)))
+		}
+		check(b.String())
+	}
+	// The screen does rule rules out.
+	_, _, maybe := defaultScreen.lower(nil, "/usr/bin/python3")
+	for i, ru := range defaultRules {
+		if ru.name == "bearer token" && maybe&(1<<i) != 0 {
+			t.Errorf("the screen keeps the bearer token rule for /usr/bin/python3")
+		}
 	}
 }
