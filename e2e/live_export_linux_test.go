@@ -469,6 +469,12 @@ func checkSelfMetrics(t *testing.T, l *live, fwd *Forwarded) {
 	}
 	want[export.MetricEventsDropped+"{reason=filtered,signal=logs}"] = int64(filtered)
 	want[export.MetricTableSize+"{}"] = int64(s.TableSize)
+	want[export.MetricEventsUndecodable+"{}"] = int64(s.DecodeErrors)
+	want[export.MetricExecsThrottled+"{}"] = int64(s.Throttled)
+	want[export.MetricReapsInferred+"{}"] = int64(s.ReapsInferred)
+	want[export.MetricReapsLate+"{}"] = int64(s.LateReaps)
+	want[export.MetricPipelineDropped+"{reason=lost_exit}"] = int64(s.LostExits)
+	want[export.MetricPipelineDropped+"{reason=evicted_live}"] = int64(s.EvictedLive)
 
 	last := map[string]int64{}
 	var resource map[string]*commonpb.AnyValue

@@ -154,10 +154,12 @@ func startLiveWith(t *testing.T, anchorPID int, o export.Options, bo backends.Op
 func (l *live) selfStats() export.SelfStats {
 	bs, ps := l.agent.Stats(), l.pipe.Stats()
 	return export.SelfStats{
-		Received: bs.Received, Lost: bs.Lost,
+		Received: bs.Received, Lost: bs.Lost, DecodeErrors: bs.DecodeErrors,
+		Throttled: bs.Throttled, ReapsInferred: bs.ReapsInferred, LateReaps: bs.LateReapsDropped,
 		Filtered: ps.Filtered, FilteredLifetimes: ps.LifetimesFiltered,
-		TableSize: ps.TableSize,
-		Export:    l.x.Stats(),
+		TableSize:     ps.TableSize,
+		InvalidEvents: ps.Invalid, LostExits: ps.LostExits, EvictedLive: ps.EvictedLive,
+		Export: l.x.Stats(),
 	}
 }
 

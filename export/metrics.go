@@ -28,6 +28,20 @@ const (
 	MetricEventsExported = "procotel.events.exported"
 	MetricEventsDropped  = "procotel.events.dropped"
 	MetricTableSize      = "procotel.process_table.size"
+
+	MetricEventsUndecodable = "procotel.events.undecodable"
+	MetricExecsThrottled    = "procotel.execs.throttled"
+	MetricReapsInferred     = "procotel.reaps.inferred"
+	MetricReapsLate         = "procotel.reaps.late"
+	MetricPipelineDropped   = "procotel.pipeline.dropped"
+)
+
+// The reasons of MetricPipelineDropped, as the Collector receiver's
+// pipeline_dropped metric names them.
+const (
+	ReasonInvalidEvent = "invalid_event" // an event of no valid kind
+	ReasonLostExit     = "lost_exit"     // a process gone without its exit: its lifetime ends unseen
+	ReasonEvictedLive  = "evicted_live"  // a live process evicted from a full table: its lifetime is lost
 )
 
 // The attribute keys of procotel's own metrics and the values of the
@@ -60,6 +74,20 @@ type SelfStats struct {
 	FilteredLifetimes uint64
 	// TableSize is the number of processes in the pipeline's table.
 	TableSize int
+	// DecodeErrors counts kernel records the backend could not decode.
+	DecodeErrors uint64
+	// Throttled counts execs the kernel counted instead of reporting
+	// (the exec rate limit); throttle records carry them per cgroup.
+	Throttled uint64
+	// ReapsInferred counts reaps the kernel did not report in time, which
+	// the backend inferred from the process being gone; LateReaps the
+	// kernel's reports that came after such an inference, dropped as
+	// its duplicates.
+	ReapsInferred, LateReaps uint64
+	// InvalidEvents, LostExits and EvictedLive are what the pipeline
+	// lost: events of no valid kind, exits of processes found gone
+	// without one, live processes evicted from a full table.
+	InvalidEvents, LostExits, EvictedLive uint64
 	// Export is the exporter's counters (Exporter.Stats); zero when
 	// nothing is exported over OTLP.
 	Export Stats
@@ -203,6 +231,8 @@ func (m *Metrics) ForceFlush(ctx context.Context) error {
 // selfInstruments are the registered instruments.
 type selfInstruments struct {
 	received, lost, exported, dropped metric.Int64ObservableCounter
+	undecodable, throttled            metric.Int64ObservableCounter
+	inferred, late, pipeDropped       metric.Int64ObservableCounter
 	table                             metric.Int64ObservableGauge
 }
 
@@ -221,6 +251,11 @@ func registerSelfMetrics(meter metric.Meter, source func() SelfStats) error {
 	in.lost = counter(MetricEventsLost, "{event}", "Events the kernel could not hand over (buffer full), by kind.")
 	in.exported = counter(MetricEventsExported, "{record}", "Log records and spans the OTLP endpoint accepted, by signal.")
 	in.dropped = counter(MetricEventsDropped, "{record}", "Log records and spans not exported, by signal and reason.")
+	in.undecodable = counter(MetricEventsUndecodable, "{record}", "Kernel records the backend could not decode.")
+	in.throttled = counter(MetricExecsThrottled, "{exec}", "Execs counted instead of reported past capture.exec_rate_limit; the throttle records carry them per cgroup.")
+	in.inferred = counter(MetricReapsInferred, "{event}", "Reaps the kernel did not report in time, inferred from the process being gone.")
+	in.late = counter(MetricReapsLate, "{event}", "Reaps the kernel reported after they were inferred, dropped as duplicates.")
+	in.pipeDropped = counter(MetricPipelineDropped, "{item}", "Events and lifetimes the pipeline lost, by reason.")
 	if err != nil {
 		return fmt.Errorf("create instrument: %w", err)
 	}
@@ -245,8 +280,20 @@ func registerSelfMetrics(meter metric.Meter, source func() SelfStats) error {
 		}
 	}
 
+	pipeReasons := [3]metric.ObserveOption{}
+	for i, r := range []string{ReasonInvalidEvent, ReasonLostExit, ReasonEvictedLive} {
+		pipeReasons[i] = set(attribute.String(MetricAttrReason, r))
+	}
+
 	_, err = meter.RegisterCallback(func(_ context.Context, o metric.Observer) error {
 		s := source()
+		o.ObserveInt64(in.undecodable, clampInt64(s.DecodeErrors))
+		o.ObserveInt64(in.throttled, clampInt64(s.Throttled))
+		o.ObserveInt64(in.inferred, clampInt64(s.ReapsInferred))
+		o.ObserveInt64(in.late, clampInt64(s.LateReaps))
+		for i, n := range [3]uint64{s.InvalidEvents, s.LostExits, s.EvictedLive} {
+			o.ObserveInt64(in.pipeDropped, clampInt64(n), pipeReasons[i])
+		}
 		for k := range semconv.NumKinds {
 			if s.Received[k] > 0 && kindAttrs[k] != nil {
 				o.ObserveInt64(in.received, clampInt64(s.Received[k]), kindAttrs[k])
@@ -273,7 +320,8 @@ func registerSelfMetrics(meter metric.Meter, source func() SelfStats) error {
 		}
 		o.ObserveInt64(in.table, int64(s.TableSize))
 		return nil
-	}, in.received, in.lost, in.exported, in.dropped, in.table)
+	}, in.received, in.lost, in.exported, in.dropped, in.table,
+		in.undecodable, in.throttled, in.inferred, in.late, in.pipeDropped)
 	if err != nil {
 		return fmt.Errorf("register metrics callback: %w", err)
 	}

@@ -55,6 +55,10 @@ func TestSelfMetrics(t *testing.T) {
 	s.Filtered[semconv.KindExit] = 1
 	s.FilteredLifetimes = 1
 	s.TableSize = 42
+	s.DecodeErrors = 11
+	s.Throttled = 12
+	s.ReapsInferred, s.LateReaps = 13, 14
+	s.InvalidEvents, s.LostExits, s.EvictedLive = 15, 16, 17
 	s.Export.Logs[semconv.KindFork] = Counts{Exported: 5, DroppedQueueFull: 1}
 	s.Export.Logs[semconv.KindExit] = Counts{Exported: 7, DroppedExport: 2, DroppedClosed: 1}
 	s.Export.Logs[semconv.KindExec] = Counts{DroppedPermanent: 4, DroppedRejected: 5, DroppedShutdown: 6}
@@ -94,6 +98,13 @@ func TestSelfMetrics(t *testing.T) {
 		"procotel.events.dropped{reason=rejected,signal=spans}":        2,
 		"procotel.events.dropped{reason=shutdown,signal=spans}":        0,
 		"procotel.process_table.size{}":                                42,
+		"procotel.events.undecodable{}":                                11,
+		"procotel.execs.throttled{}":                                   12,
+		"procotel.reaps.inferred{}":                                    13,
+		"procotel.reaps.late{}":                                        14,
+		"procotel.pipeline.dropped{reason=invalid_event}":              15,
+		"procotel.pipeline.dropped{reason=lost_exit}":                  16,
+		"procotel.pipeline.dropped{reason=evicted_live}":               17,
 	}
 	for k, v := range want {
 		if g, ok := got[k]; !ok || g != v {

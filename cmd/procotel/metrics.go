@@ -36,10 +36,12 @@ func startSelfMetrics(ctx context.Context, cfg config.Config, caps backends.Capa
 // exporter. Each Stats method is safe for concurrent use.
 func selfStats(a *agent.Agent, exp *export.Exporter) export.SelfStats {
 	bs := a.Stats()
-	s := export.SelfStats{Received: bs.Received, Lost: bs.Lost}
+	s := export.SelfStats{Received: bs.Received, Lost: bs.Lost, DecodeErrors: bs.DecodeErrors,
+		Throttled: bs.Throttled, ReapsInferred: bs.ReapsInferred, LateReaps: bs.LateReapsDropped}
 	if p := a.Pipeline(); p != nil {
 		ps := p.Stats()
 		s.Filtered, s.FilteredLifetimes, s.TableSize = ps.Filtered, ps.LifetimesFiltered, ps.TableSize
+		s.InvalidEvents, s.LostExits, s.EvictedLive = ps.Invalid, ps.LostExits, ps.EvictedLive
 	}
 	if exp != nil {
 		s.Export = exp.Stats()
