@@ -22,16 +22,15 @@ import (
 const scopeName = "github.com/procotel/procotel"
 
 // mapper turns events and lifetimes into pdata. It is not safe for
-// concurrent use: it reuses one attribute buffer.
+// concurrent use: its caches are not guarded.
 type mapper struct {
 	ids     *semconv.IDCache // span and trace ids of recent processes
 	now     func() time.Time
-	attrs   []attribute.KeyValue
 	layouts layouts
 }
 
 func newMapper(boot semconv.BootID) *mapper {
-	return &mapper{ids: semconv.NewIDCache(boot), now: time.Now, attrs: make([]attribute.KeyValue, 0, 48)}
+	return &mapper{ids: semconv.NewIDCache(boot), now: time.Now}
 }
 
 // appendLogRecord appends e's log record to dst: semconv.ShapeRecord
@@ -50,8 +49,10 @@ func (m *mapper) appendLogRecord(dst plog.LogRecordSlice, e *semconv.Event) bool
 	r.SetSeverityNumber(plog.SeverityNumber(shape.SeverityNumber))
 	r.SetSeverityText(shape.SeverityText)
 	r.Body().SetStr(shape.Body)
-	m.attrs = semconv.EventAttributes(e, m.attrs[:0])
-	m.putFresh(r.Attributes(), m.attrs)
+	// The attributes are gathered on the stack: copied into a heap buffer
+	// while the GC marks, each would cost a write barrier.
+	var buf [attrsOnStack]attribute.KeyValue
+	m.putFresh(r.Attributes(), semconv.EventAttributes(e, buf[:0]))
 	r.SetTraceID(pcommon.TraceID(shape.TraceID))
 	r.SetSpanID(pcommon.SpanID(shape.SpanID))
 	r.SetFlags(plog.LogRecordFlags(shape.Flags))
@@ -73,8 +74,8 @@ func (m *mapper) appendSpan(dst ptrace.SpanSlice, l *semconv.Lifetime) {
 	s.SetKind(ptrace.SpanKindInternal)
 	s.SetStartTimestamp(pcommon.NewTimestampFromTime(shape.Start))
 	s.SetEndTimestamp(pcommon.NewTimestampFromTime(shape.End))
-	m.attrs = semconv.LifetimeAttributes(l, m.attrs[:0])
-	m.putFresh(s.Attributes(), m.attrs)
+	var buf [attrsOnStack]attribute.KeyValue // as in appendLogRecord
+	m.putFresh(s.Attributes(), semconv.LifetimeAttributes(l, buf[:0]))
 	if shape.Error {
 		s.Status().SetCode(ptrace.StatusCodeError)
 		s.Status().SetMessage(shape.StatusMessage)
@@ -86,6 +87,10 @@ func (m *mapper) appendSpan(dst ptrace.SpanSlice, l *semconv.Lifetime) {
 		link.SetFlags(shape.LinkFlags)
 	}
 }
+
+// attrsOnStack is how many attributes of a record or span are gathered
+// on the stack; a longer list moves to the heap.
+const attrsOnStack = 40
 
 // putAttributes puts kvs into m; a later key replaces an earlier one.
 func putAttributes(m pcommon.Map, kvs []attribute.KeyValue) {
