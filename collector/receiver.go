@@ -205,6 +205,13 @@ func (r *procotelReceiver) registerTelemetry(run *run) (*metadata.TelemetryBuild
 	if err != nil {
 		return nil, err
 	}
+	// backendCounter observes one of the backend's counters.
+	backendCounter := func(get func(backends.Stats) uint64) metric.Int64Callback {
+		return func(_ context.Context, o metric.Int64Observer) error {
+			o.Observe(clampInt64(get(run.agent.Stats())))
+			return nil
+		}
+	}
 	kindAttrs := make([]metric.ObserveOption, semconv.NumKinds)
 	for k := range kindAttrs {
 		kindAttrs[k] = metric.WithAttributes(attribute.String("kind", semconv.Kind(k).String()))
@@ -218,10 +225,10 @@ func (r *procotelReceiver) registerTelemetry(run *run) (*metadata.TelemetryBuild
 			}
 			return nil
 		}),
-		tb.RegisterReceiverProcotelBackendDecodeErrorsCallback(func(_ context.Context, o metric.Int64Observer) error {
-			o.Observe(clampInt64(run.agent.Stats().DecodeErrors))
-			return nil
-		}),
+		tb.RegisterReceiverProcotelBackendDecodeErrorsCallback(backendCounter(func(s backends.Stats) uint64 { return s.DecodeErrors })),
+		tb.RegisterReceiverProcotelBackendExecsThrottledCallback(backendCounter(func(s backends.Stats) uint64 { return s.Throttled })),
+		tb.RegisterReceiverProcotelBackendReapsInferredCallback(backendCounter(func(s backends.Stats) uint64 { return s.ReapsInferred })),
+		tb.RegisterReceiverProcotelBackendReapsLateCallback(backendCounter(func(s backends.Stats) uint64 { return s.LateReapsDropped })),
 		tb.RegisterReceiverProcotelPipelineDroppedCallback(func(_ context.Context, o metric.Int64Observer) error {
 			ps := run.pipe.Stats()
 			for _, x := range []struct {

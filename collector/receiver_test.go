@@ -547,8 +547,11 @@ func checkMetrics(t *testing.T, tel *componenttest.Telemetry, w recorded) {
 		t.Errorf("lost events metric: %v, want exit %d only", lost, w.lostExit)
 	}
 	for name, want := range map[string]int64{
-		"otelcol_receiver_accepted_log_records": int64(w.wantLogs),
-		"otelcol_receiver_accepted_spans":       int64(w.wantSpans),
+		"otelcol_receiver_accepted_log_records":             int64(w.wantLogs),
+		"otelcol_receiver_accepted_spans":                   int64(w.wantSpans),
+		"otelcol_receiver_procotel_backend_execs_throttled": int64(w.throttled),
+		"otelcol_receiver_procotel_backend_reaps_inferred":  int64(w.reapsInferred),
+		"otelcol_receiver_procotel_backend_reaps_late":      int64(w.lateReaps),
 	} {
 		m, err := tel.GetMetric(name)
 		if err != nil {

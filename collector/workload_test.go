@@ -26,11 +26,13 @@ type recorded struct {
 	wantLogs         int // log records the events become
 	wantSpans        int // lifetimes that close
 	lostExit         uint64
+	// what the trailer says the recording backend throttled and inferred
+	throttled, reapsInferred, lateReaps uint64
 }
 
 // writeRecording writes the workload as a replay recording and returns
 // its ground truth. The trailer says the recording backend lost 4 exit
-// events.
+// events, throttled 9 execs, inferred 2 reaps and dropped 1 late one.
 func writeRecording(t *testing.T) recorded {
 	t.Helper()
 	clock := semconv.Clock{BootWall: time.Now().Add(-time.Hour).Truncate(time.Microsecond)}
@@ -93,9 +95,9 @@ func writeRecording(t *testing.T) recorded {
 	caps := backends.Capabilities{OS: semconv.OSLinux, Boot: testBoot, Clock: clock, Kinds: semconv.Kinds()}
 	var st backends.Stats
 	st.Lost[semconv.KindExit] = 4
-	// (Lost[KindInvalid] is not used: replay writes it as "invalid" and
-	// cannot read that name back; see the report.)
 	w.lostExit = 4
+	st.Throttled, st.ReapsInferred, st.LateReapsDropped = 9, 2, 1
+	w.throttled, w.reapsInferred, w.lateReaps = 9, 2, 1
 	if err := replay.WriteFile(w.path, "ebpf", caps, events, st); err != nil {
 		t.Fatal(err)
 	}

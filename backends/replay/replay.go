@@ -44,6 +44,11 @@ type Trailer struct {
 	Received     map[string]uint64 `json:"received"`
 	Lost         map[string]uint64 `json:"lost"`
 	DecodeErrors uint64            `json:"decode_errors"`
+	// Throttled, ReapsInferred and LateReaps are Stats.Throttled,
+	// Stats.ReapsInferred and Stats.LateReapsDropped.
+	Throttled     uint64 `json:"throttled,omitempty"`
+	ReapsInferred uint64 `json:"reaps_inferred,omitempty"`
+	LateReaps     uint64 `json:"late_reaps,omitempty"`
 }
 
 type trailerLine struct {
@@ -107,7 +112,8 @@ func (w *Writer) Count() uint64 { return w.n }
 
 // Close writes the trailer with the backend's counters and flushes.
 func (w *Writer) Close(st backends.Stats) error {
-	t := Trailer{Received: map[string]uint64{}, Lost: map[string]uint64{}, DecodeErrors: st.DecodeErrors}
+	t := Trailer{Received: map[string]uint64{}, Lost: map[string]uint64{}, DecodeErrors: st.DecodeErrors,
+		Throttled: st.Throttled, ReapsInferred: st.ReapsInferred, LateReaps: st.LateReapsDropped}
 	for k := 0; k < semconv.NumKinds; k++ {
 		if st.Received[k] != 0 {
 			t.Received[semconv.Kind(k).String()] = st.Received[k]
@@ -262,8 +268,8 @@ func (b *Backend) Run(ctx context.Context, out *semconv.Queue) error {
 	}
 }
 
-// applyTrailer makes the recording backend's lost counts visible in Stats,
-// so a replay shows what the original run lost.
+// applyTrailer makes the recording backend's lost, throttled and inferred
+// counts visible in Stats, so a replay shows what the original run lost.
 func (b *Backend) applyTrailer(t *Trailer) {
 	b.mu.Lock()
 	defer b.mu.Unlock()
@@ -279,6 +285,9 @@ func (b *Backend) applyTrailer(t *Trailer) {
 		}
 	}
 	b.stats.DecodeErrors += t.DecodeErrors
+	b.stats.Throttled += t.Throttled
+	b.stats.ReapsInferred += t.ReapsInferred
+	b.stats.LateReapsDropped += t.LateReaps
 }
 
 // Stats returns what was replayed so far, plus the recording's lost counts.

@@ -41,6 +41,7 @@ func TestRoundTrip(t *testing.T) {
 	st.Received[semconv.KindFork] = 1
 	st.Lost[semconv.KindExit] = 4
 	st.Lost[semconv.KindInvalid] = 2 // lost without a kind (DTrace drops)
+	st.Throttled, st.ReapsInferred, st.LateReapsDropped = 7, 3, 1
 	if err := w.Close(st); err != nil {
 		t.Fatal(err)
 	}
@@ -75,6 +76,10 @@ func TestRoundTrip(t *testing.T) {
 	if s.Lost[semconv.KindExit] != 4 || s.Lost[semconv.KindInvalid] != 2 || s.TotalLost() != 6 {
 		t.Errorf("lost from trailer: exit %d (want 4), unknown kind %d (want 2), total %d (want 6)",
 			s.Lost[semconv.KindExit], s.Lost[semconv.KindInvalid], s.TotalLost())
+	}
+	if s.Throttled != 7 || s.ReapsInferred != 3 || s.LateReapsDropped != 1 {
+		t.Errorf("from trailer: throttled %d (want 7), reaps inferred %d (want 3), late reaps %d (want 1)",
+			s.Throttled, s.ReapsInferred, s.LateReapsDropped)
 	}
 }
 

@@ -25,13 +25,16 @@ func Tracer(settings component.TelemetrySettings) trace.Tracer {
 // TelemetryBuilder provides an interface for components to report telemetry
 // as defined in metadata and user config.
 type TelemetryBuilder struct {
-	meter                               metric.Meter
-	mu                                  sync.Mutex
-	registrations                       []metric.Registration
-	ReceiverProcotelBackendDecodeErrors metric.Int64ObservableCounter
-	ReceiverProcotelBackendEventsLost   metric.Int64ObservableCounter
-	ReceiverProcotelItemsDropped        metric.Int64ObservableCounter
-	ReceiverProcotelPipelineDropped     metric.Int64ObservableCounter
+	meter                                 metric.Meter
+	mu                                    sync.Mutex
+	registrations                         []metric.Registration
+	ReceiverProcotelBackendDecodeErrors   metric.Int64ObservableCounter
+	ReceiverProcotelBackendEventsLost     metric.Int64ObservableCounter
+	ReceiverProcotelBackendExecsThrottled metric.Int64ObservableCounter
+	ReceiverProcotelBackendReapsInferred  metric.Int64ObservableCounter
+	ReceiverProcotelBackendReapsLate      metric.Int64ObservableCounter
+	ReceiverProcotelItemsDropped          metric.Int64ObservableCounter
+	ReceiverProcotelPipelineDropped       metric.Int64ObservableCounter
 }
 
 // TelemetryBuilderOption applies changes to default builder.
@@ -66,6 +69,51 @@ func (builder *TelemetryBuilder) RegisterReceiverProcotelBackendEventsLostCallba
 		cb(ctx, &observerInt64{inst: builder.ReceiverProcotelBackendEventsLost, obs: o})
 		return nil
 	}, builder.ReceiverProcotelBackendEventsLost)
+	if err != nil {
+		return err
+	}
+	builder.mu.Lock()
+	defer builder.mu.Unlock()
+	builder.registrations = append(builder.registrations, reg)
+	return nil
+}
+
+// RegisterReceiverProcotelBackendExecsThrottledCallback sets callback for observable ReceiverProcotelBackendExecsThrottled metric.
+func (builder *TelemetryBuilder) RegisterReceiverProcotelBackendExecsThrottledCallback(cb metric.Int64Callback) error {
+	reg, err := builder.meter.RegisterCallback(func(ctx context.Context, o metric.Observer) error {
+		cb(ctx, &observerInt64{inst: builder.ReceiverProcotelBackendExecsThrottled, obs: o})
+		return nil
+	}, builder.ReceiverProcotelBackendExecsThrottled)
+	if err != nil {
+		return err
+	}
+	builder.mu.Lock()
+	defer builder.mu.Unlock()
+	builder.registrations = append(builder.registrations, reg)
+	return nil
+}
+
+// RegisterReceiverProcotelBackendReapsInferredCallback sets callback for observable ReceiverProcotelBackendReapsInferred metric.
+func (builder *TelemetryBuilder) RegisterReceiverProcotelBackendReapsInferredCallback(cb metric.Int64Callback) error {
+	reg, err := builder.meter.RegisterCallback(func(ctx context.Context, o metric.Observer) error {
+		cb(ctx, &observerInt64{inst: builder.ReceiverProcotelBackendReapsInferred, obs: o})
+		return nil
+	}, builder.ReceiverProcotelBackendReapsInferred)
+	if err != nil {
+		return err
+	}
+	builder.mu.Lock()
+	defer builder.mu.Unlock()
+	builder.registrations = append(builder.registrations, reg)
+	return nil
+}
+
+// RegisterReceiverProcotelBackendReapsLateCallback sets callback for observable ReceiverProcotelBackendReapsLate metric.
+func (builder *TelemetryBuilder) RegisterReceiverProcotelBackendReapsLateCallback(cb metric.Int64Callback) error {
+	reg, err := builder.meter.RegisterCallback(func(ctx context.Context, o metric.Observer) error {
+		cb(ctx, &observerInt64{inst: builder.ReceiverProcotelBackendReapsLate, obs: o})
+		return nil
+	}, builder.ReceiverProcotelBackendReapsLate)
 	if err != nil {
 		return err
 	}
@@ -142,6 +190,24 @@ func NewTelemetryBuilder(settings component.TelemetrySettings, options ...Teleme
 	builder.ReceiverProcotelBackendEventsLost, err = builder.meter.Int64ObservableCounter(
 		"otelcol_receiver_procotel_backend_events_lost",
 		metric.WithDescription("Events the kernel could not hand to the backend (buffer full), per kind; kind invalid when the kernel did not say. [Alpha]"),
+		metric.WithUnit("{event}"),
+	)
+	errs = errors.Join(errs, err)
+	builder.ReceiverProcotelBackendExecsThrottled, err = builder.meter.Int64ObservableCounter(
+		"otelcol_receiver_procotel_backend_execs_throttled",
+		metric.WithDescription("Execs the kernel counted instead of reporting, past exec_rate_limit; the throttle records carry them per cgroup. [Alpha]"),
+		metric.WithUnit("{exec}"),
+	)
+	errs = errors.Join(errs, err)
+	builder.ReceiverProcotelBackendReapsInferred, err = builder.meter.Int64ObservableCounter(
+		"otelcol_receiver_procotel_backend_reaps_inferred",
+		metric.WithDescription("Reaps the kernel did not report in time, inferred from the process being gone. [Alpha]"),
+		metric.WithUnit("{event}"),
+	)
+	errs = errors.Join(errs, err)
+	builder.ReceiverProcotelBackendReapsLate, err = builder.meter.Int64ObservableCounter(
+		"otelcol_receiver_procotel_backend_reaps_late",
+		metric.WithDescription("Reaps the kernel reported after they were inferred, dropped as duplicates. [Alpha]"),
 		metric.WithUnit("{event}"),
 	)
 	errs = errors.Join(errs, err)
