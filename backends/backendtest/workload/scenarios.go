@@ -155,6 +155,9 @@ func runSignal(w *workload, args []string) error {
 	if err != nil {
 		return fmt.Errorf("start sleep: %w", err)
 	}
+	if err := awaitExec(pid); err != nil {
+		return err
+	}
 	if err := w.kill(pid, syscall.SIGTERM, false); err != nil {
 		return err
 	}

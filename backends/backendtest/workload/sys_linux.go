@@ -8,6 +8,7 @@ import (
 	"strconv"
 	"strings"
 	"syscall"
+	"time"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -74,4 +75,33 @@ func coreNote() (string, bool) {
 		return "", false
 	}
 	return fmt.Sprintf("core_pattern %q", strings.TrimSpace(string(b))), true
+}
+
+// awaitExec waits until pid has finished its exec and blocks in a system
+// call of the new program (sleep's nanosleep), as /proc/PID/syscall shows:
+// fork-and-exec returns once the exec closed the close-on-exec pipe,
+// before the kernel finished loading the image, and a fatal signal sent
+// then kills the process inside execve, which the kernel reports as a
+// failed exec (EFAULT), not the exec the ground truth records. It gives
+// up after five seconds, or at once when the file cannot be read.
+func awaitExec(pid int32) error {
+	path := fmt.Sprintf("/proc/%d/syscall", pid)
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(time.Millisecond) {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return nil // no /proc/PID/syscall here: nothing to wait on
+		}
+		f := strings.Fields(string(b))
+		if len(f) == 0 {
+			continue
+		}
+		nr, err := strconv.ParseInt(f[0], 10, 64)
+		if err != nil {
+			continue // "running", or -1 outside a system call
+		}
+		if nr >= 0 && nr != unix.SYS_EXECVE && nr != unix.SYS_EXECVEAT {
+			return nil
+		}
+	}
+	return fmt.Errorf("pid %d did not finish its exec within 5s (/proc/%d/syscall)", pid, pid)
 }
