@@ -231,11 +231,8 @@ func (r *procotelReceiver) registerTelemetry(run *run) (*metadata.TelemetryBuild
 		tb.RegisterReceiverProcotelBackendReapsLateCallback(backendCounter(func(s backends.Stats) uint64 { return s.LateReapsDropped })),
 		tb.RegisterReceiverProcotelPipelineDroppedCallback(func(_ context.Context, o metric.Int64Observer) error {
 			ps := run.pipe.Stats()
-			for _, x := range []struct {
-				reason string
-				n      uint64
-			}{{"invalid_event", ps.Invalid}, {"lost_exit", ps.LostExits}, {"evicted_live", ps.EvictedLive}} {
-				o.Observe(clampInt64(x.n), metric.WithAttributes(attribute.String("reason", x.reason)))
+			for _, l := range ps.Losses() {
+				o.Observe(clampInt64(l.N), metric.WithAttributes(attribute.String("reason", l.Reason)))
 			}
 			return nil
 		}),

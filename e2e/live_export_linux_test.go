@@ -473,8 +473,9 @@ func checkSelfMetrics(t *testing.T, l *live, fwd *Forwarded) {
 	want[export.MetricExecsThrottled+"{}"] = int64(s.Throttled)
 	want[export.MetricReapsInferred+"{}"] = int64(s.ReapsInferred)
 	want[export.MetricReapsLate+"{}"] = int64(s.LateReaps)
-	want[export.MetricPipelineDropped+"{reason=lost_exit}"] = int64(s.LostExits)
-	want[export.MetricPipelineDropped+"{reason=evicted_live}"] = int64(s.EvictedLive)
+	for _, reason := range []string{"invalid_event", "lost_exit", "evicted_live"} {
+		want[export.MetricPipelineDropped+"{reason="+reason+"}"] = int64(s.PipelineDropped[reason])
+	}
 
 	last := map[string]int64{}
 	var resource map[string]*commonpb.AnyValue

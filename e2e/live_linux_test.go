@@ -153,14 +153,18 @@ func startLiveWith(t *testing.T, anchorPID int, o export.Options, bo backends.Op
 // cmd/procotel does.
 func (l *live) selfStats() export.SelfStats {
 	bs, ps := l.agent.Stats(), l.pipe.Stats()
-	return export.SelfStats{
+	s := export.SelfStats{
 		Received: bs.Received, Lost: bs.Lost, DecodeErrors: bs.DecodeErrors,
 		Throttled: bs.Throttled, ReapsInferred: bs.ReapsInferred, LateReaps: bs.LateReapsDropped,
 		Filtered: ps.Filtered, FilteredLifetimes: ps.LifetimesFiltered,
-		TableSize:     ps.TableSize,
-		InvalidEvents: ps.Invalid, LostExits: ps.LostExits, EvictedLive: ps.EvictedLive,
-		Export: l.x.Stats(),
+		TableSize:       ps.TableSize,
+		PipelineDropped: map[string]uint64{},
+		Export:          l.x.Stats(),
 	}
+	for _, loss := range ps.Losses() {
+		s.PipelineDropped[loss.Reason] = loss.N
+	}
+	return s
 }
 
 // diag describes the backend's and the pipeline's counters, for failure

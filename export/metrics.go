@@ -36,14 +36,6 @@ const (
 	MetricPipelineDropped   = "procotel.pipeline.dropped"
 )
 
-// The reasons of MetricPipelineDropped, as the Collector receiver's
-// pipeline_dropped metric names them.
-const (
-	ReasonInvalidEvent = "invalid_event" // an event of no valid kind
-	ReasonLostExit     = "lost_exit"     // a process gone without its exit: its lifetime ends unseen
-	ReasonEvictedLive  = "evicted_live"  // a live process evicted from a full table: its lifetime is lost
-)
-
 // The attribute keys of procotel's own metrics and the values of the
 // signal and reason attributes.
 const (
@@ -84,10 +76,9 @@ type SelfStats struct {
 	// kernel's reports that came after such an inference, dropped as
 	// its duplicates.
 	ReapsInferred, LateReaps uint64
-	// InvalidEvents, LostExits and EvictedLive are what the pipeline
-	// lost: events of no valid kind, exits of processes found gone
-	// without one, live processes evicted from a full table.
-	InvalidEvents, LostExits, EvictedLive uint64
+	// PipelineDropped counts what the pipeline lost, by reason (the
+	// pipeline names the reasons: pipeline.Stats.Losses).
+	PipelineDropped map[string]uint64
 	// Export is the exporter's counters (Exporter.Stats); zero when
 	// nothing is exported over OTLP.
 	Export Stats
@@ -280,19 +271,14 @@ func registerSelfMetrics(meter metric.Meter, source func() SelfStats) error {
 		}
 	}
 
-	pipeReasons := [3]metric.ObserveOption{}
-	for i, r := range []string{ReasonInvalidEvent, ReasonLostExit, ReasonEvictedLive} {
-		pipeReasons[i] = set(attribute.String(MetricAttrReason, r))
-	}
-
 	_, err = meter.RegisterCallback(func(_ context.Context, o metric.Observer) error {
 		s := source()
 		o.ObserveInt64(in.undecodable, clampInt64(s.DecodeErrors))
 		o.ObserveInt64(in.throttled, clampInt64(s.Throttled))
 		o.ObserveInt64(in.inferred, clampInt64(s.ReapsInferred))
 		o.ObserveInt64(in.late, clampInt64(s.LateReaps))
-		for i, n := range [3]uint64{s.InvalidEvents, s.LostExits, s.EvictedLive} {
-			o.ObserveInt64(in.pipeDropped, clampInt64(n), pipeReasons[i])
+		for reason, n := range s.PipelineDropped {
+			o.ObserveInt64(in.pipeDropped, clampInt64(n), set(attribute.String(MetricAttrReason, reason)))
 		}
 		for k := range semconv.NumKinds {
 			if s.Received[k] > 0 && kindAttrs[k] != nil {

@@ -58,7 +58,7 @@ func TestSelfMetrics(t *testing.T) {
 	s.DecodeErrors = 11
 	s.Throttled = 12
 	s.ReapsInferred, s.LateReaps = 13, 14
-	s.InvalidEvents, s.LostExits, s.EvictedLive = 15, 16, 17
+	s.PipelineDropped = map[string]uint64{"invalid_event": 15, "lost_exit": 16, "evicted_live": 17}
 	s.Export.Logs[semconv.KindFork] = Counts{Exported: 5, DroppedQueueFull: 1}
 	s.Export.Logs[semconv.KindExit] = Counts{Exported: 7, DroppedExport: 2, DroppedClosed: 1}
 	s.Export.Logs[semconv.KindExec] = Counts{DroppedPermanent: 4, DroppedRejected: 5, DroppedShutdown: 6}

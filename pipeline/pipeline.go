@@ -149,6 +149,21 @@ type Stats struct {
 	Buffered int
 }
 
+// Loss is one reason the pipeline lost events or lifetimes, and how many.
+type Loss struct {
+	Reason string
+	N      uint64
+}
+
+// Losses returns what the pipeline lost, by reason: events of no valid
+// kind (invalid_event), processes found gone without their exit, whose
+// lifetimes end unseen (lost_exit), and live processes evicted from a full
+// table, whose lifetimes are lost (evicted_live). The self-metrics and the
+// Collector receiver's telemetry report them by these names.
+func (s *Stats) Losses() [3]Loss {
+	return [3]Loss{{"invalid_event", s.Invalid}, {"lost_exit", s.LostExits}, {"evicted_live", s.EvictedLive}}
+}
+
 // Pipeline orders a backend's events, keeps the process table, and hands
 // enriched, filtered, redacted events and lifetimes to its sinks. Run
 // drives it from one goroutine; Stats and the read-only views (Snapshot,

@@ -41,7 +41,10 @@ func selfStats(a *agent.Agent, exp *export.Exporter) export.SelfStats {
 	if p := a.Pipeline(); p != nil {
 		ps := p.Stats()
 		s.Filtered, s.FilteredLifetimes, s.TableSize = ps.Filtered, ps.LifetimesFiltered, ps.TableSize
-		s.InvalidEvents, s.LostExits, s.EvictedLive = ps.Invalid, ps.LostExits, ps.EvictedLive
+		s.PipelineDropped = map[string]uint64{}
+		for _, l := range ps.Losses() {
+			s.PipelineDropped[l.Reason] = l.N
+		}
 	}
 	if exp != nil {
 		s.Export = exp.Stats()
