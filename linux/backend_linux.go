@@ -518,26 +518,6 @@ func (b *Backend) capabilities(notes []string) backends.Capabilities {
 	}
 }
 
-// bootClock computes the wall-clock time of boot from CLOCK_REALTIME and
-// CLOCK_BOOTTIME, taking the closest of a few paired readings.
-func bootClock() semconv.Clock {
-	var best time.Time
-	bestGap := time.Duration(1 << 62)
-	for i := 0; i < 5; i++ {
-		var b1, r, b2 unix.Timespec
-		_ = unix.ClockGettime(unix.CLOCK_BOOTTIME, &b1)
-		_ = unix.ClockGettime(unix.CLOCK_REALTIME, &r)
-		_ = unix.ClockGettime(unix.CLOCK_BOOTTIME, &b2)
-		gap := time.Duration(b2.Nano() - b1.Nano())
-		if gap < bestGap {
-			bestGap = gap
-			mid := (b1.Nano() + b2.Nano()) / 2
-			best = time.Unix(0, r.Nano()-mid)
-		}
-	}
-	return semconv.Clock{BootWall: best}
-}
-
 // addCgroup fills the cgroup path and container from the cgroup id.
 func (b *Backend) addCgroup(p *semconv.Process) {
 	if p.CgroupID == 0 {

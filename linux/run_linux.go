@@ -39,7 +39,7 @@ type ringRun struct {
 	rd    *ringbuf.Reader
 	w     *ringWaiter
 	out   *semconv.Queue
-	clock semconv.Clock
+	clock followClock
 	rec   ringbuf.Record
 	dec   decoder
 	// unreaped holds the processes whose exit was delivered and whose
@@ -82,7 +82,7 @@ func (b *Backend) Run(ctx context.Context, out *semconv.Queue) error {
 	if ok, err := b.seed(out, clock); !ok {
 		return err
 	}
-	r := &ringRun{b: b, rd: rd, w: w, out: out, clock: clock, unreaped: map[procKey]exited{},
+	r := &ringRun{b: b, rd: rd, w: w, out: out, clock: followClock{Clock: clock, sampledAt: bootNow(), sample: bootClock}, unreaped: map[procKey]exited{},
 		inferred: map[procKey]struct{}{}, exes: map[procKey]string{}}
 	r.dec.env, r.dec.traceParent = b.env, b.opts.TraceParent
 	// The programs submit without waking the reader (a wakeup costs the
@@ -309,7 +309,11 @@ func (r *ringRun) wait(d time.Duration) (more bool, err error) {
 func (r *ringRun) read(ctx context.Context, limit int) (more bool, err error) {
 	b := r.b
 	defer r.out.Flush() // nothing more at hand
+	r.clock.refresh(bootNow())
 	for limit != 0 && ctx.Err() == nil {
+		if r.taken&1023 == 1023 { // a long read follows the clock too
+			r.clock.refresh(bootNow())
+		}
 		if err := r.rd.ReadInto(&r.rec); err != nil {
 			switch {
 			case errors.Is(err, os.ErrDeadlineExceeded): // empty

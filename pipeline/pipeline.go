@@ -91,8 +91,9 @@ type Config struct {
 	// Incomplete set for every process still alive.
 	FlushIncomplete bool
 	// Clock converts kernel time to wall time for the start of seeded
-	// processes. When zero, the pipeline learns it from the first event
-	// that carries both Time and BootNS.
+	// processes until an event carries both Time and BootNS; from then
+	// on the pipeline follows the conversion of the latest such event,
+	// so that it moves when the backend's does (the wall clock was set).
 	Clock semconv.Clock
 	// ExecPairTimeout is how long (kernel time) an exec attempt waits for
 	// its result before it is counted as unpaired and forgotten;
@@ -422,7 +423,9 @@ func (p *Pipeline) receiveSlot(slot int32, now time.Time) {
 	if p.os == semconv.OSUnknown {
 		p.os = e.OS
 	}
-	if p.clock.BootWall.IsZero() && !e.Time.IsZero() && e.BootNS != 0 {
+	if !e.Time.IsZero() && e.BootNS != 0 {
+		// Follow the backend's conversion, which follows the wall
+		// clock when it is set.
 		p.clock.BootWall = e.Time.Add(-time.Duration(e.BootNS))
 	}
 	if e.Kind == semconv.KindExisting {

@@ -79,8 +79,10 @@ func digest(domain byte, boot BootID, k Key) [32]byte {
 	return sha256.Sum256(b)
 }
 
-// Clock converts the kernel's boot-relative clock to wall-clock time. It is
-// computed once when a backend starts, so every event of a run shares one
+// Clock converts the kernel's boot-relative clock to wall-clock time. A
+// backend computes it when it starts and again when the wall clock is set
+// (Linux: the reader resamples it; FreeBSD stamps each event with the
+// kernel's wall time), so events between two settings share one
 // conversion.
 type Clock struct {
 	// BootWall is the wall-clock time of boot.
