@@ -71,7 +71,7 @@ func main() {
 	collectorBin := flag.String("collector", "", "OpenTelemetry Collector binary for procotel+otlp (default: the test Collector of internal/otelcoltest, built once and cached)")
 	md := flag.String("md", "", "also write the table as Markdown to this file")
 	svg := flag.String("svg", "", "also write an SVG chart to this file")
-	startup := flag.Int("startup", 10000, "start-up check: sleeping processes to seed (0 skips it)")
+	startup := flag.String("startup", "10000,100000", "start-up checks: comma-separated counts of sleeping processes to seed, one check each (kernel.pid_max is raised for the check when it is too low, and restored); 0 skips them")
 	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
 	maxProcs := flag.Int("maxprocs", 0, "pipeline table size (Config.MaxProcesses; 0: the default)")
 	child := flag.Bool("child", false, "internal: run procotel and report to the parent harness")
@@ -94,6 +94,11 @@ func main() {
 	}
 	if os.Geteuid() != 0 {
 		fmt.Fprintln(os.Stderr, "procotel-storm: needs root (eBPF, auditd)")
+		os.Exit(2)
+	}
+	startups, err := parseCounts(*startup)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "procotel-storm: -startup %q: %v (want counts of processes such as 10000,100000, or 0 to skip)\n", *startup, err)
 		os.Exit(2)
 	}
 	if *cpuProfile != "" {
@@ -256,12 +261,15 @@ func main() {
 			taxes = append(taxes, taxResult{monitor: m.name(), ns: ns})
 		}
 	}
-	var st *startupResult
-	if *startup > 0 {
-		fmt.Fprintf(os.Stderr, "start-up check with %d sleeping processes...\n", *startup)
-		attach, seeded, seen, err := startupCheck(storm, *startup)
+	var st []startupResult
+	for _, n := range startups {
+		fmt.Fprintf(os.Stderr, "start-up check with %d sleeping processes...\n", n)
+		raised, restore, err := ensurePIDMax(n)
 		check(err)
-		st = &startupResult{n: *startup, attach: attach, seeded: seeded, seen: seen}
+		attach, seeded, seen, err := startupCheck(storm, n)
+		restore()
+		check(err)
+		st = append(st, startupResult{n: n, attach: attach, seeded: seeded, seen: seen, pidMax: raised})
 	}
 	names := []string{"none"}
 	for _, m := range mons {
@@ -324,6 +332,8 @@ type startupResult struct {
 	n              int
 	attach, seeded time.Duration
 	seen           uint64
+	// pidMax is what kernel.pid_max was raised to for the check (0: not).
+	pidMax int
 }
 
 func enableBPFStats() func() {

@@ -9,7 +9,9 @@ import (
 	"os"
 	"runtime"
 	"slices"
+	"strconv"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -411,4 +413,59 @@ func startupCheck(storm string, n int) (attach, seeded time.Duration, seen uint6
 		return attach, seeded, 0, fmt.Errorf("startup: seed did not reach %d processes", want)
 	}
 	return attach, seeded, seen, nil
+}
+
+// parseCounts parses the -startup list: positive counts separated by
+// commas; "0" or "" is none.
+func parseCounts(s string) ([]int, error) {
+	var ns []int
+	for _, f := range strings.Split(s, ",") {
+		f = strings.TrimSpace(f)
+		if f == "" || f == "0" {
+			continue
+		}
+		n, err := strconv.Atoi(f)
+		if err != nil || n < 0 {
+			return nil, fmt.Errorf("%q is not a count of processes", f)
+		}
+		ns = append(ns, n)
+	}
+	return ns, nil
+}
+
+const pidMaxPath = "/proc/sys/kernel/pid_max"
+
+// ensurePIDMax raises kernel.pid_max when n more processes (and the
+// host's threads, which take pids too) might not fit under it. It
+// returns the value it set (0 when it left it alone) and a function that
+// restores the old value, which also runs if the harness exits early.
+func ensurePIDMax(n int) (raised int, restore func(), err error) {
+	b, err := os.ReadFile(pidMaxPath)
+	if err != nil {
+		return 0, func() {}, fmt.Errorf("start-up check: %w", err)
+	}
+	old, err := strconv.Atoi(strings.TrimSpace(string(b)))
+	if err != nil {
+		return 0, func() {}, fmt.Errorf("start-up check: %s: %q", pidMaxPath, b)
+	}
+	ents, _ := os.ReadDir("/proc")
+	want := 2 * (n + 8*len(ents)) // pids are handed out in a cycle: leave room
+	if want <= old {
+		return 0, func() {}, nil
+	}
+	want = min(want, 1<<22) // PID_MAX_LIMIT on 64-bit
+	if err := os.WriteFile(pidMaxPath, []byte(strconv.Itoa(want)), 0o644); err != nil {
+		return 0, func() {}, fmt.Errorf("start-up check with %d processes: raise %s from %d to %d: %w", n, pidMaxPath, old, want, err)
+	}
+	fmt.Fprintf(os.Stderr, "kernel.pid_max raised from %d to %d for the check\n", old, want)
+	var once sync.Once
+	restore = func() {
+		once.Do(func() {
+			if err := os.WriteFile(pidMaxPath, []byte(strconv.Itoa(old)), 0o644); err != nil {
+				fmt.Fprintf(os.Stderr, "procotel-storm: restore %s to %d: %v\n", pidMaxPath, old, err)
+			}
+		})
+	}
+	addCleanup(restore)
+	return want, restore, nil
 }

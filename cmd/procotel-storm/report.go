@@ -21,7 +21,7 @@ type report struct {
 	workers   int
 	seconds   float64
 	rounds    int
-	startup   *startupResult
+	startup   []startupResult
 	taxes     []taxResult
 }
 
@@ -232,9 +232,17 @@ func (rep *report) markdown() string {
 			fmt.Fprintf(&b, "| %s | %.1f | %+.1f | %+.1f |\n", t.monitor, t.ns, t.ns-base, (t.ns-base)/base*100)
 		}
 	}
-	if st := rep.startup; st != nil {
-		fmt.Fprintf(&b, "\n## Start-up\n\nWith %d extra sleeping processes: load and attach %v, attached and /proc seeded into the pipeline (%d processes) %v.\n",
-			st.n, st.attach.Round(time.Millisecond), st.seen, st.seeded.Round(time.Millisecond))
+	if len(rep.startup) > 0 {
+		b.WriteString("\n## Start-up\n\nThe harness spawns the sleeping processes, then starts procotel (in the harness process) and times loading and attaching the programs, and the moment the pipeline has taken (nearly) every process `/proc` listed.\n\n")
+		b.WriteString("| extra sleeping processes | load and attach | attached and `/proc` seeded | processes seeded | |\n|---:|---:|---:|---:|---|\n")
+		for _, st := range rep.startup {
+			note := ""
+			if st.pidMax > 0 {
+				note = fmt.Sprintf("`kernel.pid_max` raised to %d for the check", st.pidMax)
+			}
+			fmt.Fprintf(&b, "| %d | %v | %v | %d | %s |\n", st.n, st.attach.Round(time.Millisecond),
+				st.seeded.Round(time.Millisecond), st.seen, note)
+		}
 	}
 	return b.String()
 }
