@@ -310,9 +310,13 @@ func (r *ringRun) read(ctx context.Context, limit int) (more bool, err error) {
 	b := r.b
 	defer r.out.Flush() // nothing more at hand
 	r.clock.refresh(bootNow())
+	// When the exits of this pass were read, for reap inference (which
+	// counts in seconds): one clock reading per pass, not per exit.
+	readAt := time.Now()
 	for limit != 0 && ctx.Err() == nil {
-		if r.taken&1023 == 1023 { // a long read follows the clock too
+		if r.taken&1023 == 1023 { // a long read follows the clocks too
 			r.clock.refresh(bootNow())
+			readAt = time.Now()
 		}
 		if err := r.rd.ReadInto(&r.rec); err != nil {
 			switch {
@@ -356,7 +360,7 @@ func (r *ringRun) read(ctx context.Context, limit int) (more bool, err error) {
 			if len(r.unreaped) < maxUnreaped {
 				p := &ev.Process
 				r.unreaped[procKey{p.PID, p.Start}] = exited{ppid: p.PPID, parentStart: p.ParentStart,
-					cgID: p.CgroupID, comm: p.Comm, os: ev.OS, at: time.Now()}
+					cgID: p.CgroupID, comm: p.Comm, os: ev.OS, at: readAt}
 			}
 		case semconv.KindReap:
 			if !r.reaped(procKey{ev.Process.PID, ev.Process.Start}) {
