@@ -142,10 +142,11 @@ func dialGRPC(c signalConfig) (*grpc.ClientConn, error) {
 	if c.target.insecure {
 		creds = insecure.NewCredentials()
 	}
-	cc, err := grpc.NewClient(c.target.hostPort,
+	opts := append([]grpc.DialOption{
 		grpc.WithTransportCredentials(creds),
 		grpc.WithUserAgent(userAgent),
-		grpc.WithConnectParams(grpcConnectParams))
+		grpc.WithConnectParams(grpcConnectParams)}, quietDialOptions(c.target.hostPort)...)
+	cc, err := grpc.NewClient(c.target.hostPort, opts...)
 	if err != nil {
 		return nil, fmt.Errorf("create OTLP/gRPC client: %w", err)
 	}
@@ -226,6 +227,9 @@ type httpSender struct {
 func newHTTPClient(tlsCfg *tls.Config) *http.Client {
 	tr := http.DefaultTransport.(*http.Transport).Clone()
 	tr.TLSClientConfig = tlsCfg
+	if quietHTTPDial != nil {
+		tr.DialContext = quietHTTPDial
+	}
 	return &http.Client{Transport: tr}
 }
 
