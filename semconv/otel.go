@@ -375,11 +375,23 @@ func EventCreationTime(e *Event) time.Time {
 // time, zero if unknown. They depend on nothing else: two processes that
 // are Equal with the same created time have the same attributes. A
 // process without a pid (a throttle event's, which is about a cgroup)
-// has only its cgroup's and container's.
+// has only its cgroup's and container's. They are, in this order,
+// ProcessIdentityAttributes, ProcessImageAttributes and
+// ProcessPlaceAttributes, so that an encoder may keep each part's
+// encoding apart: a fork changes the first and third, an exec the second.
 func ProcessAttributes(p *Process, created time.Time, dst []attribute.KeyValue) []attribute.KeyValue {
 	if p.PID == 0 {
 		return appendCgroup(p, dst)
 	}
+	dst = ProcessIdentityAttributes(p, created, dst)
+	dst = ProcessImageAttributes(p, dst)
+	return ProcessPlaceAttributes(p, dst)
+}
+
+// ProcessIdentityAttributes appends the first part of ProcessAttributes
+// (p has a pid): who the process is and its terminal. They depend on p's
+// PID, PPID, NSPID, Creds, PGID, SID and TTY, and created.
+func ProcessIdentityAttributes(p *Process, created time.Time, dst []attribute.KeyValue) []attribute.KeyValue {
 	dst = append(dst, otelsemconv.ProcessPIDKey.Int(int(p.PID)))
 	dst = appendInt(dst, otelsemconv.ProcessParentPIDKey, int(p.PPID))
 	dst = appendInt(dst, otelsemconv.ProcessVpidKey, int(p.NSPID))
@@ -394,7 +406,13 @@ func ProcessAttributes(p *Process, created time.Time, dst []attribute.KeyValue) 
 	dst = appendInt(dst, otelsemconv.ProcessGroupLeaderPIDKey, int(p.PGID))
 	dst = appendInt(dst, otelsemconv.ProcessSessionLeaderPIDKey, int(p.SID))
 	dst = append(dst, otelsemconv.ProcessInteractiveKey.Bool(p.TTY != ""))
-	dst = appendString(dst, AttrProcessTTY, p.TTY)
+	return appendString(dst, AttrProcessTTY, p.TTY)
+}
+
+// ProcessImageAttributes appends the second part of ProcessAttributes (p
+// has a pid): the program it runs. They depend on p's Comm, Exe, Argv,
+// ArgvTruncated and Cwd only.
+func ProcessImageAttributes(p *Process, dst []attribute.KeyValue) []attribute.KeyValue {
 	dst = appendString(dst, AttrProcessComm, p.Comm)
 	if p.Exe != "" {
 		dst = append(dst,
@@ -410,7 +428,15 @@ func ProcessAttributes(p *Process, created time.Time, dst []attribute.KeyValue) 
 	if p.ArgvTruncated {
 		dst = append(dst, AttrArgvTruncated.Bool(true))
 	}
-	dst = appendString(dst, otelsemconv.ProcessWorkingDirectoryKey, p.Cwd)
+	return appendString(dst, otelsemconv.ProcessWorkingDirectoryKey, p.Cwd)
+}
+
+// ProcessPlaceAttributes appends the third part of ProcessAttributes (p
+// has a pid): where the process runs (cgroup, container, jail) and its
+// audit ids. They depend on p's CgroupID, CgroupPath, ContainerID,
+// ContainerName, ContainerRuntime, JailID, JailName, LoginUID and
+// AuditSessionID only.
+func ProcessPlaceAttributes(p *Process, dst []attribute.KeyValue) []attribute.KeyValue {
 	dst = appendCgroup(p, dst)
 	dst = appendJail(dst, p.JailID, p.JailName)
 	if id, ok := p.LoginUID.Get(); ok {

@@ -73,6 +73,7 @@ func main() {
 	svg := flag.String("svg", "", "also write an SVG chart to this file")
 	startup := flag.String("startup", "10000,100000", "start-up checks: comma-separated counts of sleeping processes to seed, one check each (kernel.pid_max is raised for the check when it is too low, and restored); 0 skips them")
 	cpuProfile := flag.String("cpuprofile", "", "write a CPU profile of the whole run to this file")
+	memProfile := flag.String("memprofile", "", "write an allocation profile of the whole run to this file (with -in-process: procotel's allocations)")
 	maxProcs := flag.Int("maxprocs", 0, "pipeline table size (Config.MaxProcesses; 0: the default)")
 	child := flag.Bool("child", false, "internal: run procotel and report to the parent harness")
 	childOTLP := flag.String("child-otlp", "", "internal: the child's OTLP endpoint")
@@ -106,6 +107,14 @@ func main() {
 		check(err)
 		check(pprof.StartCPUProfile(f))
 		addCleanup(func() { pprof.StopCPUProfile(); f.Close() })
+	}
+	if *memProfile != "" {
+		addCleanup(func() {
+			f, err := os.Create(*memProfile)
+			check(err)
+			check(pprof.Lookup("allocs").WriteTo(f, 0))
+			check(f.Close())
+		})
 	}
 	if *memLimit > 0 {
 		debug.SetMemoryLimit(*memLimit << 20)
