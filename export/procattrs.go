@@ -39,7 +39,7 @@ type procAttrs struct {
 
 type procAttrsEntry struct {
 	ok      bool
-	p       semconv.Process // the fields of identity and place; the rest zero
+	p       semconv.Process // the process ident and place were encoded for
 	created time.Time
 	ident   []byte // KeyValue messages in field logAttributes
 	place   []byte
@@ -72,11 +72,7 @@ func (c *procAttrs) append(b []byte, field int, p *semconv.Process, created time
 	if !e.ok || !e.created.Equal(created) || !sameIdentityPlace(&e.p, p) {
 		e.ident = c.encode(e.ident[:0], semconv.ProcessIdentityAttributes(p, created, c.attrs[:0]))
 		e.place = c.encode(e.place[:0], semconv.ProcessPlaceAttributes(p, c.attrs[:0]))
-		e.ok, e.created = true, created
-		e.p = semconv.Process{PID: p.PID, PPID: p.PPID, NSPID: p.NSPID, Creds: p.Creds, PGID: p.PGID, SID: p.SID,
-			TTY: p.TTY, CgroupID: p.CgroupID, CgroupPath: p.CgroupPath, ContainerID: p.ContainerID,
-			ContainerName: p.ContainerName, ContainerRuntime: p.ContainerRuntime, JailID: p.JailID,
-			JailName: p.JailName, LoginUID: p.LoginUID, AuditSessionID: p.AuditSessionID}
+		e.ok, e.created, e.p = true, created, *p
 	}
 	image := c.image(p)
 	if field == logAttributes {
