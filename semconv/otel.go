@@ -378,7 +378,8 @@ func EventCreationTime(e *Event) time.Time {
 // has only its cgroup's and container's. They are, in this order,
 // ProcessIdentityAttributes, ProcessImageAttributes and
 // ProcessPlaceAttributes, so that an encoder may keep each part's
-// encoding apart: a fork changes the first and third, an exec the second.
+// encoding apart: a forked child differs from its parent in the first,
+// an exec changes the second.
 func ProcessAttributes(p *Process, created time.Time, dst []attribute.KeyValue) []attribute.KeyValue {
 	if p.PID == 0 {
 		return appendCgroup(p, dst)
