@@ -157,6 +157,13 @@ type quietMetricExporter struct {
 	mu       sync.Mutex
 	last     error
 	failing  bool
+	// stopping is set when Shutdown begins. The reader then cancels the
+	// periodic export in flight, if any, and makes a last one with the
+	// same cumulative totals: a canceled export is held in abandoned, not
+	// counted, until an export after it has its own outcome, or counted
+	// by settle when none came.
+	stopping  bool
+	abandoned error
 }
 
 // Export sends rm and counts a failure.
@@ -164,6 +171,18 @@ func (q *quietMetricExporter) Export(ctx context.Context, rm *metricdata.Resourc
 	err := q.Exporter.Export(ctx, rm)
 	q.mu.Lock()
 	defer q.mu.Unlock()
+	if err != nil && q.stopping && errors.Is(err, context.Canceled) {
+		q.abandoned = err
+		return nil
+	}
+	q.abandoned = nil
+	q.fail(err)
+	return nil
+}
+
+// fail counts and reports err, or the recovery when err is nil after a
+// failure. q.mu is held.
+func (q *quietMetricExporter) fail(err error) {
 	if err != nil {
 		q.failures.Add(1)
 		q.last = err
@@ -179,7 +198,23 @@ func (q *quietMetricExporter) Export(ctx context.Context, rm *metricdata.Resourc
 		q.failing = false
 		q.rep.out.printf("OTLP metrics export to %s recovered", q.rep.endpoint)
 	}
-	return nil
+}
+
+// stop marks the start of Shutdown.
+func (q *quietMetricExporter) stop() {
+	q.mu.Lock()
+	q.stopping = true
+	q.mu.Unlock()
+}
+
+// settle counts an abandoned export no later export superseded.
+func (q *quietMetricExporter) settle() {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if q.abandoned != nil {
+		q.fail(q.abandoned)
+		q.abandoned = nil
+	}
 }
 
 func (q *quietMetricExporter) lastErr() error {
@@ -204,6 +239,10 @@ func newMetrics(o Options, reader sdkmetric.Reader, source func() SelfStats) (*M
 // Shutdown exports a last collection within ctx and stops.
 func (m *Metrics) Shutdown(ctx context.Context) error {
 	m.once.Do(func() {
+		if m.exp != nil {
+			m.exp.stop()
+			defer m.exp.settle()
+		}
 		if err := m.provider.Shutdown(ctx); err != nil {
 			m.err = fmt.Errorf("shut down metric export: %w", err)
 		}

@@ -2,8 +2,11 @@ package export
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"io"
 	"net/http"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -196,5 +199,57 @@ func TestMetricsUnimplemented(t *testing.T) {
 	_ = m.Shutdown(context.Background())
 	if out := msgs.String(); strings.Count(out, "\n") != 1 || !strings.Contains(out, "OTEL_METRICS_EXPORTER=none") {
 		t.Errorf("messages:\n%s", out)
+	}
+}
+
+// scriptedMetricExporter answers Export from a script of errors.
+type scriptedMetricExporter struct {
+	sdkmetric.Exporter
+	errs []error
+}
+
+func (s *scriptedMetricExporter) Export(context.Context, *metricdata.ResourceMetrics) error {
+	err := s.errs[0]
+	s.errs = s.errs[1:]
+	return err
+}
+
+// An export the reader cancels to shut down is not a failure when the
+// reader's last export after it has its own outcome; with none after it,
+// it is counted. A cancel outside shutdown is a failure like any other.
+func TestMetricsAbandonedAtShutdown(t *testing.T) {
+	canceled := fmt.Errorf("failed to upload metrics: %w", context.Canceled)
+	down := errors.New("503 Service Unavailable")
+	for _, c := range []struct {
+		name        string
+		before      []error // exports before Shutdown begins
+		after       []error // exports during it
+		want        uint64
+		wantMessage bool
+	}{
+		{"superseded by a success", nil, []error{canceled, nil}, 0, false},
+		{"superseded by a failure", nil, []error{canceled, down}, 1, true},
+		{"nothing after it", nil, []error{canceled}, 1, true},
+		{"canceled before shutdown", []error{canceled, nil}, nil, 1, true},
+	} {
+		t.Run(c.name, func(t *testing.T) {
+			var msgs strings.Builder
+			q := &quietMetricExporter{Exporter: &scriptedMetricExporter{errs: append(slices.Clone(c.before), c.after...)},
+				rep: newReporter(&lineWriter{w: &msgs}, signalConfig{signal: "metrics"}, 0)}
+			for range c.before {
+				_ = q.Export(context.Background(), nil)
+			}
+			q.stop()
+			for range c.after {
+				_ = q.Export(context.Background(), nil)
+			}
+			q.settle()
+			if n := q.failures.Load(); n != c.want {
+				t.Errorf("%d failures counted, want %d", n, c.want)
+			}
+			if got := strings.Contains(msgs.String(), "failed"); got != c.wantMessage {
+				t.Errorf("failure reported: %v, want %v; messages:\n%s", got, c.wantMessage, msgs.String())
+			}
+		})
 	}
 }
