@@ -25,12 +25,28 @@ const scopeName = "github.com/procotel/procotel"
 // concurrent use: its caches are not guarded.
 type mapper struct {
 	ids     *semconv.IDCache // span and trace ids of recent processes
+	procs   *semconv.ProcessCache[[]attribute.KeyValue]
 	now     func() time.Time
 	layouts layouts
 }
 
 func newMapper(boot semconv.BootID) *mapper {
-	return &mapper{ids: semconv.NewIDCache(boot), now: time.Now}
+	return &mapper{ids: semconv.NewIDCache(boot), now: time.Now,
+		procs: semconv.NewProcessCache(func(dst, attrs []attribute.KeyValue) []attribute.KeyValue {
+			return append(dst[:0], attrs...)
+		})}
+}
+
+// processAttributes appends semconv.ProcessAttributes(p, created), taken
+// from the mapper's cache of recent processes and programs.
+func (m *mapper) processAttributes(dst []attribute.KeyValue, p *semconv.Process, created time.Time) []attribute.KeyValue {
+	ident, image, place, ok := m.procs.Parts(p, created)
+	if !ok {
+		return semconv.ProcessAttributes(p, created, dst)
+	}
+	dst = append(dst, ident...)
+	dst = append(dst, image...)
+	return append(dst, place...)
 }
 
 // appendLogRecord appends e's log record to dst: semconv.ShapeRecord
@@ -51,8 +67,11 @@ func (m *mapper) appendLogRecord(dst plog.LogRecordSlice, e *semconv.Event) bool
 	r.Body().SetStr(shape.Body)
 	// The attributes are gathered on the stack: copied into a heap buffer
 	// while the GC marks, each would cost a write barrier.
+	// semconv.EventAttributes, with the process attributes from the cache.
 	var buf [attrsOnStack]attribute.KeyValue
-	m.putFresh(r.Attributes(), semconv.EventAttributes(e, buf[:0]))
+	attrs := append(buf[:0], semconv.EventKindAttribute(e))
+	attrs = m.processAttributes(attrs, &e.Process, semconv.EventCreationTime(e))
+	m.putFresh(r.Attributes(), semconv.EventDetailAttributes(e, attrs))
 	r.SetTraceID(pcommon.TraceID(shape.TraceID))
 	r.SetSpanID(pcommon.SpanID(shape.SpanID))
 	r.SetFlags(plog.LogRecordFlags(shape.Flags))
@@ -74,8 +93,10 @@ func (m *mapper) appendSpan(dst ptrace.SpanSlice, l *semconv.Lifetime) {
 	s.SetKind(ptrace.SpanKindInternal)
 	s.SetStartTimestamp(pcommon.NewTimestampFromTime(shape.Start))
 	s.SetEndTimestamp(pcommon.NewTimestampFromTime(shape.End))
-	var buf [attrsOnStack]attribute.KeyValue // as in appendLogRecord
-	m.putFresh(s.Attributes(), semconv.LifetimeAttributes(l, buf[:0]))
+	// semconv.LifetimeAttributes, as in appendLogRecord.
+	var buf [attrsOnStack]attribute.KeyValue
+	attrs := m.processAttributes(buf[:0], &l.Process, l.CreationTime())
+	m.putFresh(s.Attributes(), semconv.LifetimeDetailAttributes(l, attrs))
 	if shape.Error {
 		s.Status().SetCode(ptrace.StatusCodeError)
 		s.Status().SetMessage(shape.StatusMessage)
