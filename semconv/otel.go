@@ -164,39 +164,69 @@ func EventSeverity(e *Event) (num int, text string) {
 // EventBody returns a short human-readable line describing e, such as
 // "exec /usr/bin/ls (pid 123)" or "killed by SIGTERM (pid 5 sleep)".
 func EventBody(e *Event) string {
+	// Built in a buffer on the stack: one allocation, the string.
+	var buf [160]byte
+	return string(appendEventBody(buf[:0], e))
+}
+
+func appendEventBody(b []byte, e *Event) []byte {
 	p := &e.Process
-	pid := strconv.Itoa(int(p.PID))
 	switch e.Kind {
 	case KindFork:
-		return "fork pid " + pid + " from " + strconv.Itoa(int(p.PPID)) + withComm(p.Comm)
+		b = appendPid(append(b, "fork pid "...), p.PID)
+		b = strconv.AppendInt(append(b, " from "...), int64(p.PPID), 10)
+		return appendWithComm(b, p.Comm)
 	case KindStart:
-		return "start pid " + pid + withComm(p.Comm)
+		return appendWithComm(appendPid(append(b, "start pid "...), p.PID), p.Comm)
 	case KindExec:
-		return "exec " + execPath(e) + " (pid " + pid + ")"
+		b = append(append(b, "exec "...), execPath(e)...)
+		return append(appendPid(append(b, " (pid "...), p.PID), ')')
 	case KindExecFailed:
-		return "exec " + execPath(e) + " failed: " + ErrnoName(e.OS, e.Exec.Errno) + " (pid " + pid + ")"
+		b = append(append(b, "exec "...), execPath(e)...)
+		b = append(append(b, " failed: "...), ErrnoName(e.OS, e.Exec.Errno)...)
+		return append(appendPid(append(b, " (pid "...), p.PID), ')')
 	case KindExit:
-		return exitPhrase(e.OS, e.Exit) + " (pid " + pid + spaceComm(p.Comm) + ")"
+		b = appendPid(append(appendExitPhrase(b, e.OS, e.Exit), " (pid "...), p.PID)
+		if p.Comm != "" {
+			b = append(append(b, ' '), p.Comm...)
+		}
+		return append(b, ')')
 	case KindReap:
-		s := "reap pid " + pid + withComm(p.Comm)
+		b = appendWithComm(appendPid(append(b, "reap pid "...), p.PID), p.Comm)
 		if e.Reap.ReaperPID != 0 {
-			s += " by pid " + strconv.Itoa(int(e.Reap.ReaperPID))
+			b = appendPid(append(b, " by pid "...), e.Reap.ReaperPID)
 		}
-		return s
+		return b
 	case KindSignal:
-		s := SignalName(e.OS, e.Signal.Signo) + " " + e.Signal.Outcome.String() + " for pid " + pid
+		b = append(append(b, SignalName(e.OS, e.Signal.Signo)...), ' ')
+		b = appendPid(append(append(b, e.Signal.Outcome.String()...), " for pid "...), p.PID)
 		if e.Signal.SenderPID != 0 {
-			s += " from pid " + strconv.Itoa(int(e.Signal.SenderPID))
+			b = appendPid(append(b, " from pid "...), e.Signal.SenderPID)
 		}
-		return s
-	case KindThreadStart:
-		return "thread " + strconv.Itoa(int(p.TID)) + " started in pid " + pid + withComm(p.Comm)
-	case KindThreadExit:
-		return "thread " + strconv.Itoa(int(p.TID)) + " exited in pid " + pid + withComm(p.Comm)
+		return b
+	case KindThreadStart, KindThreadExit:
+		b = appendPid(append(b, "thread "...), p.TID)
+		if e.Kind == KindThreadStart {
+			b = append(b, " started in pid "...)
+		} else {
+			b = append(b, " exited in pid "...)
+		}
+		return appendWithComm(appendPid(b, p.PID), p.Comm)
 	case KindThrottle:
-		return throttleBody(e)
+		return append(b, throttleBody(e)...)
 	}
-	return e.Kind.String() + " pid " + pid
+	return appendPid(append(append(b, e.Kind.String()...), " pid "...), p.PID)
+}
+
+// appendPid appends the decimal pid.
+func appendPid(b []byte, pid int32) []byte { return strconv.AppendInt(b, int64(pid), 10) }
+
+// appendWithComm appends " (comm)", or nothing when comm is empty.
+func appendWithComm(b []byte, comm string) []byte {
+	if comm == "" {
+		return b
+	}
+	return append(append(append(b, " ("...), comm...), ')')
 }
 
 // throttleBody is "execs throttled in cgroup /a/b above 50/s" for a
@@ -214,20 +244,6 @@ func throttleBody(e *Event) string {
 	return s + " above " + strconv.FormatUint(uint64(t.Limit), 10) + "/s"
 }
 
-func withComm(comm string) string {
-	if comm == "" {
-		return ""
-	}
-	return " (" + comm + ")"
-}
-
-func spaceComm(comm string) string {
-	if comm == "" {
-		return ""
-	}
-	return " " + comm
-}
-
 func execPath(e *Event) string {
 	switch {
 	case e.Kind == KindExec && e.Process.Exe != "":
@@ -239,14 +255,19 @@ func execPath(e *Event) string {
 }
 
 func exitPhrase(os OS, x ExitInfo) string {
+	var buf [64]byte
+	return string(appendExitPhrase(buf[:0], os, x))
+}
+
+func appendExitPhrase(b []byte, os OS, x ExitInfo) []byte {
 	if x.Signal != 0 {
-		s := "killed by " + SignalName(os, x.Signal)
+		b = append(append(b, "killed by "...), SignalName(os, x.Signal)...)
 		if x.CoreDumped {
-			s += ", core dumped"
+			b = append(b, ", core dumped"...)
 		}
-		return s
+		return b
 	}
-	return "exit " + strconv.Itoa(int(x.Code))
+	return strconv.AppendInt(append(b, "exit "...), int64(x.Code), 10)
 }
 
 // EventAttributes appends the attributes of e's log record to dst and

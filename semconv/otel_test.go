@@ -280,6 +280,28 @@ func TestEventNameSeverityBody(t *testing.T) {
 	e = testEvent(KindReap)
 	e.Reap.ReaperPID = 100
 	check(e, SeverityInfo, "INFO", "reap pid 123 (ls) by pid 100")
+
+	// The rest of the kinds and the optional parts of each body.
+	e.Reap.ReaperPID = 0
+	check(e, SeverityInfo, "INFO", "reap pid 123 (ls)")
+	e = testEvent(KindExit)
+	e.Process.Comm = ""
+	check(e, SeverityInfo, "INFO", "exit 0 (pid 123)")
+	e = testEvent(KindStart)
+	check(e, SeverityInfo, "INFO", "start pid 123 (ls)")
+	e.Process.Comm = ""
+	check(e, SeverityInfo, "INFO", "start pid 123")
+	e = testEvent(KindSignal)
+	e.Signal = SignalInfo{Signo: 15, Outcome: SignalDelivered}
+	check(e, SeverityInfo, "INFO", "SIGTERM delivered for pid 123")
+	e = testEvent(KindThreadStart)
+	e.Process.TID = 124
+	check(e, SeverityInfo, "INFO", "thread 124 started in pid 123 (ls)")
+	e.Kind = KindThreadExit
+	check(e, SeverityInfo, "INFO", "thread 124 exited in pid 123 (ls)")
+	e = testEvent(KindExec)
+	e.Process.PID = 4_194_304 // past any short buffer
+	check(e, SeverityInfo, "INFO", "exec /usr/bin/ls (pid 4194304)")
 }
 
 func TestSpanNameStatus(t *testing.T) {
