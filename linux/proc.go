@@ -72,31 +72,81 @@ func parseStat(b []byte) (procStat, error) {
 // parseStatus fills credentials and the namespace pid from the contents
 // of /proc/PID/status.
 func parseStatus(b []byte, p *semconv.Process) {
-	for _, line := range strings.Split(string(b), "\n") {
-		key, val, ok := strings.Cut(line, ":")
+	// Line by line on the bytes, without splitting the file: Uid, Gid
+	// and NSpid are near its top, and it is read for every process at
+	// start-up.
+	const want = 3
+	found := 0
+	for len(b) > 0 && found < want {
+		line := b
+		if i := bytes.IndexByte(b, '\n'); i >= 0 {
+			line, b = b[:i], b[i+1:]
+		} else {
+			b = nil
+		}
+		key, val, ok := bytes.Cut(line, []byte(":"))
 		if !ok {
 			continue
 		}
-		f := strings.Fields(val)
-		switch key {
+		switch string(key) {
 		case "Uid":
-			if len(f) >= 2 {
+			found++
+			if f, n := fields2(val); n >= 2 {
 				p.UID, p.EUID = parseU32(f[0]), parseU32(f[1])
 			}
 		case "Gid":
-			if len(f) >= 2 {
+			found++
+			if f, n := fields2(val); n >= 2 {
 				p.GID, p.EGID = parseU32(f[0]), parseU32(f[1])
 			}
 		case "NSpid":
-			if len(f) >= 1 {
-				p.NSPID = int32(parseU32(f[len(f)-1]))
+			found++
+			if last := lastField(val); last != nil {
+				p.NSPID = int32(parseU32(last))
 			}
 		}
 	}
 }
 
-func parseU32(s string) uint32 {
-	v, _ := strconv.ParseUint(s, 10, 32)
+// fields2 returns the first two whitespace-separated fields of b and how
+// many fields it has, up to 2.
+func fields2(b []byte) (f [2][]byte, n int) {
+	for n < 2 {
+		b = bytes.TrimLeft(b, " \t")
+		if len(b) == 0 {
+			break
+		}
+		end := bytes.IndexAny(b, " \t")
+		if end < 0 {
+			end = len(b)
+		}
+		f[n], b = b[:end], b[end:]
+		n++
+	}
+	return f, n
+}
+
+// lastField returns the last whitespace-separated field of b, nil when
+// there is none.
+func lastField(b []byte) []byte {
+	b = bytes.TrimRight(b, " \t")
+	if len(b) == 0 {
+		return nil
+	}
+	return b[bytes.LastIndexAny(b, " \t")+1:]
+}
+
+func parseU32(b []byte) uint32 {
+	var v uint64
+	for _, c := range b {
+		if c < '0' || c > '9' {
+			return 0
+		}
+		v = v*10 + uint64(c-'0')
+		if v > 1<<32-1 {
+			return 0
+		}
+	}
 	return uint32(v)
 }
 
@@ -164,7 +214,7 @@ func readProcesses(procRoot string) ([]semconv.Process, error) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			r := procReader{root: procRoot}
+			r := procReader{root: procRoot, dir: -1}
 			for {
 				i := int(next.Add(1) - 1)
 				if i >= len(pids) {
@@ -204,17 +254,42 @@ func readProcesses(procRoot string) ([]semconv.Process, error) {
 }
 
 // procReader reads /proc files into one reused buffer. It is not safe for
-// concurrent use; the parsers copy what they keep.
+// concurrent use; the parsers copy what they keep. A process's files are
+// opened relative to its directory, opened once (open): the kernel looks
+// up and checks root/PID once per process instead of once per file.
 type procReader struct {
 	root string
 	buf  []byte
 	path []byte
+	dir  int // the open directory of the process being read, or -1
 }
 
-// file returns the contents of root/pid/name, valid until the next call.
-func (r *procReader) file(pid int32, name string) ([]byte, error) {
-	r.path = r.pidPath(pid, name)
-	fd, err := unix.Open(string(r.path), unix.O_RDONLY|unix.O_CLOEXEC, 0)
+// open opens root/pid for the files and links of one process; done
+// closes it.
+func (r *procReader) open(pid int32) error {
+	b := append(r.path[:0], r.root...)
+	b = append(b, '/')
+	r.path = strconv.AppendInt(b, int64(pid), 10)
+	fd, err := unix.Open(string(r.path), unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		r.dir = -1
+		return err
+	}
+	r.dir = fd
+	return nil
+}
+
+func (r *procReader) done() {
+	if r.dir >= 0 {
+		unix.Close(r.dir)
+		r.dir = -1
+	}
+}
+
+// file returns the contents of the open process's file name, valid until
+// the next call.
+func (r *procReader) file(name string) ([]byte, error) {
+	fd, err := unix.Openat(r.dir, name, unix.O_RDONLY|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return nil, err
 	}
@@ -241,23 +316,36 @@ func (r *procReader) file(pid int32, name string) ([]byte, error) {
 	}
 }
 
-func (r *procReader) pidPath(pid int32, name string) []byte {
-	b := append(r.path[:0], r.root...)
-	b = append(b, '/')
-	b = strconv.AppendInt(b, int64(pid), 10)
-	b = append(b, '/')
-	return append(b, name...)
-}
-
-func (r *procReader) link(pid int32, name string) string {
-	s, _ := os.Readlink(string(r.pidPath(pid, name)))
-	return s
+// link returns the target of the open process's link name, "" when it
+// cannot be read.
+func (r *procReader) link(name string) string {
+	if r.buf == nil {
+		r.buf = make([]byte, 4096)
+	}
+	for {
+		n, err := unix.Readlinkat(r.dir, name, r.buf)
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil || n < 0 {
+			return ""
+		}
+		if n < len(r.buf) {
+			return string(r.buf[:n])
+		}
+		// Possibly cut: try again with room for a longer target.
+		r.buf = make([]byte, 2*len(r.buf))
+	}
 }
 
 // readProcess reads one process from its /proc directory.
 func (r *procReader) readProcess(pid int32) (semconv.Process, error) {
 	p := semconv.Process{PID: pid, TID: pid}
-	b, err := r.file(pid, "stat")
+	if err := r.open(pid); err != nil {
+		return p, err
+	}
+	defer r.done()
+	b, err := r.file("stat")
 	if err != nil {
 		return p, err
 	}
@@ -271,15 +359,15 @@ func (r *procReader) readProcess(pid int32) (semconv.Process, error) {
 	p.SID = st.session
 	p.TTY = ttyFromDev(st.ttyNr)
 	p.Start = st.startTick * tickNS
-	if b, err := r.file(pid, "status"); err == nil {
+	if b, err := r.file("status"); err == nil {
 		parseStatus(b, &p)
 	}
-	if b, err := r.file(pid, "cmdline"); err == nil {
+	if b, err := r.file("cmdline"); err == nil {
 		p.Argv = splitCmdline(b)
 	}
-	p.Exe = r.link(pid, "exe")
-	p.Cwd = r.link(pid, "cwd")
-	if b, err := r.file(pid, "cgroup"); err == nil {
+	p.Exe = r.link("exe")
+	p.Cwd = r.link("cwd")
+	if b, err := r.file("cgroup"); err == nil {
 		p.CgroupPath = parseCgroup(b)
 	}
 	return p, nil

@@ -4,6 +4,8 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"strconv"
+	"strings"
 	"testing"
 
 	"github.com/procotel/procotel/semconv"
@@ -52,6 +54,35 @@ func TestParseStatus(t *testing.T) {
 	parseStatus([]byte(status), &p)
 	if p.Creds != (semconv.Creds{UID: 1000, EUID: 0, GID: 100, EGID: 101}) || p.NSPID != 7 {
 		t.Errorf("got %+v", p)
+	}
+
+	// This process's own status, as the kernel writes it, against what
+	// the system calls say.
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var self semconv.Process
+	parseStatus(b, &self)
+	want := semconv.Creds{UID: uint32(os.Getuid()), EUID: uint32(os.Geteuid()), GID: uint32(os.Getgid()), EGID: uint32(os.Getegid())}
+	if self.Creds != want {
+		t.Errorf("own status: creds %+v, want %+v", self.Creds, want)
+	}
+	if self.NSPID != int32(os.Getpid()) && !strings.Contains(string(b), "NSpid:\t"+strconv.Itoa(os.Getpid())+"\t") {
+		t.Errorf("own status: NSpid %d, pid %d", self.NSPID, os.Getpid())
+	}
+
+	// Fields cut short or not numbers leave zero; the last NSpid level
+	// is the process's own namespace's.
+	var q semconv.Process
+	parseStatus([]byte("Uid:\t5\nGid:  7   8 \nNSpid:\t100\t20\t3 \nUid:\t9\t9\n"), &q)
+	if q.Creds != (semconv.Creds{GID: 7, EGID: 8}) || q.NSPID != 3 {
+		t.Errorf("short fields: got %+v", q)
+	}
+	var r semconv.Process
+	parseStatus([]byte("Uid:\tx\t4294967296\t0\t0\nNSpid:\n"), &r)
+	if r.Creds != (semconv.Creds{}) || r.NSPID != 0 {
+		t.Errorf("bad numbers: got %+v", r)
 	}
 }
 
