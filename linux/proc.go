@@ -270,7 +270,7 @@ func (r *procReader) open(pid int32) error {
 	b := append(r.path[:0], r.root...)
 	b = append(b, '/')
 	r.path = strconv.AppendInt(b, int64(pid), 10)
-	fd, err := unix.Open(string(r.path), unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	fd, err := unix.Open(string(r.path), unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	if err != nil {
 		r.dir = -1
 		return err
