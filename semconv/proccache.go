@@ -113,14 +113,3 @@ func (c *ProcessCache[T]) image(p *Process) T {
 	im.argv = slices.Clone(p.Argv)
 	return im.v
 }
-
-// Programs reports how many programs the cache holds.
-func (c *ProcessCache[T]) Programs() int {
-	n := 0
-	for i := range c.images {
-		if c.images[i].ok {
-			n++
-		}
-	}
-	return n
-}

@@ -139,20 +139,40 @@ func TestProcessCacheReusesPrograms(t *testing.T) {
 		converted++
 		return append(dst[:0], attrs...)
 	})
-	c.Parts(&parent, created) // identity, program, place: 3
-	child := parent
-	child.PID, child.PPID = 101, 100
-	c.Parts(&child, created.Add(time.Second)) // identity, place: 2
-	execd := child
-	execd.Comm, execd.Exe, execd.Argv = "cc", "/usr/bin/cc", []string{"cc", "-c", "a.c"}
-	c.Parts(&execd, created.Add(time.Second)) // program: 1
-	other := execd
-	other.PID = 102
-	c.Parts(&other, created.Add(2*time.Second)) // identity, place: 2
-	if got := c.Programs(); got != 2 {
-		t.Errorf("%d programs kept for make, its child and two cc processes; want 2", got)
+	// Each step converts only what the cache did not hold: the count
+	// after it (whichever slots the two programs hash to).
+	steps := []struct {
+		name string
+		p    Process
+		at   time.Time
+		want int
+	}{
+		{"make: identity, program, place", parent, created, 3},
+		{"its child: identity, place", child(parent), created.Add(time.Second), 5},
+		{"the child's exec of cc: program", execd(child(parent)), created.Add(time.Second), 6},
+		{"another cc: identity, place", other(execd(child(parent))), created.Add(2 * time.Second), 8},
+		{"that cc again: nothing", other(execd(child(parent))), created.Add(2 * time.Second), 8},
 	}
-	if converted != 8 {
-		t.Errorf("%d conversions for make, its child, its exec of cc and another cc; want 8", converted)
+	for _, st := range steps {
+		c.Parts(&st.p, st.at)
+		if converted != st.want {
+			t.Errorf("after %s: %d conversions, want %d", st.name, converted, st.want)
+		}
 	}
+}
+
+func child(parent Process) Process {
+	c := parent
+	c.PID, c.PPID = 101, 100
+	return c
+}
+
+func execd(p Process) Process {
+	p.Comm, p.Exe, p.Argv = "cc", "/usr/bin/cc", []string{"cc", "-c", "a.c"}
+	return p
+}
+
+func other(p Process) Process {
+	p.PID = 102
+	return p
 }
