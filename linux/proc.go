@@ -214,7 +214,7 @@ func readProcesses(procRoot string) ([]semconv.Process, error) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			r := procReader{root: procRoot, dir: -1}
+			r := procReader{root: procRoot}
 			for {
 				i := int(next.Add(1) - 1)
 				if i >= len(pids) {
@@ -255,41 +255,18 @@ func readProcesses(procRoot string) ([]semconv.Process, error) {
 
 // procReader reads /proc files into one reused buffer. It is not safe for
 // concurrent use; the parsers copy what they keep. A process's files are
-// opened relative to its directory, opened once (open): the kernel looks
-// up and checks root/PID once per process instead of once per file.
+// opened relative to its directory, opened once (readProcess): the kernel
+// looks up and checks root/PID once per process instead of once per file.
 type procReader struct {
 	root string
 	buf  []byte
 	path []byte
-	dir  int // the open directory of the process being read, or -1
 }
 
-// open opens root/pid for the files and links of one process; done
-// closes it.
-func (r *procReader) open(pid int32) error {
-	b := append(r.path[:0], r.root...)
-	b = append(b, '/')
-	r.path = strconv.AppendInt(b, int64(pid), 10)
-	fd, err := unix.Open(string(r.path), unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
-	if err != nil {
-		r.dir = -1
-		return err
-	}
-	r.dir = fd
-	return nil
-}
-
-func (r *procReader) done() {
-	if r.dir >= 0 {
-		unix.Close(r.dir)
-		r.dir = -1
-	}
-}
-
-// file returns the contents of the open process's file name, valid until
-// the next call.
-func (r *procReader) file(name string) ([]byte, error) {
-	fd, err := unix.Openat(r.dir, name, unix.O_RDONLY|unix.O_CLOEXEC, 0)
+// file returns the contents of the file name in the process directory
+// dir, valid until the next call.
+func (r *procReader) file(dir int, name string) ([]byte, error) {
+	fd, err := unix.Openat(dir, name, unix.O_RDONLY|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return nil, err
 	}
@@ -316,14 +293,14 @@ func (r *procReader) file(name string) ([]byte, error) {
 	}
 }
 
-// link returns the target of the open process's link name, "" when it
-// cannot be read.
-func (r *procReader) link(name string) string {
+// link returns the target of the link name in the process directory dir,
+// "" when it cannot be read.
+func (r *procReader) link(dir int, name string) string {
 	if r.buf == nil {
 		r.buf = make([]byte, 4096)
 	}
 	for {
-		n, err := unix.Readlinkat(r.dir, name, r.buf)
+		n, err := unix.Readlinkat(dir, name, r.buf)
 		if err == unix.EINTR {
 			continue
 		}
@@ -341,11 +318,14 @@ func (r *procReader) link(name string) string {
 // readProcess reads one process from its /proc directory.
 func (r *procReader) readProcess(pid int32) (semconv.Process, error) {
 	p := semconv.Process{PID: pid, TID: pid}
-	if err := r.open(pid); err != nil {
+	b := append(r.path[:0], r.root...)
+	r.path = strconv.AppendInt(append(b, '/'), int64(pid), 10)
+	dir, err := unix.Open(string(r.path), unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
 		return p, err
 	}
-	defer r.done()
-	b, err := r.file("stat")
+	defer unix.Close(dir)
+	b, err = r.file(dir, "stat")
 	if err != nil {
 		return p, err
 	}
@@ -359,15 +339,15 @@ func (r *procReader) readProcess(pid int32) (semconv.Process, error) {
 	p.SID = st.session
 	p.TTY = ttyFromDev(st.ttyNr)
 	p.Start = st.startTick * tickNS
-	if b, err := r.file("status"); err == nil {
+	if b, err := r.file(dir, "status"); err == nil {
 		parseStatus(b, &p)
 	}
-	if b, err := r.file("cmdline"); err == nil {
+	if b, err := r.file(dir, "cmdline"); err == nil {
 		p.Argv = splitCmdline(b)
 	}
-	p.Exe = r.link("exe")
-	p.Cwd = r.link("cwd")
-	if b, err := r.file("cgroup"); err == nil {
+	p.Exe = r.link(dir, "exe")
+	p.Cwd = r.link(dir, "cwd")
+	if b, err := r.file(dir, "cgroup"); err == nil {
 		p.CgroupPath = parseCgroup(b)
 	}
 	return p, nil
