@@ -106,8 +106,10 @@ func (p *Pipeline) fork(e *semconv.Event) {
 	t := p.t
 	child := &e.Process
 	parent := t.parentOf(child, true) // a parent is alive when it forks
+	// Looked up once: nothing below adds to the table before add.
+	known := t.byKey.get(child.Key())
 	if parent != nil {
-		if t.byKey.get(child.Key()) == nil && (e.OS != semconv.OSLinux || e.Fork.CloneFlags&cloneParent == 0) {
+		if known == nil && (e.OS != semconv.OSLinux || e.Fork.CloneFlags&cloneParent == 0) {
 			learnFromChild(t, parent, child)
 		}
 		inherit(child, &parent.proc, p.cfg.CredsComplete)
@@ -123,7 +125,7 @@ func (p *Pipeline) fork(e *semconv.Event) {
 		p.stats.Unmatched[semconv.KindFork]++
 	}
 
-	if en := t.byKey.get(child.Key()); en != nil {
+	if en := known; en != nil {
 		// Seeded in the race between attaching and the scan, or a duplicate.
 		if !en.seeded {
 			p.stats.Duplicates++

@@ -1042,3 +1042,101 @@ func TestSteadyBatchesReleaseWithoutTimer(t *testing.T) {
 		t.Fatal("the timer did not release the last batches")
 	}
 }
+
+// A reaped entry forgotten past KeepReaped is reused for the next
+// process; the lifetimes of the processes that get it carry nothing of
+// the one before. Ground truth: what each process of the stream did.
+func TestForgottenEntryReused(t *testing.T) {
+	type truth struct {
+		exe      string
+		code     int32
+		signal   int32
+		children int
+	}
+	want := map[int32]truth{}
+	evs := []semconv.Event{existing(1, 0, 1*ms, 1, 1, "/sbin/init", "init")}
+	ts := 1000 * ms
+	// 1000 execs, forks a child, exits 3: its entry is forgotten when
+	// its child's reap comes and reused by the first of those below.
+	evs = append(evs, fork(ts, 1000, 1), execOK(ts+ms, 1000, "/bin/builder", "builder"),
+		fork(ts+2*ms, 1001, 1000), exit(ts+3*ms, 1000, 3, 0), reap(ts+4*ms, 1000),
+		exit(ts+5*ms, 1001, 0, 9), reap(ts+6*ms, 1001))
+	want[1000] = truth{exe: "/bin/builder", code: 3, children: 1}
+	want[1001] = truth{signal: 9}
+	ts += 10 * ms
+	for i := int32(0); i < 20; i++ {
+		pid := 1002 + i
+		evs = append(evs, fork(ts, pid, 1), exit(ts+ms, pid, i, 0), reap(ts+2*ms, pid))
+		want[pid] = truth{code: i}
+		ts += 3 * ms
+	}
+	rec, p := run(t, Config{KeepReaped: 1}, evs...)
+	if st := p.Stats(); st.Forgotten != 21 {
+		t.Errorf("forgotten %d, want 21", st.Forgotten)
+	}
+	got := map[int32]bool{}
+	for _, l := range rec.lifetimes {
+		w, ok := want[l.Process.PID]
+		if !ok {
+			continue
+		}
+		got[l.Process.PID] = true
+		exe := ""
+		if len(l.Execs) > 0 {
+			exe = l.Execs[len(l.Execs)-1].Exe
+		}
+		if len(l.Execs) > 1 || exe != w.exe || l.Exit.Code != w.code || l.Exit.Signal != w.signal || l.Children != w.children {
+			t.Errorf("pid %d: %d execs (last %q), exit %d signal %d, %d children; want exe %q, exit %d signal %d, %d children",
+				l.Process.PID, len(l.Execs), exe, l.Exit.Code, l.Exit.Signal, l.Children, w.exe, w.code, w.signal, w.children)
+		}
+	}
+	if len(got) != len(want) {
+		t.Errorf("lifetimes of %d of the %d processes", len(got), len(want))
+	}
+}
+
+// The table hands the next add the entry it last forgot, zeroed, and
+// not while seeding, nor the entry its caller goes on with.
+func TestTableRecyclesForgotten(t *testing.T) {
+	tb := newTable(0, 1, semconv.RootPolicy(0), 0)
+	a := tb.add(&semconv.Process{PID: 10, Start: 1})
+	a.forks, a.exitSeen, a.execs = 4, true, []semconv.ExecRecord{{Exe: "/bin/a"}}
+	tb.setState(a, stateReaped)
+	b := tb.add(&semconv.Process{PID: 11, Start: 2})
+	b.execs = append(b.execs, semconv.ExecRecord{Exe: "/bin/b", Argv: []string{"b"}})
+	tb.setState(b, stateReaped) // forgets a while seeding: not reused
+	if tb.spare != nil {
+		t.Fatal("an entry forgotten while seeding was kept for reuse")
+	}
+	tb.seeding = false
+	c := tb.add(&semconv.Process{PID: 12, Start: 3})
+	c.forks = 2
+	tb.setState(c, stateReaped) // forgets b
+	if tb.spare != b {
+		t.Fatalf("spare %p, want the forgotten entry %p", tb.spare, b)
+	}
+	d := tb.add(&semconv.Process{PID: 13, Start: 4})
+	if d != b || tb.spare != nil {
+		t.Fatalf("add gave %p (spare now %p), want the forgotten %p", d, tb.spare, b)
+	}
+	// b's exec records are kept as room, emptied and cleared.
+	if len(d.execs) != 0 || cap(d.execs) != 1 || !reflect.DeepEqual(d.execs[:1][0], semconv.ExecRecord{}) {
+		t.Errorf("reused exec records: len %d cap %d, first %+v; want room for 1, cleared", len(d.execs), cap(d.execs), d.execs[:cap(d.execs)])
+	}
+	// Alone on the live list: no links, nothing but what add sets.
+	fresh := entry{proc: semconv.Process{PID: 13, Start: 4}, startNS: 4, state: stateLive, execs: d.execs}
+	if !reflect.DeepEqual(*d, fresh) {
+		t.Errorf("reused entry not fresh:\n%+v\nwant\n%+v", *d, fresh)
+	}
+	if got := tb.byKey.get(semconv.KeyOf(13, 4)); got != d {
+		t.Errorf("index holds %p, want %p", got, d)
+	}
+	if got := tb.byKey.get(semconv.KeyOf(11, 2)); got != nil {
+		t.Errorf("the forgotten 11 is still indexed")
+	}
+	tb.keep = 0
+	tb.setState(d, stateReaped) // forgets c and d itself: d is its caller's
+	if tb.spare == d {
+		t.Error("the entry being reaped was kept for reuse")
+	}
+}

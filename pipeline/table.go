@@ -119,7 +119,20 @@ type table struct {
 	gen uint64
 
 	evicted, evictedLive, forgotten uint64
+
+	// spare is an entry forgotten past keep, zeroed and handed to the next
+	// add: in a storm every reap forgets the oldest reaped entry and every
+	// fork adds one, so the table allocates nothing per process (an
+	// entry is a third of what a process costs the garbage collector).
+	spare *entry
+	// spareExecs is the emptied exec records of spare (at most
+	// spareExecsCap): the lifetime that held them was handed to the sinks,
+	// which keep nothing of it past the call (Sink).
+	spareExecs []semconv.ExecRecord
 }
+
+// spareExecsCap bounds the exec records a reused entry keeps room for.
+const spareExecsCap = 4
 
 func newTable(max, keepReaped int, policy semconv.RootPolicy, launcher int32) *table {
 	return &table{
@@ -176,7 +189,14 @@ func (t *table) add(p *semconv.Process) *entry {
 			break
 		}
 	}
-	en := &entry{proc: *p, startNS: p.Start}
+	en := t.spare
+	if en != nil {
+		t.spare = nil
+		*en = entry{proc: *p, startNS: p.Start, execs: t.spareExecs}
+		t.spareExecs = nil
+	} else {
+		en = &entry{proc: *p, startNS: p.Start}
+	}
 	t.byKey.put(en.key(), en)
 	t.byPID[p.PID] = en
 	en.state = stateLive
@@ -203,7 +223,10 @@ func (t *table) setState(en *entry, s uint8) {
 	if s == stateReaped {
 		for t.lists[stateReaped].n > t.keep {
 			t.forgotten++
-			t.drop(t.lists[stateReaped].head)
+			old := t.lists[stateReaped].head
+			execs := old.execs
+			t.drop(old)
+			t.recycle(old, en, execs)
 		}
 	}
 }
@@ -221,6 +244,23 @@ func (t *table) evictOne() bool {
 		}
 		if s == stateLive {
 			return false
+		}
+	}
+}
+
+// recycle keeps en, just forgotten, as the spare of the next add (with
+// execs, its exec records, as room for the next one's), unless
+// it is cur (the entry its caller goes on with) or the table is seeding
+// (its orphans may still name en, and tell it by stateEvicted). Nothing
+// else holds a forgotten entry: a reaped process is in no list of live
+// or exited ones, drop took it out of the indexes and its children's
+// links, and the lifetime it closed holds copies.
+func (t *table) recycle(en, cur *entry, execs []semconv.ExecRecord) {
+	if t.spare == nil && en != cur && !t.seeding {
+		t.spare = en
+		if cap(execs) <= spareExecsCap {
+			clear(execs)
+			t.spareExecs = execs[:0]
 		}
 	}
 }
