@@ -1105,19 +1105,19 @@ func TestTableRecyclesForgotten(t *testing.T) {
 	b := tb.add(&semconv.Process{PID: 11, Start: 2})
 	b.execs = append(b.execs, semconv.ExecRecord{Exe: "/bin/b", Argv: []string{"b"}})
 	tb.setState(b, stateReaped) // forgets a while seeding: not reused
-	if tb.spare != nil {
+	if len(tb.spares) != 0 {
 		t.Fatal("an entry forgotten while seeding was kept for reuse")
 	}
 	tb.seeding = false
 	c := tb.add(&semconv.Process{PID: 12, Start: 3})
 	c.forks = 2
 	tb.setState(c, stateReaped) // forgets b
-	if tb.spare != b {
-		t.Fatalf("spare %p, want the forgotten entry %p", tb.spare, b)
+	if len(tb.spares) != 1 || tb.spares[0].en != b {
+		t.Fatalf("spares %+v, want the forgotten entry %p", tb.spares, b)
 	}
 	d := tb.add(&semconv.Process{PID: 13, Start: 4})
-	if d != b || tb.spare != nil {
-		t.Fatalf("add gave %p (spare now %p), want the forgotten %p", d, tb.spare, b)
+	if d != b || len(tb.spares) != 0 {
+		t.Fatalf("add gave %p (spares now %+v), want the forgotten %p", d, tb.spares, b)
 	}
 	// b's exec records are kept as room, emptied and cleared.
 	if len(d.execs) != 0 || cap(d.execs) != 1 || !reflect.DeepEqual(d.execs[:1][0], semconv.ExecRecord{}) {
@@ -1136,7 +1136,61 @@ func TestTableRecyclesForgotten(t *testing.T) {
 	}
 	tb.keep = 0
 	tb.setState(d, stateReaped) // forgets c and d itself: d is its caller's
-	if tb.spare == d {
-		t.Error("the entry being reaped was kept for reuse")
+	if len(tb.spares) != 1 || tb.spares[0].en != c {
+		t.Errorf("spares %+v, want c (%p) alone: the entry being reaped is its caller's", tb.spares, c)
+	}
+}
+
+// TestTableSparesBurst: reaps that come in a burst after many forks (as
+// they do, an RCU grace period behind) leave one spare per forgotten
+// entry, up to maxSpares, and the adds after the burst take them all
+// before allocating.
+func TestTableSparesBurst(t *testing.T) {
+	const n = 50
+	tb := newTable(0, 0, semconv.RootPolicy(0), 0)
+	tb.seeding = false
+	var first []*entry
+	for i := range n {
+		first = append(first, tb.add(&semconv.Process{PID: int32(100 + i), Start: uint64(i + 1)}))
+	}
+	for _, en := range first {
+		tb.setState(en, stateReaped) // keep 0: forgotten at once, not by its own caller
+	}
+	// Each reap forgets the entry it reaps, which is its caller's: none kept.
+	if len(tb.spares) != 0 {
+		t.Fatalf("%d spares after reaps that each forgot their own entry", len(tb.spares))
+	}
+	tb.keep = n
+	var second []*entry
+	for i := range 2 * n {
+		second = append(second, tb.add(&semconv.Process{PID: int32(1000 + i), Start: uint64(1000 + i)}))
+	}
+	for _, en := range second {
+		tb.setState(en, stateReaped) // the last n forget the first n of second
+	}
+	if len(tb.spares) != n {
+		t.Fatalf("%d spares after a burst forgot %d entries", len(tb.spares), n)
+	}
+	kept := map[*entry]bool{}
+	for _, sp := range tb.spares {
+		kept[sp.en] = true
+	}
+	for i := range n {
+		if !kept[second[i]] {
+			t.Fatalf("forgotten entry %d (pid %d) not kept", i, 1000+i)
+		}
+	}
+	for i := range n {
+		en := tb.add(&semconv.Process{PID: int32(5000 + i), Start: uint64(5000 + i)})
+		if !kept[en] {
+			t.Fatalf("add %d allocated with %d spares left", i, len(tb.spares))
+		}
+		delete(kept, en)
+	}
+	if len(tb.spares) != 0 || len(kept) != 0 {
+		t.Fatalf("%d spares left, %d not reused", len(tb.spares), len(kept))
+	}
+	if got := testing.AllocsPerRun(1, func() { tb.add(&semconv.Process{PID: 9999, Start: 9999}) }); got < 1 {
+		t.Errorf("add with no spares allocated %v times, want a new entry", got)
 	}
 }

@@ -120,16 +120,28 @@ type table struct {
 
 	evicted, evictedLive, forgotten uint64
 
-	// spare is an entry forgotten past keep, zeroed and handed to the next
-	// add: in a storm every reap forgets the oldest reaped entry and every
-	// fork adds one, so the table allocates nothing per process (an
-	// entry is a third of what a process costs the garbage collector).
-	spare *entry
-	// spareExecs is the emptied exec records of spare (at most
-	// spareExecsCap): the lifetime that held them was handed to the sinks,
-	// which keep nothing of it past the call (Sink).
-	spareExecs []semconv.ExecRecord
+	// spares are entries forgotten past keep (at most maxSpares), each
+	// with its emptied exec records (at most spareExecsCap of room: the
+	// lifetime that held them was handed to the sinks, which keep nothing
+	// of it past the call, Sink), zeroed and handed to the next adds: in a
+	// storm every reap forgets the oldest reaped entry and every fork adds
+	// one, so the table allocates nothing per process (an entry is a third
+	// of what a process costs the garbage collector). Reaps come in bursts
+	// behind the forks (after an RCU grace period), so one spare is not
+	// enough: the adds between two bursts would allocate.
+	spares []spare
 }
+
+// spare is a forgotten entry kept for reuse, with its exec records' room.
+type spare struct {
+	en    *entry
+	execs []semconv.ExecRecord
+}
+
+// maxSpares bounds the forgotten entries kept for reuse: more than the
+// forks of a storm's reap lag (a fork storm's 18,000 processes a second
+// for a few tens of milliseconds), about 512 KiB when full.
+const maxSpares = 1024
 
 // spareExecsCap bounds the exec records a reused entry keeps room for.
 const spareExecsCap = 4
@@ -189,11 +201,13 @@ func (t *table) add(p *semconv.Process) *entry {
 			break
 		}
 	}
-	en := t.spare
-	if en != nil {
-		t.spare = nil
-		*en = entry{proc: *p, startNS: p.Start, execs: t.spareExecs}
-		t.spareExecs = nil
+	var en *entry
+	if n := len(t.spares); n > 0 {
+		sp := t.spares[n-1]
+		t.spares[n-1] = spare{}
+		t.spares = t.spares[:n-1]
+		en = sp.en
+		*en = entry{proc: *p, startNS: p.Start, execs: sp.execs}
 	} else {
 		en = &entry{proc: *p, startNS: p.Start}
 	}
@@ -248,21 +262,23 @@ func (t *table) evictOne() bool {
 	}
 }
 
-// recycle keeps en, just forgotten, as the spare of the next add (with
-// execs, its exec records, as room for the next one's), unless
-// it is cur (the entry its caller goes on with) or the table is seeding
-// (its orphans may still name en, and tell it by stateEvicted). Nothing
-// else holds a forgotten entry: a reaped process is in no list of live
-// or exited ones, drop took it out of the indexes and its children's
+// recycle keeps en, just forgotten, as a spare for a later add (with
+// execs, its exec records, as room for the next one's), unless it is cur
+// (the entry its caller goes on with), the table is seeding (its orphans
+// may still name en, and tell it by stateEvicted) or maxSpares are kept.
+// Nothing else holds a forgotten entry: a reaped process is in no list of
+// live or exited ones, drop took it out of the indexes and its children's
 // links, and the lifetime it closed holds copies.
 func (t *table) recycle(en, cur *entry, execs []semconv.ExecRecord) {
-	if t.spare == nil && en != cur && !t.seeding {
-		t.spare = en
-		if cap(execs) <= spareExecsCap {
-			clear(execs)
-			t.spareExecs = execs[:0]
-		}
+	if en == cur || t.seeding || len(t.spares) >= maxSpares {
+		return
 	}
+	sp := spare{en: en}
+	if cap(execs) <= spareExecsCap {
+		clear(execs)
+		sp.execs = execs[:0]
+	}
+	t.spares = append(t.spares, sp)
 }
 
 func (t *table) evict(en *entry) {
