@@ -85,6 +85,12 @@ run devnull "$TRUE" </dev/null
 		t.Fatal("the Collector forwarded too little")
 	}
 
+	// Every role's program was exec'd by a child of the script's shell:
+	// its parent's executable is that shell's, as the kernel names it.
+	shell, err := filepath.EvalSymlinks(paths["sh"])
+	if err != nil {
+		t.Fatal(err)
+	}
 	loginUID, _ := os.ReadFile("/proc/self/loginuid")
 	login := strings.TrimSpace(string(loginUID))
 	// The record of each role's last exec (the one after its sh -c).
@@ -147,6 +153,9 @@ run devnull "$TRUE" </dev/null
 		}
 		if got := attrStr(kv, "procotel.process.stdin.type"); got != w.stdin {
 			t.Errorf("%s: stdin %q, want %q", role, got, w.stdin)
+		}
+		if got := attrStr(kv, "procotel.parent.executable.path"); got != shell {
+			t.Errorf("%s: procotel.parent.executable.path %q, want %q (the script's shell)", role, got, shell)
 		}
 		var env []string
 		for _, v := range attr(kv, "procotel.exec.env").GetArrayValue().GetValues() {

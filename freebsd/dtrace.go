@@ -175,7 +175,7 @@ func (b *DTrace) Start(ctx context.Context) error {
 			"no cwd, tty or namespace pid; no reap events; thread events are not traced",
 			"signals are seen when generated (signal-send), ignored by the target (signal-discard) or taken by sigwait (signal-clear), not when delivered",
 			"records lost in a full DTrace buffer cannot be told apart by kind: they are counted in Lost[invalid]",
-			"exec facts: the audit login uid and session (cr_audit) and setuid/setgid (P_SUGID with the effective id changed by the exec; the file's mode is not read); no stdin type, memfd, deleted-file flag, executable hash, parent executable or environment (capture.env, TRACEPARENT), and no exec throttling",
+			"exec facts: the audit login uid and session (cr_audit) and setuid/setgid (P_SUGID with the effective id changed by the exec; the file's mode is not read); the parent executable comes from the pipeline's table (the parent's image from its fork, exec or the start-up scan); no stdin type, memfd, deleted-file flag, executable hash or environment (capture.env, TRACEPARENT), and no exec throttling",
 		},
 	}
 	return nil

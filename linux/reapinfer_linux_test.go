@@ -17,7 +17,7 @@ import (
 func TestInferReaps(t *testing.T) {
 	out := semconv.NewQueue(4, 0)
 	b := &Backend{closing: make(chan struct{})}
-	r := &ringRun{b: b, out: out, unreaped: map[procKey]exited{}, inferred: map[procKey]struct{}{}, exes: map[procKey]string{}}
+	r := &ringRun{b: b, out: out, unreaped: map[procKey]exited{}, inferred: map[procKey]struct{}{}}
 	gone := semconv.Process{PID: 1 << 30, TID: 1 << 30, Start: 5e9, Comm: "gone"} // beyond pid_max: not in /proc
 	stat, err := os.ReadFile("/proc/self/stat")
 	if err != nil {

@@ -53,15 +53,9 @@ type ringRun struct {
 	// throttleStops, once stop began, holds the cgroups whose throttle
 	// stop the kernel reported.
 	throttleStops map[uint64]struct{}
-	// exes holds the executable of each process seen to fork or exec,
-	// until its reap: the parent executable of its children's execs.
-	exes map[procKey]string
 	// taken counts the records the last read took.
 	taken int
 }
-
-// maxExes bounds ringRun.exes; when full it starts over.
-const maxExes = 1 << 16
 
 // Run sends one KindExisting event per process alive at Start, then the
 // events of the ring buffer, until ctx ends. When ctx ends it still sends
@@ -83,7 +77,7 @@ func (b *Backend) Run(ctx context.Context, out *semconv.Queue) error {
 		return err
 	}
 	r := &ringRun{b: b, rd: rd, w: w, out: out, clock: followClock{Clock: clock, sampledAt: bootNow(), sample: bootClock}, unreaped: map[procKey]exited{},
-		inferred: map[procKey]struct{}{}, exes: map[procKey]string{}}
+		inferred: map[procKey]struct{}{}}
 	r.dec.env, r.dec.traceParent = b.env, b.opts.TraceParent
 	// The programs submit without waking the reader (a wakeup costs the
 	// producing hook an interrupt); the reader drains the ring at the
@@ -119,7 +113,6 @@ func (r *ringRun) reaped(k procKey) bool {
 		return false
 	}
 	delete(r.unreaped, k)
-	delete(r.exes, k)
 	return true
 }
 
@@ -163,7 +156,6 @@ func (r *ringRun) inferReaps(late time.Duration) bool {
 				Comm: x.comm, CgroupID: x.cgID}}
 		r.b.addCgroup(&ev.Process)
 		delete(r.unreaped, k)
-		delete(r.exes, k)
 		if len(r.inferred) >= maxUnreaped {
 			clear(r.inferred)
 		}
@@ -349,11 +341,6 @@ func (r *ringRun) read(ctx context.Context, limit int) (more bool, err error) {
 		ev.Time = r.clock.Wall(ev.BootNS)
 		b.addCgroup(&ev.Process)
 		switch ev.Kind {
-		case semconv.KindFork:
-			p := &ev.Process
-			if exe, ok := r.exes[procKey{p.PPID, p.ParentStart}]; ok {
-				r.setExe(procKey{p.PID, p.Start}, exe)
-			}
 		case semconv.KindExec:
 			r.execFacts(ev)
 		case semconv.KindExit:
@@ -377,30 +364,15 @@ func (r *ringRun) read(ctx context.Context, limit int) (more bool, err error) {
 }
 
 // execFacts adds to an exec event what user space knows: the
-// executable's hashes, the parent's executable, and TRACEPARENT when it
-// lay past what the kernel copied of the environment.
+// executable's hashes and TRACEPARENT when it lay past what the kernel
+// copied of the environment. (The parent's executable is the pipeline's:
+// its table has the parent, seen to fork, exec or in the /proc scan.)
 func (r *ringRun) execFacts(ev *semconv.Event) {
 	b, p, x := r.b, &ev.Process, &ev.Exec
 	if h, ok := b.hashes.Lookup(r.dec.exe, p.PID, p.Exe); ok {
 		x.HTLHash, x.SHA256 = h.HTL, h.SHA256
 	}
-	parent := procKey{p.PPID, p.ParentStart}
-	exe, ok := r.exes[parent]
-	if !ok && p.PPID > 0 {
-		// Alive before Start, or its fork was lost: ask /proc, once.
-		exe, _ = os.Readlink("/proc/" + strconv.Itoa(int(p.PPID)) + "/exe")
-		r.setExe(parent, exe)
-	}
-	x.ParentExe = exe
-	r.setExe(procKey{p.PID, p.Start}, p.Exe)
 	if b.opts.TraceParent && ev.TraceParent == "" && r.dec.envTruncated {
 		ev.TraceParent = b.traceParent(p.PID)
 	}
-}
-
-func (r *ringRun) setExe(k procKey, exe string) {
-	if len(r.exes) >= maxExes {
-		clear(r.exes)
-	}
-	r.exes[k] = exe
 }

@@ -310,6 +310,12 @@ func (p *Pipeline) exec(e *semconv.Event) {
 		}
 	}
 	fillSelf(proc, &en.proc, failed, p.cfg.CredsComplete)
+	if !failed && e.Exec.ParentExe == "" && en.parent != nil {
+		// The parent's image as the table knows it at this point in time
+		// order: from its fork (a child inherits its parent's), its last
+		// exec, or the /proc scan.
+		e.Exec.ParentExe = en.parent.proc.Exe
+	}
 
 	rec := semconv.ExecRecord{
 		Time:      p.wall(e),

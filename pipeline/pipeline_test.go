@@ -98,7 +98,8 @@ func TestEnrichmentExact(t *testing.T) {
 	lt := rec.lifetimes[0]
 	wantLt := semconv.Lifetime{
 		Process: wantExit.Process, Lineage: semconv.Lineage{Root: shell, Creator: shell}, OS: semconv.OSLinux, Start: at(1000 * ms), Created: at(1000 * ms), End: at(1005 * ms), Exited: true,
-		Execs: []semconv.ExecRecord{{Time: at(1002 * ms), Filename: "/usr/bin/curl", Exe: "/usr/bin/curl", Argv: []string{"curl", "x"}}},
+		Execs: []semconv.ExecRecord{{Time: at(1002 * ms), Filename: "/usr/bin/curl", Exe: "/usr/bin/curl", Argv: []string{"curl", "x"},
+			ExecFacts: semconv.ExecFacts{ParentExe: "/bin/bash"}}},
 	}
 	if !reflect.DeepEqual(lt, wantLt) {
 		t.Errorf("lifetime:\n got %+v\nwant %+v", lt, wantLt)
@@ -907,6 +908,51 @@ func TestExecFactsInPipeline(t *testing.T) {
 	last := rec.events[len(rec.events)-1]
 	if id, ok := last.Process.LoginUID.Get(); !ok || id != 1000 {
 		t.Errorf("exit event login uid %v, want 1000 from the process", last.Process.LoginUID)
+	}
+}
+
+// TestParentExe: an exec's parent executable is the parent's image at
+// that point of the stream: inherited at its fork, replaced by its own
+// exec, the adopter's after a re-parent; kept when the backend gave one,
+// and absent when the parent is not known.
+func TestParentExe(t *testing.T) {
+	orphanExec := execOK(1008*ms, 102, "/usr/bin/ld", "ld")
+	orphanExec.Process.PPID = 1 // 101 exited: 102 was moved to init
+	given := execOK(1009*ms, 103, "/bin/true", "true")
+	given.Exec.ParentExe = "/given/by/backend"
+	strayFork := fork(1010*ms, 201, 200) // 200 never seen
+	evs := append(seedInitAndShell(),
+		fork(1000*ms, 101, 100),
+		execOK(1001*ms, 101, "/usr/bin/make", "make"), // bash's child
+		fork(1002*ms, 102, 101),
+		execOK(1003*ms, 102, "/usr/bin/cc", "cc"), // make's child
+		fork(1004*ms, 103, 100),
+		exit(1005*ms, 101, 0, 0),
+		orphanExec,
+		given,
+		strayFork,
+		execOK(1011*ms, 201, "/bin/sh", "sh"),
+	)
+	rec, _ := run(t, Config{}, evs...)
+	want := map[int32][]string{
+		101: {"/bin/bash"},
+		102: {"/usr/bin/make", "/sbin/init"},
+		103: {"/given/by/backend"},
+		201: {""},
+	}
+	got := map[int32][]string{}
+	for _, e := range rec.events {
+		if e.Kind == semconv.KindExec {
+			got[e.Process.PID] = append(got[e.Process.PID], e.Exec.ParentExe)
+		}
+	}
+	if !reflect.DeepEqual(got, want) {
+		t.Errorf("parent executables by pid %v, want %v", got, want)
+	}
+	for _, l := range rec.lifetimes {
+		if l.Process.PID == 102 && (len(l.Execs) != 2 || l.Execs[1].ParentExe != "/sbin/init") {
+			t.Errorf("102's exec records %+v, want the second with parent /sbin/init", l.Execs)
+		}
 	}
 }
 
