@@ -132,6 +132,45 @@ type procotel struct {
 	cpu0      time.Duration
 	coll0     time.Duration
 	want      map[semconv.Kind]int64 // the storm's ground truth, when told
+	// queuePeak samples the exporter's queues while the storm runs: the
+	// most log records and spans waiting at once, how close the storm came
+	// to the queue's bound (export.DefaultQueueSize), where records are
+	// dropped (queue_full).
+	queuePeak *queueSampler
+}
+
+// queueSampler reads an exporter's pending records and spans every
+// 10 ms and keeps the highest of each.
+type queueSampler struct {
+	stop, done       chan struct{}
+	logPeak, spanMax uint64
+}
+
+func sampleQueues(x *export.Exporter) *queueSampler {
+	q := &queueSampler{stop: make(chan struct{}), done: make(chan struct{})}
+	go func() {
+		defer close(q.done)
+		t := time.NewTicker(10 * time.Millisecond)
+		defer t.Stop()
+		for {
+			select {
+			case <-q.stop:
+				return
+			case <-t.C:
+			}
+			st := x.Stats()
+			q.logPeak = max(q.logPeak, st.LogTotals().Pending)
+			q.spanMax = max(q.spanMax, st.Spans.Pending)
+		}
+	}()
+	return q
+}
+
+// end stops the sampling and returns the peaks.
+func (q *queueSampler) end() (logs, spans uint64) {
+	close(q.stop)
+	<-q.done
+	return q.logPeak, q.spanMax
 }
 
 func (p *procotel) expect(want map[semconv.Kind]int64) { p.want = want }
@@ -239,6 +278,9 @@ func (p *procotel) start() error {
 	if !p.child {
 		p.bpfBefore = bpfRuntime()
 	}
+	if p.exp != nil {
+		p.queuePeak = sampleQueues(p.exp)
+	}
 	return nil
 }
 
@@ -276,6 +318,10 @@ func (p *procotel) stop() (observed, error) {
 		last = n
 	}
 	cpuSettled := selfCPU() - p.cpu0
+	if p.queuePeak != nil {
+		logs, spans := p.queuePeak.end()
+		fmt.Fprintf(os.Stderr, "[export queue peak: %d log records, %d spans waiting (bound %d each)] ", logs, spans, export.DefaultQueueSize)
+	}
 	var bpfAfter map[string][3]uint64
 	if !p.child {
 		bpfAfter = bpfRuntime()
@@ -299,8 +345,8 @@ func (p *procotel) stop() (observed, error) {
 	if n, grown := agent.GrownProcs(); grown {
 		fmt.Fprintf(os.Stderr, "[backlog: grew to %d processors] ", n)
 	}
-	fmt.Fprintf(os.Stderr, "[heap %.1f MiB in use, %.1f MiB from the OS; table %d entries (%d live, %d exited, %d reaped); %s] ",
-		float64(ms.HeapInuse)/(1<<20), float64(ms.Sys)/(1<<20), ps.TableSize, ps.Live, ps.Exited, ps.Reaped, rssParts())
+	fmt.Fprintf(os.Stderr, "[heap %.1f MiB in use, %.1f MiB from the OS, %d GC cycles; table %d entries (%d live, %d exited, %d reaped); %s] ",
+		float64(ms.HeapInuse)/(1<<20), float64(ms.Sys)/(1<<20), ms.NumGC, ps.TableSize, ps.Live, ps.Exited, ps.Reaped, rssParts())
 	st := p.agent.Stats()
 	for _, n := range st.Lost {
 		o.lost += n
@@ -313,6 +359,16 @@ func (p *procotel) stop() (observed, error) {
 	if p.exp != nil {
 		es := p.exp.Stats()
 		o.lost += es.LogTotals().Dropped() + es.Spans.Dropped()
+		for _, sig := range []struct {
+			name string
+			c    export.Counts
+		}{{"log records", es.LogTotals()}, {"spans", es.Spans}} {
+			for _, r := range export.DropReasons {
+				if n := sig.c.DroppedBy(r); n > 0 {
+					fmt.Fprintf(os.Stderr, "[export dropped %d %s: %s] ", n, sig.name, r)
+				}
+			}
+		}
 	}
 	for _, k := range countedKinds {
 		o.seen[k] = p.sink.n[k].Load()
