@@ -1158,7 +1158,7 @@ func TestTableRecyclesForgotten(t *testing.T) {
 	c := tb.add(&semconv.Process{PID: 12, Start: 3})
 	c.forks = 2
 	tb.setState(c, stateReaped) // forgets b
-	if len(tb.spares) != 1 || tb.spares[0].en != b {
+	if len(tb.spares) != 1 || tb.spares[0] != b {
 		t.Fatalf("spares %+v, want the forgotten entry %p", tb.spares, b)
 	}
 	d := tb.add(&semconv.Process{PID: 13, Start: 4})
@@ -1182,7 +1182,7 @@ func TestTableRecyclesForgotten(t *testing.T) {
 	}
 	tb.keep = 0
 	tb.setState(d, stateReaped) // forgets c and d itself: d is its caller's
-	if len(tb.spares) != 1 || tb.spares[0].en != c {
+	if len(tb.spares) != 1 || tb.spares[0] != c {
 		t.Errorf("spares %+v, want c (%p) alone: the entry being reaped is its caller's", tb.spares, c)
 	}
 }
@@ -1218,8 +1218,8 @@ func TestTableSparesBurst(t *testing.T) {
 		t.Fatalf("%d spares after a burst forgot %d entries", len(tb.spares), n)
 	}
 	kept := map[*entry]bool{}
-	for _, sp := range tb.spares {
-		kept[sp.en] = true
+	for _, en := range tb.spares {
+		kept[en] = true
 	}
 	for i := range n {
 		if !kept[second[i]] {

@@ -121,7 +121,7 @@ type table struct {
 	evicted, evictedLive, forgotten uint64
 
 	// spares are entries forgotten past keep (at most maxSpares), each
-	// with its emptied exec records (at most spareExecsCap of room: the
+	// holding its emptied exec records as room (at most spareExecsCap: the
 	// lifetime that held them was handed to the sinks, which keep nothing
 	// of it past the call, Sink), zeroed and handed to the next adds: in a
 	// storm every reap forgets the oldest reaped entry and every fork adds
@@ -129,13 +129,7 @@ type table struct {
 	// of what a process costs the garbage collector). Reaps come in bursts
 	// behind the forks (after an RCU grace period), so one spare is not
 	// enough: the adds between two bursts would allocate.
-	spares []spare
-}
-
-// spare is a forgotten entry kept for reuse, with its exec records' room.
-type spare struct {
-	en    *entry
-	execs []semconv.ExecRecord
+	spares []*entry
 }
 
 // maxSpares bounds the forgotten entries kept for reuse: more than the
@@ -203,11 +197,10 @@ func (t *table) add(p *semconv.Process) *entry {
 	}
 	var en *entry
 	if n := len(t.spares); n > 0 {
-		sp := t.spares[n-1]
-		t.spares[n-1] = spare{}
+		en = t.spares[n-1]
+		t.spares[n-1] = nil
 		t.spares = t.spares[:n-1]
-		en = sp.en
-		*en = entry{proc: *p, startNS: p.Start, execs: sp.execs}
+		*en = entry{proc: *p, startNS: p.Start, execs: en.execs}
 	} else {
 		en = &entry{proc: *p, startNS: p.Start}
 	}
@@ -273,12 +266,11 @@ func (t *table) recycle(en, cur *entry, execs []semconv.ExecRecord) {
 	if en == cur || t.seeding || len(t.spares) >= maxSpares {
 		return
 	}
-	sp := spare{en: en}
 	if cap(execs) <= spareExecsCap {
 		clear(execs)
-		sp.execs = execs[:0]
+		en.execs = execs[:0]
 	}
-	t.spares = append(t.spares, sp)
+	t.spares = append(t.spares, en)
 }
 
 func (t *table) evict(en *entry) {
