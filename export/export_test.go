@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"slices"
 	"strings"
 	"sync"
 	"testing"
@@ -430,4 +431,17 @@ func BenchmarkEventToRecord(b *testing.B) {
 	// report them so a fast result is not mistaken for a fast hand-off.
 	s := x.Stats().Logs[semconv.KindExec]
 	b.ReportMetric(float64(s.DroppedQueueFull)/float64(b.N), "dropped/op")
+}
+
+// TestDropsByReason: each reason that dropped records, with its count,
+// in DropReasons order; none when nothing was dropped.
+func TestDropsByReason(t *testing.T) {
+	if got := (Counts{Handed: 5, Exported: 5}).DropsByReason(); len(got) != 0 {
+		t.Errorf("nothing dropped: %q", got)
+	}
+	c := Counts{DroppedRejected: 2, DroppedQueueFull: 3946, DroppedClosed: 1}
+	want := []string{"queue_full 3946", "rejected 2", "closed 1"}
+	if got := c.DropsByReason(); !slices.Equal(got, want) {
+		t.Errorf("DropsByReason() = %q, want %q", got, want)
+	}
 }

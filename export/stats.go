@@ -1,6 +1,7 @@
 package export
 
 import (
+	"strconv"
 	"sync/atomic"
 
 	"github.com/procotel/procotel/semconv"
@@ -72,6 +73,18 @@ func (c Counts) DroppedBy(reason string) uint64 {
 		return c.DroppedClosed
 	}
 	return 0
+}
+
+// DropsByReason lists, in DropReasons order, each reason that dropped
+// any records as "reason N".
+func (c Counts) DropsByReason() []string {
+	var out []string
+	for _, r := range DropReasons {
+		if n := c.DroppedBy(r); n > 0 {
+			out = append(out, r+" "+strconv.FormatUint(n, 10))
+		}
+	}
+	return out
 }
 
 // Dropped returns the number of records dropped for any reason.

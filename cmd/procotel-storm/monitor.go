@@ -142,8 +142,8 @@ type procotel struct {
 // queueSampler reads an exporter's pending records and spans every
 // 10 ms and keeps the highest of each.
 type queueSampler struct {
-	stop, done       chan struct{}
-	logPeak, spanMax uint64
+	stop, done        chan struct{}
+	logPeak, spanPeak uint64
 }
 
 func sampleQueues(x *export.Exporter) *queueSampler {
@@ -160,7 +160,7 @@ func sampleQueues(x *export.Exporter) *queueSampler {
 			}
 			st := x.Stats()
 			q.logPeak = max(q.logPeak, st.LogTotals().Pending)
-			q.spanMax = max(q.spanMax, st.Spans.Pending)
+			q.spanPeak = max(q.spanPeak, st.Spans.Pending)
 		}
 	}()
 	return q
@@ -170,7 +170,7 @@ func sampleQueues(x *export.Exporter) *queueSampler {
 func (q *queueSampler) end() (logs, spans uint64) {
 	close(q.stop)
 	<-q.done
-	return q.logPeak, q.spanMax
+	return q.logPeak, q.spanPeak
 }
 
 func (p *procotel) expect(want map[semconv.Kind]int64) { p.want = want }
@@ -359,15 +359,11 @@ func (p *procotel) stop() (observed, error) {
 	if p.exp != nil {
 		es := p.exp.Stats()
 		o.lost += es.LogTotals().Dropped() + es.Spans.Dropped()
-		for _, sig := range []struct {
-			name string
-			c    export.Counts
-		}{{"log records", es.LogTotals()}, {"spans", es.Spans}} {
-			for _, r := range export.DropReasons {
-				if n := sig.c.DroppedBy(r); n > 0 {
-					fmt.Fprintf(os.Stderr, "[export dropped %d %s: %s] ", n, sig.name, r)
-				}
-			}
+		if r := es.LogTotals().DropsByReason(); len(r) > 0 {
+			fmt.Fprintf(os.Stderr, "[export dropped log records: %s] ", strings.Join(r, ", "))
+		}
+		if r := es.Spans.DropsByReason(); len(r) > 0 {
+			fmt.Fprintf(os.Stderr, "[export dropped spans: %s] ", strings.Join(r, ", "))
 		}
 	}
 	for _, k := range countedKinds {

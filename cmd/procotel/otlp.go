@@ -68,12 +68,7 @@ func observer(os semconv.OS) semconv.Observer { return agent.Observer(os, versio
 // dropped with every reason that counted any, so the parts add up to
 // what was handed to the exporter.
 func exportLine(c export.Counts) string {
-	var reasons []string
-	for _, r := range export.DropReasons {
-		if n := c.DroppedBy(r); n > 0 {
-			reasons = append(reasons, fmt.Sprintf("%s %d", r, n))
-		}
-	}
+	reasons := c.DropsByReason()
 	line := fmt.Sprintf("%d handed to the exporter, %d exported, %d dropped", c.Given(), c.Exported, c.Dropped())
 	if len(reasons) > 0 {
 		line += " (" + strings.Join(reasons, ", ") + ")"
