@@ -1040,7 +1040,18 @@ func TestFlushAfterEachPass(t *testing.T) {
 // pace, the batches release what falls due (Run does not wake for its
 // window timer between them), and after the last batch the timer releases
 // the rest.
-func TestSteadyBatchesReleaseWithoutTimer(t *testing.T) {
+func TestSteadyBatchesReleaseWithoutTimer(t *testing.T) { steadyBatches(t, 1) }
+
+// A backend that hands over a pass of several batches (a storm's read of
+// the ring buffer, a batch each time one fills) paces Run by its passes:
+// the batches of a pass, a millisecond apart, are one arrival, and the
+// window timer does not wake Run between passes either.
+func TestSteadyBurstsReleaseWithoutTimer(t *testing.T) { steadyBatches(t, 3) }
+
+// steadyBatches hands Run bursts of perTick batches of four forks at a
+// steady pace and checks that the window timer stays quiet meanwhile and
+// releases what is left after the last.
+func steadyBatches(t *testing.T, perTick int) {
 	const window, every, batches = 30 * time.Millisecond, 20 * time.Millisecond, 15
 	rec := &recorder{}
 	p := New(Config{Window: window}, rec)
@@ -1054,11 +1065,17 @@ func TestSteadyBatchesReleaseWithoutTimer(t *testing.T) {
 	pid := int32(1000)
 	for i := 0; i < batches; i++ {
 		<-tick.C
-		for j := 0; j < 4; j++ {
-			pid++
-			*q.Next() = fork(uint64(pid)*1000, pid, 1)
+		for b := range perTick {
+			if b > 0 {
+				// The reader decodes the next batch meanwhile.
+				time.Sleep(time.Millisecond)
+			}
+			for j := 0; j < 4; j++ {
+				pid++
+				*q.Next() = fork(uint64(pid)*1000, pid, 1)
+			}
+			q.Flush()
 		}
-		q.Flush()
 	}
 	steady := fired.Load()
 	// The last batches are left to the timer.
@@ -1067,11 +1084,11 @@ func TestSteadyBatchesReleaseWithoutTimer(t *testing.T) {
 		rec.mu.Lock()
 		n := len(rec.events)
 		rec.mu.Unlock()
-		if n == 4*batches {
+		if n == 4*batches*perTick {
 			break
 		}
 		if time.Now().After(deadline) {
-			t.Fatalf("%d of %d events released 5 s after the last batch", n, 4*batches)
+			t.Fatalf("%d of %d events released 5 s after the last batch", n, 4*batches*perTick)
 		}
 		time.Sleep(time.Millisecond)
 	}
@@ -1238,5 +1255,29 @@ func TestTableSparesBurst(t *testing.T) {
 	}
 	if got := testing.AllocsPerRun(1, func() { tb.add(&semconv.Process{PID: 9999, Start: 9999}) }); got < 1 {
 		t.Errorf("add with no spares allocated %v times, want a new entry", got)
+	}
+}
+
+// In a storm the window timer is set past the arrival after the one that
+// releases the deadline, so every arrival moves it on before it is due.
+func TestCoalesce(t *testing.T) {
+	last := time.Unix(1000, 0)
+	const gap = 40 * time.Millisecond
+	for _, tc := range []struct {
+		deadline, want time.Duration // after last
+	}{
+		{20 * time.Millisecond, 2*gap + coalesceSlack},  // due before the next arrival
+		{gap, 2*gap + coalesceSlack},                    // due at it
+		{gap + time.Millisecond, 3*gap + coalesceSlack}, // just after it
+		{-5 * time.Millisecond, gap + coalesceSlack},    // already due
+	} {
+		d := last.Add(tc.deadline)
+		got := coalesce(d, last, gap).Sub(last)
+		if got != tc.want {
+			t.Errorf("deadline last%+v: timer at last%+v, want last%+v", tc.deadline, got, tc.want)
+		}
+		if got < tc.deadline || got-tc.deadline > 2*gap+coalesceSlack {
+			t.Errorf("deadline last%+v: timer at last%+v is not within two gaps and the slack after it", tc.deadline, got)
+		}
 	}
 }
