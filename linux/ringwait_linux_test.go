@@ -87,14 +87,14 @@ func TestNextPoll(t *testing.T) {
 		{per(idlePollInterval) - 1, pollInterval}, // after 100 ms: just under the rate
 		{1, pollInterval}, {per(pollInterval) - 1, pollInterval},
 		{per(pollInterval), busyPollInterval},     // at the rate over 10 ms
-		{per(busyPollInterval) - 1, pollInterval}, // just under it over 40 ms
+		{per(busyPollInterval) - 1, pollInterval}, // just under it over 80 ms
 		{per(pollInterval), busyPollInterval},
-		{busyRecords, busyPollInterval},         // 1024 in 40 ms: 40 ms
+		{busyRecords, busyPollInterval},         // 1024 in 80 ms: 80 ms
 		{2 * busyRecords, busyPollInterval / 2}, // twice the rate: half the time
-		{2 * busyRecords, busyPollInterval / 4}, // 2048 in 20 ms: 10 ms
+		{2 * busyRecords, busyPollInterval / 4}, // 2048 in 40 ms: 20 ms
 		{100 * busyRecords, pollInterval},       // never under pollInterval
-		{busyRecords / 4, busyPollInterval},     // the storm eases: 40 ms at most
-		{0, 2 * busyPollInterval}, {0, idlePollInterval},
+		{busyRecords / 8, busyPollInterval},     // the storm eases: 80 ms at most
+		{0, idlePollInterval}, {0, idlePollInterval},
 		{per(idlePollInterval), busyPollInterval}, // a storm starts during the back-off
 	}
 	poll := pollInterval

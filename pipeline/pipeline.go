@@ -333,14 +333,15 @@ func (p *Pipeline) Run(ctx context.Context, in *semconv.Queue) error {
 	}
 }
 
-// While arrivals come at most maxCoalesce apart, a window deadline is
-// left to the first arrival expected at or after it (coalesce). Batches
+// While arrivals come at most maxCoalesce apart (more than the Linux
+// reader's longest interval in a storm), a window deadline is left to the
+// first arrival expected at or after it (coalesce). Batches
 // that come within burstLen of the first of an arrival belong to it: a
 // backend hands over a pass of a storm in batches as they fill, a few
 // hundred microseconds apart, and taking each for an arrival would make
 // the gap theirs and the timer fire between passes.
 const (
-	maxCoalesce   = 50 * time.Millisecond
+	maxCoalesce   = 100 * time.Millisecond
 	coalesceSlack = 5 * time.Millisecond
 	burstLen      = 5 * time.Millisecond
 )
