@@ -293,11 +293,10 @@ func (p *Pipeline) Run(ctx context.Context, in *semconv.Queue) error {
 			// the event. Each event is still released as if it had come
 			// alone.
 			now := p.now()
-			if since := now.Sub(lastBatch); lastBatch.IsZero() || since >= burstLen {
-				if !lastBatch.IsZero() {
-					gap = since
-				}
+			if lastBatch.IsZero() {
 				lastBatch = now
+			} else if since := now.Sub(lastBatch); since >= burstLen {
+				gap, lastBatch = since, now
 			}
 			p.receiveBatch(in, b, now)
 			for n := len(batches); n > 0; n-- {
@@ -335,11 +334,11 @@ func (p *Pipeline) Run(ctx context.Context, in *semconv.Queue) error {
 
 // While arrivals come at most maxCoalesce apart (more than the Linux
 // reader's longest interval in a storm), a window deadline is left to the
-// first arrival expected at or after it (coalesce). Batches
-// that come within burstLen of the first of an arrival belong to it: a
-// backend hands over a pass of a storm in batches as they fill, a few
-// hundred microseconds apart, and taking each for an arrival would make
-// the gap theirs and the timer fire between passes.
+// first arrival expected at or after it (coalesce). Batches that come
+// within burstLen of the first of an arrival belong to it: a backend
+// hands over a pass of a storm in batches as they fill, a few hundred
+// microseconds apart, and taking each for an arrival would make the gap
+// theirs and the timer fire between passes.
 const (
 	maxCoalesce   = 100 * time.Millisecond
 	coalesceSlack = 5 * time.Millisecond
