@@ -2,6 +2,7 @@ package pipeline
 
 import (
 	"path"
+	"time"
 
 	"github.com/procotel/procotel/semconv"
 )
@@ -122,7 +123,7 @@ func (p *Pipeline) fork(e *semconv.Event) {
 		parent.forks++
 		t.touch(parent)
 	} else {
-		p.stats.Unmatched[semconv.KindFork]++
+		p.unmatched(e)
 	}
 
 	if en := known; en != nil {
@@ -175,12 +176,27 @@ func (p *Pipeline) findSelf(e *semconv.Event) *entry {
 	return en
 }
 
+// unmatched counts e as an event about a process the table did not know,
+// and keeps the first few (Stats.UnmatchedFirst) to tell what they were.
+func (p *Pipeline) unmatched(e *semconv.Event) {
+	p.stats.Unmatched[e.Kind]++
+	if len(p.stats.UnmatchedFirst) >= UnmatchedSamples {
+		return
+	}
+	pr := &e.Process
+	u := Unmatched{Kind: e.Kind, PID: pr.PID, PPID: pr.PPID, Start: pr.Start, BootNS: e.BootNS, Comm: pr.Comm, Exe: pr.Exe}
+	if p.firstBootNS != 0 && e.BootNS > p.firstBootNS {
+		u.SinceStart = time.Duration(e.BootNS - p.firstBootNS)
+	}
+	p.stats.UnmatchedFirst = append(p.stats.UnmatchedFirst, u)
+}
+
 // matched is findSelf for an event that cannot add a process: one the
 // table does not have is counted unmatched, and matched returns nil.
 func (p *Pipeline) matched(e *semconv.Event) *entry {
 	en := p.findSelf(e)
 	if en == nil {
-		p.stats.Unmatched[e.Kind]++
+		p.unmatched(e)
 	}
 	return en
 }
@@ -190,7 +206,7 @@ func (p *Pipeline) matched(e *semconv.Event) *entry {
 // not observed.
 func (p *Pipeline) implicit(e *semconv.Event) *entry {
 	t := p.t
-	p.stats.Unmatched[e.Kind]++
+	p.unmatched(e)
 	proc := &e.Process
 	if old := t.current(proc.PID); old != nil {
 		p.lostExit(old, e)
@@ -398,7 +414,7 @@ func (p *Pipeline) signal(e *semconv.Event) {
 	}
 	en := t.find(e.Process.PID, e.Process.Start)
 	if en == nil {
-		p.stats.Unmatched[semconv.KindSignal]++
+		p.unmatched(e)
 		return
 	}
 	fillSelf(&e.Process, &en.proc, true, p.cfg.CredsComplete)

@@ -3,6 +3,8 @@ package pipeline
 import (
 	"context"
 	"errors"
+	"fmt"
+	"slices"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -117,6 +119,9 @@ type Stats struct {
 	// (an exit without fork or seed, say), per kind. Exec, exec_failed
 	// and exit events then add the process to the table, as seeded.
 	Unmatched [semconv.NumKinds]uint64
+	// UnmatchedFirst is the first few of those events, to tell what they
+	// were about (UnmatchedSamples of them at most).
+	UnmatchedFirst []Unmatched
 	// Invalid counts events with an invalid kind; they are dropped.
 	Invalid uint64
 	// Reordered counts events that arrived after an event with a later
@@ -148,6 +153,30 @@ type Stats struct {
 	Forgotten uint64
 	// Buffered is the number of events in the ordering window.
 	Buffered int
+}
+
+// UnmatchedSamples is how many unmatched events Stats.UnmatchedFirst keeps.
+const UnmatchedSamples = 4
+
+// Unmatched is an event about a process the table did not know, as the
+// backend gave it: which process, and when.
+type Unmatched struct {
+	Kind       semconv.Kind
+	PID, PPID  int32
+	Start      uint64 // ns since boot
+	BootNS     uint64 // the event's kernel time
+	Comm, Exe  string
+	SinceStart time.Duration // from the pipeline's first event to this one
+}
+
+// String describes u in one line.
+func (u Unmatched) String() string {
+	exe := u.Exe
+	if exe == "" {
+		exe = "?"
+	}
+	return fmt.Sprintf("%v of pid %d (%s, %s, parent %d, started %.3fs before it), %v after the first event",
+		u.Kind, u.PID, u.Comm, exe, u.PPID, float64(u.BootNS-min(u.Start, u.BootNS))/1e9, u.SinceStart.Round(time.Millisecond))
 }
 
 // Loss is one reason the pipeline lost events or lifetimes, and how many.
@@ -195,8 +224,11 @@ type Pipeline struct {
 	t     *table
 	att   *attempts
 	stats Stats
-	clock semconv.Clock
-	os    semconv.OS
+	// firstBootNS is the kernel time of the first event received after
+	// the seed, for Unmatched.SinceStart.
+	firstBootNS uint64
+	clock       semconv.Clock
+	os          semconv.OS
 
 	// Owned by the Run goroutine (the window and output scratch).
 	win     window
@@ -407,6 +439,7 @@ func (p *Pipeline) Stats() Stats {
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	s := p.stats
+	s.UnmatchedFirst = slices.Clone(s.UnmatchedFirst)
 	s.Live = p.t.lists[stateLive].n
 	s.Exited = p.t.lists[stateExited].n
 	s.Reaped = p.t.lists[stateReaped].n
@@ -449,6 +482,9 @@ func (p *Pipeline) receiveSlot(slot int32, now time.Time) {
 		// Follow the backend's conversion, which follows the wall
 		// clock when it is set.
 		p.clock.BootWall = e.Time.Add(-time.Duration(e.BootNS))
+	}
+	if e.Kind != semconv.KindExisting && p.firstBootNS == 0 {
+		p.firstBootNS = e.BootNS
 	}
 	if e.Kind == semconv.KindExisting {
 		p.seed(e)

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/hex"
 	"reflect"
+	"slices"
 	"strconv"
 	"sync"
 	"sync/atomic"
@@ -435,6 +436,44 @@ func TestLostAndUnmatched(t *testing.T) {
 	st := p.Stats()
 	if st.LostExits != 2 || st.Unmatched[semconv.KindExit] != 1 || st.Unmatched[semconv.KindReap] != 1 || st.Duplicates != 1 {
 		t.Errorf("lost %d unmatched %v duplicates %d", st.LostExits, st.Unmatched, st.Duplicates)
+	}
+	// The two unmatched events, as the backend gave them, with when they
+	// came after the first event (the fork at 1000 ms).
+	want := []Unmatched{
+		{Kind: semconv.KindExit, PID: 555, PPID: 100, BootNS: uint64(4000 * ms), SinceStart: 3000 * time.Millisecond},
+		{Kind: semconv.KindReap, PID: 556, BootNS: uint64(4001 * ms), SinceStart: 3001 * time.Millisecond},
+	}
+	if !slices.Equal(st.UnmatchedFirst, want) {
+		t.Errorf("first unmatched %+v, want %+v", st.UnmatchedFirst, want)
+	}
+}
+
+// TestUnmatchedFirstKeepsFew: of many unmatched events, Stats counts all
+// and describes the first UnmatchedSamples, copied out of the pipeline.
+func TestUnmatchedFirstKeepsFew(t *testing.T) {
+	evs := seedInitAndShell()
+	for i := int32(0); i < 10; i++ {
+		e := execOK(uint64(1000+i)*uint64(ms), 700+i, "/usr/bin/dash", "sh", "-c", "true")
+		e.Process.PPID, e.Process.Start = 1, uint64(900*ms)
+		evs = append(evs, e)
+	}
+	_, p := run(t, Config{}, evs...)
+	st := p.Stats()
+	if st.Unmatched[semconv.KindExec] != 10 || len(st.UnmatchedFirst) != UnmatchedSamples {
+		t.Fatalf("unmatched execs %d, described %d; want 10 and %d", st.Unmatched[semconv.KindExec], len(st.UnmatchedFirst), UnmatchedSamples)
+	}
+	for i, u := range st.UnmatchedFirst {
+		if u.PID != 700+int32(i) || u.Kind != semconv.KindExec || u.Exe != "/usr/bin/dash" || u.Comm != "dash" || u.PPID != 1 {
+			t.Errorf("unmatched %d: %+v", i, u)
+		}
+	}
+	got := st.UnmatchedFirst[1].String()
+	if want := "exec of pid 701 (dash, /usr/bin/dash, parent 1, started 0.101s before it), 1ms after the first event"; got != want {
+		t.Errorf("String() = %q, want %q", got, want)
+	}
+	st.UnmatchedFirst[0].PID = -1 // a copy: the pipeline's stays
+	if p.Stats().UnmatchedFirst[0].PID != 700 {
+		t.Error("Stats shares UnmatchedFirst with the pipeline")
 	}
 }
 

@@ -25,11 +25,12 @@ type childReport struct {
 	Kernel uint64                 `json:"kernel"`
 	// Unmatched and Late are the pipeline's: events about a process it did
 	// not know (no sink saw them) and events too late to be ordered.
-	Unmatched map[semconv.Kind]int64 `json:"unmatched,omitempty"`
-	Late      uint64                 `json:"late,omitempty"`
-	Latency   histogram              `json:"-"`
-	Buckets   []uint64               `json:"buckets"`
-	Err       string                 `json:"err,omitempty"`
+	Unmatched      map[semconv.Kind]int64 `json:"unmatched,omitempty"`
+	UnmatchedFirst []string               `json:"unmatched_first,omitempty"`
+	Late           uint64                 `json:"late,omitempty"`
+	Latency        histogram              `json:"-"`
+	Buckets        []uint64               `json:"buckets"`
+	Err            string                 `json:"err,omitempty"`
 }
 
 // runChild is the child side: it runs procotel as p, says "ready" on
@@ -51,7 +52,7 @@ func runChild(p *procotel) {
 	}
 	o, err := p.stop()
 	r := childReport{Seen: o.seen, Lost: o.lost, CPU: o.cpu, RSSKiB: o.rssKiB, Kernel: o.kernel,
-		Unmatched: o.unmatched, Late: o.late}
+		Unmatched: o.unmatched, UnmatchedFirst: o.unmatchedFirst, Late: o.late}
 	if o.latency != nil {
 		r.Buckets = o.latency.buckets[:]
 	}
@@ -143,7 +144,7 @@ func (c *procotelChild) stop() (observed, error) {
 		return o, fmt.Errorf("procotel child: %w", errWait)
 	}
 	o.seen, o.lost, o.cpu, o.rssKiB, o.kernel = r.Seen, r.Lost, r.CPU, r.RSSKiB, r.Kernel
-	o.unmatched, o.late = r.Unmatched, r.Late
+	o.unmatched, o.unmatchedFirst, o.late = r.Unmatched, r.UnmatchedFirst, r.Late
 	o.latency = &histogram{}
 	for i, n := range r.Buckets {
 		if i < len(o.latency.buckets) {

@@ -247,6 +247,9 @@ func main() {
 				}
 				if len(o.unmatched) > 0 || o.late > 0 {
 					fmt.Fprintf(os.Stderr, "; pipeline: unmatched %v, late %d", o.unmatched, o.late)
+					for _, u := range o.unmatchedFirst {
+						fmt.Fprintf(os.Stderr, "; unmatched: %s", u)
+					}
 				}
 				fmt.Fprintln(os.Stderr)
 			}

@@ -60,8 +60,9 @@ type observed struct {
 	kernel   uint64               // events the backend received, all processes
 	// procotel: events the pipeline could not match to a process (so no
 	// sink saw them), and events that reached it too late to be ordered.
-	unmatched map[semconv.Kind]int64
-	late      uint64
+	unmatched      map[semconv.Kind]int64
+	unmatchedFirst []string // the first few of them, described
+	late           uint64
 }
 
 // none is the baseline: no monitor.
@@ -377,6 +378,9 @@ func (p *procotel) stop() (observed, error) {
 			}
 		}
 		o.late = ps.Late
+		for _, u := range ps.UnmatchedFirst {
+			o.unmatchedFirst = append(o.unmatchedFirst, u.String())
+		}
 	}
 	o.latency = &p.sink.latency
 	for name, a := range bpfAfter {

@@ -365,6 +365,9 @@ func (r *runner) summary(bs backends.Stats, ps pipeline.Stats, sinks []pipeline.
 	}
 	fmt.Fprintf(r.stderr, "procotel: pipeline: %d lifetimes, %d events filtered out, %d unmatched, %d evicted\n",
 		ps.Lifetimes, sum(ps.Filtered[:]), sum(ps.Unmatched[:]), ps.Evicted)
+	for _, u := range ps.UnmatchedFirst {
+		fmt.Fprintf(r.stderr, "procotel: unmatched: %v\n", u)
+	}
 	for _, s := range sinks {
 		if ss, ok := s.(statsSink); ok {
 			if st := ss.Stats(); st.Dropped > 0 {
