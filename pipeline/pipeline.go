@@ -175,8 +175,12 @@ func (u Unmatched) String() string {
 	if exe == "" {
 		exe = "?"
 	}
-	return fmt.Sprintf("%v of pid %d (%s, %s, parent %d, started %.3fs before it), %v after the first event",
-		u.Kind, u.PID, u.Comm, exe, u.PPID, float64(u.BootNS-min(u.Start, u.BootNS))/1e9, u.SinceStart.Round(time.Millisecond))
+	started := "start unknown"
+	if u.Start != 0 && u.Start <= u.BootNS {
+		started = fmt.Sprintf("started %.3fs before it", float64(u.BootNS-u.Start)/1e9)
+	}
+	return fmt.Sprintf("%v of pid %d (%s, %s, parent %d, %s), %v after the first event",
+		u.Kind, u.PID, u.Comm, exe, u.PPID, started, u.SinceStart.Round(time.Millisecond))
 }
 
 // Loss is one reason the pipeline lost events or lifetimes, and how many.

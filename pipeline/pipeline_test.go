@@ -444,7 +444,10 @@ func TestLostAndUnmatched(t *testing.T) {
 		{Kind: semconv.KindReap, PID: 556, BootNS: uint64(4001 * ms), SinceStart: 3001 * time.Millisecond},
 	}
 	if !slices.Equal(st.UnmatchedFirst, want) {
-		t.Errorf("first unmatched %+v, want %+v", st.UnmatchedFirst, want)
+		t.Fatalf("first unmatched %+v, want %+v", st.UnmatchedFirst, want)
+	}
+	if got, want := st.UnmatchedFirst[0].String(), "exit of pid 555 (, ?, parent 100, start unknown), 3s after the first event"; got != want {
+		t.Errorf("String() = %q, want %q", got, want)
 	}
 }
 
