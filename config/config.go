@@ -51,7 +51,9 @@ type Capture struct {
 	// tracepoints this takes slow every syscall on the host a little;
 	// false attaches none.
 	ExecFailures bool `yaml:"exec_failures" mapstructure:"exec_failures"`
-	// BufferSize is the kernel ring buffer size in bytes (power of two).
+	// BufferSize is the kernel ring buffer size in bytes (power of two). On
+	// Linux it is divided among one ring per CPU, up to 16 rings of at
+	// least 512 KiB each.
 	BufferSize int `yaml:"buffer_size" mapstructure:"buffer_size"`
 	// Jails limits a FreeBSD backend to these jails (ids or names).
 	Jails []string `yaml:"jails" mapstructure:"jails"`

@@ -21,7 +21,6 @@ import (
 	"github.com/cilium/ebpf/btf"
 	"github.com/cilium/ebpf/features"
 	"github.com/cilium/ebpf/link"
-	"github.com/cilium/ebpf/ringbuf"
 	"github.com/cilium/ebpf/rlimit"
 	"golang.org/x/sys/unix"
 
@@ -51,7 +50,7 @@ type Backend struct {
 	mu     sync.Mutex // guards the fields below against Close racing Start
 	coll   *ebpf.Collection
 	links  []link.Link
-	reader *ringbuf.Reader
+	rings  *ringSet
 	waiter *ringWaiter
 	caps   backends.Capabilities
 	closed bool
@@ -189,11 +188,14 @@ func (b *Backend) load(held capSet) error {
 	if err != nil {
 		return fmt.Errorf("start ebpf backend: %w", err)
 	}
-	spec.Maps[procotelMapEvents].MaxEntries = uint32(size)
 	cpus, err := ebpf.PossibleCPU()
 	if err != nil {
 		return fmt.Errorf("start ebpf backend: %w", err)
 	}
+	nrings, each := ringLayout(size, cpus)
+	rings := spec.Maps[procotelMapRings]
+	rings.MaxEntries = uint32(nrings)
+	rings.InnerMap.MaxEntries = uint32(each)
 	spec.Maps[procotelMapExecScratch].MaxEntries = uint32(cpus)
 
 	argvMax := b.opts.ArgvLimit()
@@ -208,7 +210,8 @@ func (b *Backend) load(held capSet) error {
 		procotelVarSignalsAll:    boolByte(b.opts.SignalsAll),
 		procotelVarThreads:       boolByte(b.opts.Threads),
 		procotelVarSelfTgid:      uint32(os.Getpid()),
-		procotelVarWakeupBytes:   uint64(size / 4),
+		procotelVarWakeupBytes:   uint64(each / 4),
+		procotelVarRingMask:      uint32(nrings - 1),
 		procotelVarExecRateLimit: uint32(b.opts.ExecRateLimit),
 	}
 	for name, v := range set {
@@ -285,6 +288,11 @@ func (b *Backend) load(held capSet) error {
 		return loadError(err)
 	}
 	b.coll = coll
+	// The rings go into their slots before any program is attached: a
+	// record finding its slot empty would be counted lost.
+	if err := b.openRings(coll.Maps[procotelMapRings], rings.InnerMap, nrings); err != nil {
+		return fmt.Errorf("start ebpf backend: %w", err)
+	}
 	for _, name := range []string{procotelProgOnKernelClone, procotelProgOnReleaseTask} {
 		if prog, err := loadOne(spec, optional[name], coll, kernelBTF); err == nil {
 			coll.Programs[name] = prog
@@ -334,18 +342,11 @@ func (b *Backend) load(held capSet) error {
 		}
 	}
 
-	rd, err := ringbuf.NewReader(coll.Maps[procotelMapEvents])
+	w, err := newRingWaiter(b.rings.epfd)
 	if err != nil {
-		return fmt.Errorf("start ebpf backend: open ring buffer: %w", err)
-	}
-	w, err := newRingWaiter(coll.Maps[procotelMapEvents].FD())
-	if err != nil {
-		rd.Close()
 		return fmt.Errorf("start ebpf backend: %w", err)
 	}
-	// Reads never block in the reader: it only drains what is there.
-	rd.SetDeadline(time.Unix(1, 0))
-	b.reader, b.waiter = rd, w
+	b.waiter = w
 	b.caps = b.capabilities(notes)
 	b.caps.Warnings = warnings
 	return nil
@@ -375,6 +376,31 @@ func (b *Backend) attachSyscalls(coll *ebpf.Collection, hooks []hook) string {
 	}
 	b.links = append(b.links, links...)
 	return ""
+}
+
+// openRings creates the n rings of spec, puts them in the slots of outer
+// and maps them for reading.
+func (b *Backend) openRings(outer *ebpf.Map, spec *ebpf.MapSpec, n int) error {
+	maps := make([]*ebpf.Map, 0, n)
+	for i := range n {
+		m, err := ebpf.NewMap(spec)
+		if err == nil {
+			err = outer.Put(uint32(i), m)
+			maps = append(maps, m)
+		}
+		if err != nil {
+			for _, m := range maps {
+				m.Close()
+			}
+			return fmt.Errorf("create ring buffer %d of %d (%d bytes): %w", i+1, n, spec.MaxEntries, err)
+		}
+	}
+	s, err := newRingSet(maps)
+	if err != nil {
+		return err
+	}
+	b.rings = s
+	return nil
 }
 
 // loadOne loads one program of spec that was left out of coll, sharing
@@ -655,9 +681,9 @@ func (b *Backend) closeLocked() error {
 		errs = append(errs, b.waiter.close())
 		b.waiter = nil
 	}
-	if b.reader != nil {
-		errs = append(errs, b.reader.Close())
-		b.reader = nil
+	if b.rings != nil {
+		errs = append(errs, b.rings.close())
+		b.rings = nil
 	}
 	if b.coll != nil {
 		b.lostAtClose = readLost(b.coll.Maps[procotelMapLost])

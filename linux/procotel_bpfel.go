@@ -94,11 +94,11 @@ type procotelThrottleState struct {
 //
 // Used for safe lookups in a Collection or CollectionSpec.
 const (
-	procotelMapEvents            = "events"
 	procotelMapExecAttempts      = "exec_attempts"
 	procotelMapExecScratch       = "exec_scratch"
 	procotelMapLost              = "lost"
 	procotelMapPathScratch       = "path_scratch"
+	procotelMapRings             = "rings"
 	procotelMapTaskStates        = "task_states"
 	procotelMapThrottled         = "throttled"
 	procotelMapThrottles         = "throttles"
@@ -117,6 +117,7 @@ const (
 	procotelVarArgvMax           = "argv_max"
 	procotelVarEnvMax            = "env_max"
 	procotelVarExecRateLimit     = "exec_rate_limit"
+	procotelVarRingMask          = "ring_mask"
 	procotelVarSelfTgid          = "self_tgid"
 	procotelVarSignalsAll        = "signals_all"
 	procotelVarThreads           = "threads"
@@ -183,11 +184,11 @@ type procotelProgramSpecs struct {
 //
 // It can be passed ebpf.CollectionSpec.Assign.
 type procotelMapSpecs struct {
-	Events       *ebpf.MapSpec `ebpf:"events"`
 	ExecAttempts *ebpf.MapSpec `ebpf:"exec_attempts"`
 	ExecScratch  *ebpf.MapSpec `ebpf:"exec_scratch"`
 	Lost         *ebpf.MapSpec `ebpf:"lost"`
 	PathScratch  *ebpf.MapSpec `ebpf:"path_scratch"`
+	Rings        *ebpf.MapSpec `ebpf:"rings"`
 	TaskStates   *ebpf.MapSpec `ebpf:"task_states"`
 	Throttled    *ebpf.MapSpec `ebpf:"throttled"`
 	Throttles    *ebpf.MapSpec `ebpf:"throttles"`
@@ -200,6 +201,7 @@ type procotelVariableSpecs struct {
 	ArgvMax       *ebpf.VariableSpec `ebpf:"argv_max"`
 	EnvMax        *ebpf.VariableSpec `ebpf:"env_max"`
 	ExecRateLimit *ebpf.VariableSpec `ebpf:"exec_rate_limit"`
+	RingMask      *ebpf.VariableSpec `ebpf:"ring_mask"`
 	SelfTgid      *ebpf.VariableSpec `ebpf:"self_tgid"`
 	SignalsAll    *ebpf.VariableSpec `ebpf:"signals_all"`
 	Threads       *ebpf.VariableSpec `ebpf:"threads"`
@@ -226,11 +228,11 @@ func (o *procotelObjects) Close() error {
 //
 // It can be passed to loadProcotelObjects or ebpf.CollectionSpec.LoadAndAssign.
 type procotelMaps struct {
-	Events       *ebpf.Map `ebpf:"events"`
 	ExecAttempts *ebpf.Map `ebpf:"exec_attempts"`
 	ExecScratch  *ebpf.Map `ebpf:"exec_scratch"`
 	Lost         *ebpf.Map `ebpf:"lost"`
 	PathScratch  *ebpf.Map `ebpf:"path_scratch"`
+	Rings        *ebpf.Map `ebpf:"rings"`
 	TaskStates   *ebpf.Map `ebpf:"task_states"`
 	Throttled    *ebpf.Map `ebpf:"throttled"`
 	Throttles    *ebpf.Map `ebpf:"throttles"`
@@ -238,11 +240,11 @@ type procotelMaps struct {
 
 func (m *procotelMaps) Close() error {
 	return _ProcotelClose(
-		m.Events,
 		m.ExecAttempts,
 		m.ExecScratch,
 		m.Lost,
 		m.PathScratch,
+		m.Rings,
 		m.TaskStates,
 		m.Throttled,
 		m.Throttles,
@@ -256,6 +258,7 @@ type procotelVariables struct {
 	ArgvMax       *ebpf.Variable `ebpf:"argv_max"`
 	EnvMax        *ebpf.Variable `ebpf:"env_max"`
 	ExecRateLimit *ebpf.Variable `ebpf:"exec_rate_limit"`
+	RingMask      *ebpf.Variable `ebpf:"ring_mask"`
 	SelfTgid      *ebpf.Variable `ebpf:"self_tgid"`
 	SignalsAll    *ebpf.Variable `ebpf:"signals_all"`
 	Threads       *ebpf.Variable `ebpf:"threads"`

@@ -10,8 +10,6 @@ import (
 	"strconv"
 	"time"
 
-	"github.com/cilium/ebpf/ringbuf"
-
 	"github.com/procotel/procotel/semconv"
 )
 
@@ -36,11 +34,10 @@ type procKey struct {
 // decoded.
 type ringRun struct {
 	b     *Backend
-	rd    *ringbuf.Reader
+	rings *ringSet
 	w     *ringWaiter
 	out   *semconv.Queue
 	clock followClock
-	rec   ringbuf.Record
 	dec   decoder
 	// unreaped holds the processes whose exit was delivered and whose
 	// reap was not yet, with that exit.
@@ -63,9 +60,9 @@ type ringRun struct {
 // called once, after Start; Close ends a Run blocked on out.
 func (b *Backend) Run(ctx context.Context, out *semconv.Queue) error {
 	b.mu.Lock()
-	rd, w, clock := b.reader, b.waiter, b.caps.Clock
+	rings, w, clock := b.rings, b.waiter, b.caps.Clock
 	b.mu.Unlock()
-	if rd == nil {
+	if rings == nil {
 		return errors.New("run ebpf backend: not started")
 	}
 	stop := context.AfterFunc(ctx, w.interrupt)
@@ -76,7 +73,7 @@ func (b *Backend) Run(ctx context.Context, out *semconv.Queue) error {
 	if ok, err := b.seed(out, clock); !ok {
 		return err
 	}
-	r := &ringRun{b: b, rd: rd, w: w, out: out, clock: followClock{Clock: clock, sampledAt: bootNow(), sample: bootClock}, unreaped: map[procKey]exited{},
+	r := &ringRun{b: b, rings: rings, w: w, out: out, clock: followClock{Clock: clock, sampledAt: bootNow(), sample: bootClock}, unreaped: map[procKey]exited{},
 		inferred: map[procKey]struct{}{}}
 	r.dec.env, r.dec.traceParent = b.env, b.opts.TraceParent
 	// The programs submit without waking the reader (a wakeup costs the
@@ -181,7 +178,7 @@ func (r *ringRun) stop() error {
 		return nil // closed: the ring buffer is gone
 	}
 	r.throttleStops = map[uint64]struct{}{}
-	if more, err := r.read(context.Background(), r.rd.AvailableBytes()); !more || err != nil {
+	if more, err := r.read(context.Background(), r.rings.available()); !more || err != nil {
 		return err
 	}
 	if more := r.endThrottles(open); !more {
@@ -254,7 +251,7 @@ func (r *ringRun) awaitReaps() (more bool, err error) {
 	}
 	deadline := time.Now().Add(reapGrace)
 	for len(due) > 0 {
-		if more, err := r.read(context.Background(), r.rd.AvailableBytes()); !more || err != nil {
+		if more, err := r.read(context.Background(), r.rings.available()); !more || err != nil {
 			return more, err
 		}
 		for k := range due {
@@ -292,15 +289,17 @@ func (r *ringRun) wait(d time.Duration) (more bool, err error) {
 		}
 		return false, fmt.Errorf("run ebpf backend: wait for ring buffer: %w", err)
 	}
+	r.rings.drain()
 	return true, nil
 }
 
-// read delivers the records of the ring buffer until it is empty, ctx
-// ends, or, when limit >= 0, records of limit bytes were taken. It
-// reports false when the backend was closed.
+// read delivers the records of the ring buffers, oldest first across
+// them, until they are empty, ctx ends, or, when limit >= 0, records of
+// limit bytes were taken. It reports false when the backend was closed.
 func (r *ringRun) read(ctx context.Context, limit int) (more bool, err error) {
 	b := r.b
-	defer r.out.Flush() // nothing more at hand
+	defer r.out.Flush()     // nothing more at hand
+	defer r.rings.publish() // the space read goes back to the kernel
 	r.clock.refresh(bootNow())
 	// When the exits of this pass were read, for reap inference (which
 	// counts in seconds): one clock reading per pass, not per exit.
@@ -310,25 +309,26 @@ func (r *ringRun) read(ctx context.Context, limit int) (more bool, err error) {
 			r.clock.refresh(bootNow())
 			readAt = time.Now()
 		}
-		if err := r.rd.ReadInto(&r.rec); err != nil {
-			switch {
-			case errors.Is(err, os.ErrDeadlineExceeded): // empty
-				return true, nil
-			case errors.Is(err, ringbuf.ErrClosed):
-				return false, nil
-			}
+		sample, from, err := r.rings.next()
+		if err != nil {
 			return false, fmt.Errorf("run ebpf backend: read ring buffer: %w", err)
+		}
+		if sample == nil { // empty
+			return true, nil
 		}
 		if limit > 0 {
 			// A record takes an 8-byte header and is padded to 8 bytes.
-			limit = max(0, limit-(8+(len(r.rec.RawSample)+7)&^7))
+			limit = max(0, limit-(ringHeaderSize+(len(sample)+7)&^7))
 		}
 		r.taken++
 		ev := r.out.Next()
 		if ev == nil {
 			return false, nil
 		}
-		truncated, err := r.dec.decode(r.rec.RawSample, ev)
+		// Decoded where the kernel wrote it (the decoder copies what it
+		// keeps), then the space is the kernel's again.
+		truncated, err := r.dec.decode(sample, ev)
+		from.take()
 		if err != nil {
 			r.out.Undo()
 			b.decodeErrors.Add(1)

@@ -23,13 +23,29 @@ volatile const u32 env_max = 0;         /* environment capture limit, <= ENV_CAP
 volatile const u8 signals_all = 0;      /* report SIGCHLD and runtime signals too */
 volatile const u8 threads = 0;          /* report thread start and exit */
 volatile const u32 self_tgid = 0;       /* procotel itself: its runtime's own signals are not reported */
-volatile const u64 wakeup_bytes = 1 << 22; /* wake the reader past this backlog */
+volatile const u64 wakeup_bytes = 1 << 22; /* wake the reader past this backlog in one ring */
+volatile const u32 ring_mask = 0;          /* rings - 1; rings is a power of two */
 volatile const u32 exec_rate_limit = 0; /* execs a second per cgroup reported one by one; 0: all */
 
-struct {
+/*
+ * The records go to one of a few ring buffers, chosen by CPU (cpu &
+ * ring_mask): a ring shared by every CPU costs each record about 150 ns
+ * of its state moving between them (docs/storm.md, twelfth sitting). The
+ * loader creates the rings (their size is the configured buffer divided
+ * among them) and puts them here before anything is attached; user space
+ * merges them by time.
+ */
+struct ring {
 	__uint(type, BPF_MAP_TYPE_RINGBUF);
-	__uint(max_entries, 1 << 24); /* resized by the loader */
-} events SEC(".maps");
+	__uint(max_entries, 1 << 22); /* resized by the loader */
+};
+
+struct {
+	__uint(type, BPF_MAP_TYPE_ARRAY_OF_MAPS);
+	__uint(max_entries, 1); /* resized by the loader: one slot per ring */
+	__type(key, u32);
+	__array(values, struct ring);
+} rings SEC(".maps");
 
 /* lost counts records the ring buffer could not take, per kind. */
 struct {
@@ -151,10 +167,17 @@ struct {
  * submitted silently and the reader polls; only a backlog past
  * wakeup_bytes wakes it at once.
  */
-static __always_inline u64 wakeup(void)
+static __always_inline u64 wakeup(void *rb)
 {
-	return bpf_ringbuf_query(&events, BPF_RB_AVAIL_DATA) >= wakeup_bytes ? BPF_RB_FORCE_WAKEUP
-									       : BPF_RB_NO_WAKEUP;
+	return bpf_ringbuf_query(rb, BPF_RB_AVAIL_DATA) >= wakeup_bytes ? BPF_RB_FORCE_WAKEUP
+									: BPF_RB_NO_WAKEUP;
+}
+
+/* this_ring returns the ring of the current CPU; NULL only if the loader did not fill its slot. */
+static __always_inline void *this_ring(void)
+{
+	u32 i = bpf_get_smp_processor_id() & ring_mask;
+	return bpf_map_lookup_elem(&rings, &i);
 }
 
 static __always_inline void count_lost(u32 kind)
@@ -288,7 +311,8 @@ static __always_inline void fill_reaped(struct record *r, struct task_struct *ta
 
 /* RESERVE reserves a header-only record r of kind_, or counts it lost and returns. */
 #define RESERVE(kind_)                                                      \
-	struct record *r = bpf_ringbuf_reserve(&events, sizeof(*r), 0);     \
+	void *rb = this_ring();                                             \
+	struct record *r = rb ? bpf_ringbuf_reserve(rb, sizeof(*r), 0) : 0; \
 	if (!r) {                                                           \
 		count_lost(kind_);                                          \
 		return 0;                                                   \
@@ -365,7 +389,7 @@ int BPF_PROG(on_fork, struct task_struct *parent, struct task_struct *child)
 	r->u.fork.parent_tid = parent->pid;
 	struct task_state *st = bpf_task_storage_get(&task_states, parent, 0, 0);
 	r->u.fork.clone_flags = st && st->has_clone ? st->clone_flags : derive_clone_flags(parent, child);
-	bpf_ringbuf_submit(r, wakeup());
+	bpf_ringbuf_submit(r, wakeup(rb));
 	return 0;
 }
 
@@ -627,7 +651,12 @@ static __always_inline u32 walk_path(struct exec_scratch *s, u32 pos, struct vfs
 
 static __always_inline void output(struct exec_scratch *s, u32 kind, u32 tail)
 {
-	u64 flags = wakeup();
+	void *rb = this_ring();
+	if (!rb) {
+		count_lost(kind);
+		return;
+	}
+	u64 flags = wakeup(rb);
 	u64 size = sizeof(struct record) + (u64)tail;
 	if (size > sizeof(*s))
 		size = sizeof(*s);
@@ -636,7 +665,7 @@ static __always_inline void output(struct exec_scratch *s, u32 kind, u32 tail)
 	size &= 0xffff; /* sizeof(*s) < 64 KiB: a no-op the verifier can see */
 	if (size > sizeof(*s))
 		return;
-	if (bpf_ringbuf_output(&events, s, size, flags))
+	if (bpf_ringbuf_output(rb, s, size, flags))
 		count_lost(kind);
 }
 
@@ -670,7 +699,8 @@ static __always_inline struct exec_scratch *exec_record(u32 kind, struct task_st
 /* throttle_record writes a throttle record of cgroup cg. */
 static __always_inline void throttle_record(u64 cg, u8 phase, u64 suppressed)
 {
-	struct record *r = bpf_ringbuf_reserve(&events, sizeof(*r), 0);
+	void *rb = this_ring();
+	struct record *r = rb ? bpf_ringbuf_reserve(rb, sizeof(*r), 0) : 0;
 	if (!r) {
 		count_lost(KIND_THROTTLE);
 		return;
@@ -686,7 +716,7 @@ static __always_inline void throttle_record(u64 cg, u8 phase, u64 suppressed)
 	r->u.throttle.phase = phase;
 	r->u.throttle.limit = exec_rate_limit;
 	r->u.throttle.suppressed = suppressed;
-	bpf_ringbuf_submit(r, wakeup());
+	bpf_ringbuf_submit(r, wakeup(rb));
 }
 
 /* throttle_tick ends a throttle's window (see struct throttle_state). */
@@ -1050,7 +1080,7 @@ int BPF_PROG(on_exit, struct task_struct *p, bool group_dead)
 	} else {
 		r->u.exit.code = p->exit_code;
 	}
-	bpf_ringbuf_submit(r, wakeup());
+	bpf_ringbuf_submit(r, wakeup(rb));
 	return 0;
 }
 
@@ -1062,7 +1092,7 @@ static __always_inline int reap(struct task_struct *p)
 	fill_reaped(r, p);
 	struct task_struct *cur = bpf_get_current_task_btf();
 	r->u.reap.reaper_pid = cur->tgid == p->tgid ? 0 : cur->tgid;
-	bpf_ringbuf_submit(r, wakeup());
+	bpf_ringbuf_submit(r, wakeup(rb));
 	return 0;
 }
 
@@ -1080,7 +1110,7 @@ int BPF_PROG(on_process_free, struct task_struct *p)
 	RESERVE(KIND_REAP);
 	fill_reaped(r, p);
 	r->u.reap.reaper_pid = -1; /* unknown */
-	bpf_ringbuf_submit(r, wakeup());
+	bpf_ringbuf_submit(r, wakeup(rb));
 	return 0;
 }
 
@@ -1136,7 +1166,7 @@ int BPF_PROG(on_signal_generate, int sig, struct kernel_siginfo *info, struct ta
 	r->u.signal.result = result;
 	if (group)
 		r->flags |= FLAG_SIGNAL_GROUP;
-	bpf_ringbuf_submit(r, wakeup());
+	bpf_ringbuf_submit(r, wakeup(rb));
 	return 0;
 }
 
@@ -1172,6 +1202,6 @@ int BPF_PROG(on_signal_deliver, int sig, struct kernel_siginfo *info, struct k_s
 	r->u.signal.sender_tid = 0;
 	r->u.signal.sender_comm[0] = 0;
 	r->flags |= FLAG_DELIVERED;
-	bpf_ringbuf_submit(r, wakeup());
+	bpf_ringbuf_submit(r, wakeup(rb));
 	return 0;
 }
