@@ -394,10 +394,12 @@ func bpfRuntime() map[string][3]uint64 {
 var ourPrograms = func() map[string]bool {
 	m := map[string]bool{}
 	for _, n := range linux.ProgramNames() {
-		if len(n) > 15 { // the kernel keeps the first 15 bytes
-			n = n[:15]
-		}
+		// The kernel keeps the first 15 bytes of a name; cilium/ebpf
+		// gives the full name from the program's BTF when it has one.
 		m[n] = true
+		if len(n) > 15 {
+			m[n[:15]] = true
+		}
 	}
 	return m
 }()

@@ -3,10 +3,12 @@
 package main
 
 import (
-	"github.com/procotel/procotel/internal/testenv"
 	"runtime"
 	"testing"
 	"time"
+
+	"github.com/procotel/procotel/internal/testenv"
+	"github.com/procotel/procotel/linux"
 )
 
 // BenchmarkStorm runs one-second storms with procotel attached in-process
@@ -53,5 +55,33 @@ func BenchmarkStorm(b *testing.B) {
 			b.ReportMetric(float64(lost), "lost")
 			b.ReportMetric(float64(missing), "missing")
 		})
+	}
+}
+
+// Every program procotel loads counts in "all hooks", whether the kernel
+// reports its name cut to 15 bytes or cilium/ebpf gives it whole from
+// BTF (on_signal_generate, 18 bytes, runs at every SIGCHLD of a storm).
+func TestIsOurs(t *testing.T) {
+	names := linux.ProgramNames()
+	if len(names) == 0 {
+		t.Fatal("no program names")
+	}
+	long := 0
+	for _, n := range names {
+		if !isOurs(n) {
+			t.Errorf("isOurs(%q) = false", n)
+		}
+		if len(n) > 15 {
+			long++
+			if !isOurs(n[:15]) {
+				t.Errorf("isOurs(%q), the kernel's cut of %q, = false", n[:15], n)
+			}
+		}
+	}
+	if long == 0 {
+		t.Error("no program name longer than 15 bytes: the cut is not exercised")
+	}
+	if isOurs("sd_devices") {
+		t.Error("isOurs accepts another tool's program")
 	}
 }

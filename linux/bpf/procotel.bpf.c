@@ -1153,8 +1153,11 @@ SEC("tp_btf/signal_generate")
 int BPF_PROG(on_signal_generate, int sig, struct kernel_siginfo *info, struct task_struct *task,
 	     int group, int result)
 {
+	/* Every exit sends its parent a SIGCHLD: out first, before any call. */
+	if (!signals_all && sig == SIGCHLD)
+		return 0;
 	u32 sender = bpf_get_current_pid_tgid() >> 32;
-	if (!signals_all && (sig == SIGCHLD || (runtime_signal(sig) && sender == task->tgid)))
+	if (!signals_all && runtime_signal(sig) && sender == task->tgid)
 		return 0;
 	/* procotel's own Go runtime signals itself (SIGURG preemption, ...):
 	 * that is the observer, not the observed. */
