@@ -199,7 +199,7 @@ func (b *Backend) load(held capSet) error {
 	spec.Maps[procotelMapExecScratch].MaxEntries = uint32(cpus)
 
 	argvMax := b.opts.ArgvLimit()
-	var notes []string
+	notes := []string{fmt.Sprintf("the kernel buffer (%d bytes) is %d ring(s) of %d bytes, CPU n writing to ring n mod %d; the reader merges them by time", size, nrings, each, nrings)}
 	if argvMax > argvCap {
 		notes = append(notes, fmt.Sprintf("argv is captured up to %d bytes per exec, not the %d asked for", argvCap, argvMax))
 		argvMax = argvCap
