@@ -241,7 +241,9 @@ static __always_inline void fill_task(struct record *r, struct task_struct *task
 	r->nspid = 0;
 	if (parts & IDENT_NSPID) {
 		struct pid *tp = leader->thread_pid;
-		r->nspid = tp ? pid_nr(tp, tp->level) : 0;
+		u32 level = tp ? tp->level : 0;
+		/* The initial namespace (most processes): a plain load. */
+		r->nspid = !tp ? 0 : level == 0 ? tp->numbers[0].nr : pid_nr(tp, level);
 	}
 	/* Level 0 (the initial namespace) is a constant index: a plain load. */
 	struct pid *pg = sig->pids[PIDTYPE_PGID], *sid = sig->pids[PIDTYPE_SID];
