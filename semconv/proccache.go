@@ -40,6 +40,9 @@ type processCacheEntry[T any] struct {
 	created time.Time
 	ident   T
 	place   T
+	// img is the program this process was last found to run: its later
+	// records find it without hashing the program again.
+	img *processCacheImage[T]
 }
 
 // processCacheImage is one program's converted ProcessImageAttributes.
@@ -75,7 +78,10 @@ func (c *ProcessCache[T]) Parts(p *Process, created time.Time) (ident, image, pl
 		e.place = c.convert(e.place, ProcessPlaceAttributes(p, c.attrs[:0]))
 		e.ok, e.created, e.p = true, created, *p
 	}
-	return e.ident, c.image(p), e.place, true
+	if e.img == nil || !e.img.holds(p) {
+		e.img = c.image(p)
+	}
+	return e.ident, e.img.v, e.place, true
 }
 
 // sameIdentityPlace reports whether p and q have the same fields of
@@ -89,9 +95,15 @@ func sameIdentityPlace(p, q *Process) bool {
 		p.LoginUID == q.LoginUID && p.AuditSessionID == q.AuditSessionID
 }
 
-// image returns the converted ProcessImageAttributes of p's program,
-// converting them when it is not among those remembered.
-func (c *ProcessCache[T]) image(p *Process) T {
+// holds reports whether im is p's program, converted.
+func (im *processCacheImage[T]) holds(p *Process) bool {
+	return im.ok && im.exe == p.Exe && im.comm == p.Comm && im.cwd == p.Cwd && im.truncated == p.ArgvTruncated &&
+		slices.Equal(im.argv, p.Argv)
+}
+
+// image returns the remembered program of p, converting its
+// ProcessImageAttributes when it is not among those remembered.
+func (c *ProcessCache[T]) image(p *Process) *processCacheImage[T] {
 	var h maphash.Hash
 	h.SetSeed(c.seed)
 	h.WriteString(p.Exe)
@@ -104,12 +116,11 @@ func (c *ProcessCache[T]) image(p *Process) T {
 		h.WriteString(a)
 	}
 	im := &c.images[h.Sum64()&(processCacheImages-1)]
-	if im.ok && im.exe == p.Exe && im.comm == p.Comm && im.cwd == p.Cwd && im.truncated == p.ArgvTruncated &&
-		slices.Equal(im.argv, p.Argv) {
-		return im.v
+	if im.holds(p) {
+		return im
 	}
 	im.v = c.convert(im.v, ProcessImageAttributes(p, c.attrs[:0]))
 	im.ok, im.exe, im.comm, im.cwd, im.truncated = true, p.Exe, p.Comm, p.Cwd, p.ArgvTruncated
 	im.argv = slices.Clone(p.Argv)
-	return im.v
+	return im
 }

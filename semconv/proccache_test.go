@@ -3,6 +3,7 @@ package semconv
 import (
 	"reflect"
 	"slices"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -175,4 +176,33 @@ func execd(p Process) Process {
 func other(p Process) Process {
 	p.PID = 102
 	return p
+}
+
+// A process's slot remembers its program's entry; when that entry has
+// since been taken by another program, the process still gets its own
+// program's attributes.
+func TestProcessCacheProgramTakenOver(t *testing.T) {
+	created := time.Date(2026, 12, 4, 4, 0, 0, 0, time.UTC)
+	c := NewProcessCache(func(dst, attrs []attribute.KeyValue) []attribute.KeyValue {
+		return append(dst[:0], attrs...)
+	})
+	a := Process{PID: 100, PPID: 1, Comm: "make", Exe: "/usr/bin/make", Argv: []string{"make", "-j2"}, Cwd: "/src"}
+	_, image, _, _ := c.Parts(&a, created)
+	want := ProcessImageAttributes(&a, nil)
+	if !slices.Equal(image, want) {
+		t.Fatalf("first lookup: %v, want %v", image, want)
+	}
+	// A thousand other programs, run by another pid (another slot), take
+	// over the 64 program entries (all of them, but for a chance of 1 in
+	// 10^7).
+	for i := range 1000 {
+		p := Process{PID: 300, PPID: 1, Comm: "cc", Exe: "/usr/bin/cc", Argv: []string{"cc", strconv.Itoa(i)}, Cwd: "/src"}
+		c.Parts(&p, created)
+	}
+	if im := c.slots[a.PID&(processCacheSlots-1)].img; im.exe == a.Exe {
+		t.Fatal("the program entry of make was not taken over: the test does not test")
+	}
+	if _, image, _, _ = c.Parts(&a, created); !slices.Equal(image, want) {
+		t.Fatalf("after its program entry was taken: %v, want %v", image, want)
+	}
 }
