@@ -52,7 +52,7 @@ type Capture struct {
 	// false attaches none.
 	ExecFailures bool `yaml:"exec_failures" mapstructure:"exec_failures"`
 	// BufferSize is the kernel ring buffer size in bytes (power of two). On
-	// Linux it is divided among one ring per CPU, up to 16 rings of at
+	// Linux it is divided among one ring per online CPU, up to 16 rings of at
 	// least 512 KiB each.
 	BufferSize int `yaml:"buffer_size" mapstructure:"buffer_size"`
 	// Jails limits a FreeBSD backend to these jails (ids or names).

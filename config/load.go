@@ -41,7 +41,7 @@ var flagSpecs = []flagSpec{
 	{"signal-deliver", "capture.signal_deliver", "also report signal delivery, not only generation", true, ""},
 	{"signals-all", "capture.signals_all", "include the signals left out by default: SIGCHLD (sent on every exit) and the runtime signals a process sends itself (SIGURG, SIGPROF, SIGVTALRM, glibc's 32/33)", true, ""},
 	{"exec-failures", "capture.exec_failures", "report failed execs (default true); Linux: --exec-failures=false attaches no syscall tracepoint, which otherwise slows every syscall on the host", true, ""},
-	{"buffer-size", "capture.buffer_size", "kernel ring buffer size in bytes, power of two (Linux divides it among one ring per CPU, up to 16 rings of at least 512 KiB)", false, ""},
+	{"buffer-size", "capture.buffer_size", "kernel ring buffer size in bytes, power of two (Linux divides it among one ring per online CPU, up to 16 rings of at least 512 KiB)", false, ""},
 	{"jail", "capture.jails", "FreeBSD: only watch these jails (comma-separated ids or names)", false, ""},
 	{"capture-env", "capture.env", "environment variables reported on each exec (comma-separated names, NAME* for a prefix; empty for none; default LD_PRELOAD,LD_LIBRARY_PATH,LD_AUDIT)", false, ""},
 	{"exec-sha256", "capture.exec_sha256", "also report the full SHA-256 of each executable (up to capture.exec_sha256_max bytes)", true, ""},

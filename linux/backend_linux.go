@@ -192,14 +192,21 @@ func (b *Backend) load(held capSet) error {
 	if err != nil {
 		return fmt.Errorf("start ebpf backend: %w", err)
 	}
-	nrings, each := ringLayout(size, cpus)
+	online, err := onlineCPUs(cpuOnlinePath)
+	if err != nil || len(online) == 0 {
+		online = make([]int, cpus) // every possible CPU, then
+		for i := range online {
+			online[i] = i
+		}
+	}
+	nrings, each := ringLayout(size, len(online))
 	rings := spec.Maps[procotelMapRings]
 	rings.MaxEntries = uint32(nrings)
 	rings.InnerMap.MaxEntries = uint32(each)
 	spec.Maps[procotelMapExecScratch].MaxEntries = uint32(cpus)
 
 	argvMax := b.opts.ArgvLimit()
-	notes := []string{fmt.Sprintf("the kernel buffer (%d bytes) is %d ring(s) of %d bytes, CPU n writing to ring n mod %d; the reader merges them by time", size, nrings, each, nrings)}
+	notes := []string{fmt.Sprintf("the kernel buffer (%d bytes) is %d ring(s) of %d bytes, the %d online CPUs dealt to them in turn; the reader merges them by time", size, nrings, each, len(online))}
 	if argvMax > argvCap {
 		notes = append(notes, fmt.Sprintf("argv is captured up to %d bytes per exec, not the %d asked for", argvCap, argvMax))
 		argvMax = argvCap
@@ -211,7 +218,7 @@ func (b *Backend) load(held capSet) error {
 		procotelVarThreads:       boolByte(b.opts.Threads),
 		procotelVarSelfTgid:      uint32(os.Getpid()),
 		procotelVarWakeupBytes:   uint64(each / 4),
-		procotelVarRingMask:      uint32(nrings - 1),
+		procotelVarRingOfCpu:     ringOfCPU(online, cpus, nrings),
 		procotelVarExecRateLimit: uint32(b.opts.ExecRateLimit),
 	}
 	for name, v := range set {

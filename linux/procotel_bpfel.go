@@ -117,7 +117,7 @@ const (
 	procotelVarArgvMax           = "argv_max"
 	procotelVarEnvMax            = "env_max"
 	procotelVarExecRateLimit     = "exec_rate_limit"
-	procotelVarRingMask          = "ring_mask"
+	procotelVarRingOfCpu         = "ring_of_cpu"
 	procotelVarSelfTgid          = "self_tgid"
 	procotelVarSignalsAll        = "signals_all"
 	procotelVarThreads           = "threads"
@@ -201,7 +201,7 @@ type procotelVariableSpecs struct {
 	ArgvMax       *ebpf.VariableSpec `ebpf:"argv_max"`
 	EnvMax        *ebpf.VariableSpec `ebpf:"env_max"`
 	ExecRateLimit *ebpf.VariableSpec `ebpf:"exec_rate_limit"`
-	RingMask      *ebpf.VariableSpec `ebpf:"ring_mask"`
+	RingOfCpu     *ebpf.VariableSpec `ebpf:"ring_of_cpu"`
 	SelfTgid      *ebpf.VariableSpec `ebpf:"self_tgid"`
 	SignalsAll    *ebpf.VariableSpec `ebpf:"signals_all"`
 	Threads       *ebpf.VariableSpec `ebpf:"threads"`
@@ -258,7 +258,7 @@ type procotelVariables struct {
 	ArgvMax       *ebpf.Variable `ebpf:"argv_max"`
 	EnvMax        *ebpf.Variable `ebpf:"env_max"`
 	ExecRateLimit *ebpf.Variable `ebpf:"exec_rate_limit"`
-	RingMask      *ebpf.Variable `ebpf:"ring_mask"`
+	RingOfCpu     *ebpf.Variable `ebpf:"ring_of_cpu"`
 	SelfTgid      *ebpf.Variable `ebpf:"self_tgid"`
 	SignalsAll    *ebpf.Variable `ebpf:"signals_all"`
 	Threads       *ebpf.Variable `ebpf:"threads"`

@@ -6,6 +6,8 @@ import (
 	"errors"
 	"fmt"
 	"os"
+	"strconv"
+	"strings"
 	"sync/atomic"
 	"unsafe"
 
@@ -13,15 +15,68 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// The rings the configured buffer is divided into: one per CPU (a CPU
-// writes to ring cpu & (rings-1)), as many as the CPUs up to maxRings, a
-// power of two, each of at least minRingBytes. A ring all CPUs share
-// costs each record about 150 ns of its state moving between them
-// (docs/storm.md, twelfth sitting); the buffer stays the size asked for.
+// The rings the configured buffer is divided into: one per online CPU,
+// as many as the CPUs up to maxRings, a power of two, each of at least
+// minRingBytes; the online CPUs are dealt to the rings in turn
+// (ringOfCPU). A ring all CPUs share costs each record about 150 ns of
+// its state moving between them (docs/storm.md, twelfth sitting); the
+// buffer stays the size asked for.
 const (
 	maxRings     = 16
 	minRingBytes = 512 << 10
+	maxCPUs      = 1024 // MAX_CPUS in bpf/procotel.bpf.c
 )
+
+// cpuOnlinePath lists the online CPUs ("0-3,6").
+const cpuOnlinePath = "/sys/devices/system/cpu/online"
+
+// onlineCPUs reads a CPU list such as /sys/devices/system/cpu/online.
+func onlineCPUs(path string) ([]int, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, err
+	}
+	return parseCPUList(strings.TrimSpace(string(b)))
+}
+
+// parseCPUList parses the kernel's CPU list format: ranges and single
+// CPUs separated by commas ("0-3,6,8-9").
+func parseCPUList(s string) ([]int, error) {
+	var cpus []int
+	for part := range strings.SplitSeq(s, ",") {
+		lo, hi, isRange := strings.Cut(part, "-")
+		a, err := strconv.Atoi(lo)
+		b := a
+		if err == nil && isRange {
+			b, err = strconv.Atoi(hi)
+		}
+		if err != nil || a < 0 || b < a || b-a > 1<<16 {
+			return nil, fmt.Errorf("CPU list %q: bad entry %q", s, part)
+		}
+		for c := a; c <= b; c++ {
+			cpus = append(cpus, c)
+		}
+	}
+	return cpus, nil
+}
+
+// ringOfCPU returns the ring of every CPU number: the online CPUs dealt
+// to the rings in turn, so that each ring has its share of them even when
+// their numbers have gaps; the possible CPUs that are not online (they
+// may come online later) by their number. CPUs from maxCPUs on write to
+// ring 0.
+func ringOfCPU(online []int, possible, rings int) [maxCPUs]uint8 {
+	var t [maxCPUs]uint8
+	for c := range min(possible, maxCPUs) {
+		t[c] = uint8(c % rings)
+	}
+	for i, c := range online {
+		if c < maxCPUs {
+			t[c] = uint8(i % rings)
+		}
+	}
+	return t
+}
 
 // ringLayout returns how many rings a buffer of size bytes (a power of
 // two of at least a page) is divided into on cpus CPUs, and the size of

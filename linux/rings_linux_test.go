@@ -37,6 +37,62 @@ func TestRingLayout(t *testing.T) {
 	}
 }
 
+func TestParseCPUList(t *testing.T) {
+	for _, c := range []struct {
+		in   string
+		want []int
+	}{
+		{"0", []int{0}},
+		{"0-1", []int{0, 1}},
+		{"0-3,6,8-9", []int{0, 1, 2, 3, 6, 8, 9}},
+	} {
+		got, err := parseCPUList(c.in)
+		if err != nil || !slices.Equal(got, c.want) {
+			t.Errorf("parseCPUList(%q) = %v, %v; want %v", c.in, got, err, c.want)
+		}
+	}
+	for _, bad := range []string{"", "a", "3-1", "0-", "-1", "0,,1"} {
+		if got, err := parseCPUList(bad); err == nil {
+			t.Errorf("parseCPUList(%q) = %v, want an error", bad, got)
+		}
+	}
+	// This host's list parses.
+	online, err := onlineCPUs(cpuOnlinePath)
+	if err != nil || len(online) == 0 {
+		t.Fatalf("%s: %v, %v", cpuOnlinePath, online, err)
+	}
+}
+
+// The online CPUs are dealt to the rings in turn, gaps in their numbers
+// or not; the possible CPUs that are not online go by their number.
+func TestRingOfCPU(t *testing.T) {
+	// 8 possible CPUs, 4 online with gaps (0, 2, 4, 6), 2 rings: each ring
+	// gets two online CPUs (cpu & 1 would put them all on ring 0).
+	tab := ringOfCPU([]int{0, 2, 4, 6}, 8, 2)
+	per := map[uint8]int{}
+	for _, c := range []int{0, 2, 4, 6} {
+		per[tab[c]]++
+	}
+	if per[0] != 2 || per[1] != 2 {
+		t.Errorf("online CPUs 0, 2, 4, 6 on 2 rings: %d and %d per ring, want 2 and 2", per[0], per[1])
+	}
+	for c := range maxCPUs {
+		if tab[c] >= 2 {
+			t.Fatalf("CPU %d on ring %d of 2", c, tab[c])
+		}
+	}
+	if tab[1] != 1 || tab[7] != 1 {
+		t.Errorf("offline CPUs 1 and 7 on rings %d and %d, want 1 and 1 (by number)", tab[1], tab[7])
+	}
+	// One ring: everything on it.
+	one := ringOfCPU([]int{0, 1, 2}, 3, 1)
+	for c := range maxCPUs {
+		if one[c] != 0 {
+			t.Fatalf("one ring: CPU %d on ring %d", c, one[c])
+		}
+	}
+}
+
 // fakeRing is a ring in ordinary memory, its data written twice in a row
 // as the kernel maps it.
 func fakeRing(size int) *ring {
@@ -322,6 +378,12 @@ func TestBackendMergesRings(t *testing.T) {
 	}
 	if perCPU[0] < 1000 || perCPU[1] < 1000 {
 		t.Fatalf("events per CPU %v: the loops did not run on both", perCPU)
+	}
+	// Both rings were written: the CPUs were dealt to different rings.
+	for i, r := range b.rings.rings {
+		if r.prod.Load() == 0 {
+			t.Errorf("ring %d of %d was never written to", i, len(b.rings.rings))
+		}
 	}
 	t.Logf("events per CPU %v; most out of order: %v", perCPU, time.Duration(worst))
 	if worst > uint64(5*time.Millisecond) {

@@ -24,12 +24,14 @@ volatile const u8 signals_all = 0;      /* report SIGCHLD and runtime signals to
 volatile const u8 threads = 0;          /* report thread start and exit */
 volatile const u32 self_tgid = 0;       /* procotel itself: its runtime's own signals are not reported */
 volatile const u64 wakeup_bytes = 1 << 22; /* wake the reader past this backlog in one ring */
-volatile const u32 ring_mask = 0;          /* rings - 1; rings is a power of two */
+/* The ring each CPU writes to, by CPU number; CPUs from MAX_CPUS on write to ring 0. */
+#define MAX_CPUS 1024
+volatile const u8 ring_of_cpu[MAX_CPUS] = {};
 volatile const u32 exec_rate_limit = 0; /* execs a second per cgroup reported one by one; 0: all */
 
 /*
- * The records go to one of a few ring buffers, chosen by CPU (cpu &
- * ring_mask): a ring shared by every CPU costs each record about 150 ns
+ * The records go to one of a few ring buffers, chosen by CPU
+ * (ring_of_cpu): a ring shared by every CPU costs each record about 150 ns
  * of its state moving between them (docs/storm.md, twelfth sitting). The
  * loader creates the rings (their size is the configured buffer divided
  * among them) and puts them here before anything is attached; user space
@@ -176,7 +178,8 @@ static __always_inline u64 wakeup(void *rb)
 /* this_ring returns the ring of the current CPU; NULL only if the loader did not fill its slot. */
 static __always_inline void *this_ring(void)
 {
-	u32 i = bpf_get_smp_processor_id() & ring_mask;
+	u32 cpu = bpf_get_smp_processor_id();
+	u32 i = cpu < MAX_CPUS ? ring_of_cpu[cpu] : 0;
 	return bpf_map_lookup_elem(&rings, &i);
 }
 
