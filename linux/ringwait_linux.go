@@ -13,8 +13,9 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// ringWaiter waits for the ring buffer through the Go runtime's network
-// poller. Blocking in epoll_wait from a goroutine, as a ring buffer reader
+// ringWaiter waits for the ring buffers (the ringSet's epoll descriptor,
+// readable when any ring woke its readers) through the Go runtime's
+// network poller. Blocking in epoll_wait from a goroutine, as a ring buffer reader
 // does on its own, makes the runtime hand the goroutine's processor to
 // another thread after 20µs and keeps its monitor thread waking every 20µs
 // to do so: under an exec storm that cost more CPU than decoding the
@@ -26,8 +27,8 @@ type ringWaiter struct {
 	closed atomic.Bool
 }
 
-// newRingWaiter registers a duplicate of the ring buffer's descriptor with
-// the runtime poller.
+// newRingWaiter registers a duplicate of ringFD (the ringSet's epoll
+// descriptor; in tests any pollable one) with the runtime poller.
 func newRingWaiter(ringFD int) (*ringWaiter, error) {
 	fd, err := unix.FcntlInt(uintptr(ringFD), unix.F_DUPFD_CLOEXEC, 0)
 	if err != nil {

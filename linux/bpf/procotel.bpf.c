@@ -245,7 +245,12 @@ static __always_inline void fill_task(struct record *r, struct task_struct *task
 	if (parts & IDENT_NSPID) {
 		struct pid *tp = leader->thread_pid;
 		u32 level = tp ? tp->level : 0;
-		/* The initial namespace (most processes): a plain load. */
+		/*
+		 * The initial namespace (most processes): a plain load. Here, not
+		 * in pid_nr: inlined there, the verifier rejects the load that
+		 * both branches then share ("same insn cannot be used with
+		 * different pointers").
+		 */
 		r->nspid = !tp ? 0 : level == 0 ? tp->numbers[0].nr : pid_nr(tp, level);
 	}
 	/* Level 0 (the initial namespace) is a constant index: a plain load. */
