@@ -9,6 +9,7 @@ import (
 	"runtime"
 	"slices"
 	"strconv"
+	"strings"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -93,10 +94,10 @@ func TestRingOfCPU(t *testing.T) {
 	}
 }
 
-// fakeRing is a ring in ordinary memory, its data written twice in a row
-// as the kernel maps it.
+// fakeRing is a ring in ordinary memory, its data once, as the reader
+// maps it.
 func fakeRing(size int) *ring {
-	return &ring{cons: new(atomic.Uintptr), prod: new(atomic.Uintptr), data: make([]byte, 2*size), mask: uintptr(size - 1)}
+	return &ring{cons: new(atomic.Uintptr), prod: new(atomic.Uintptr), data: make([]byte, size), mask: uintptr(size - 1)}
 }
 
 // put writes at the producer position a record of n bytes (at least a
@@ -113,10 +114,8 @@ func put(r *ring, ns uint64, n int, bits uint32, seed byte) uintptr {
 	if n >= offBootNS+8 {
 		endian.PutUint64(rec[ringHeaderSize+offBootNS:], ns)
 	}
-	size := uintptr(len(r.data) / 2)
 	for i, b := range rec {
-		off := (pos + uintptr(i)) & r.mask
-		r.data[off], r.data[off+size] = b, b
+		r.data[(pos+uintptr(i))&r.mask] = b
 	}
 	r.prod.Store(pos + uintptr(len(rec)))
 	return pos
@@ -125,12 +124,10 @@ func put(r *ring, ns uint64, n int, bits uint32, seed byte) uintptr {
 // setHeader rewrites the header of the record at pos, as the kernel does
 // when a reserved record is submitted.
 func setHeader(r *ring, pos uintptr, hdr uint32) {
-	size := uintptr(len(r.data) / 2)
 	var b [4]byte
 	endian.PutUint32(b[:], hdr)
 	for i := range 4 {
-		off := (pos + uintptr(i)) & r.mask
-		r.data[off], r.data[off+size] = b[i], b[i]
+		r.data[(pos+uintptr(i))&r.mask] = b[i]
 	}
 }
 
@@ -210,33 +207,45 @@ func TestRingSetBusyAndDiscard(t *testing.T) {
 	}
 }
 
-// A record that runs past the end of the data is read whole through the
-// second mapping.
+// A record that runs past the end of the data is read whole, its two
+// pieces joined, wherever the end cuts it; the records around it are
+// read in place.
 func TestRingWraps(t *testing.T) {
-	r := fakeRing(64)
+	const size = 256
+	r := fakeRing(size)
 	s := &ringSet{rings: []*ring{r}}
-	put(r, 1, 16, 0, 0)
-	put(r, 2, 16, 0, 0)
-	if got := takeAll(t, s, nil); !slices.Equal(got, []uint64{1, 2}) {
-		t.Fatalf("took %v, want [1 2]", got)
-	}
-	pos := put(r, 3, 24, 0, 100) // 48..80 in a ring of 64
-	if int(pos&r.mask)+ringHeaderSize+24 <= 64 {
-		t.Fatalf("record at %d does not wrap", pos)
-	}
-	rec, from, err := s.next()
-	if err != nil || rec == nil {
-		t.Fatalf("next: %v, %v", rec, err)
-	}
-	for i, c := range rec {
-		if c != byte(i)+100 && (i < offBootNS || i >= offBootNS+8) {
-			t.Fatalf("wrapped record byte %d is %d, want %d", i, c, byte(i)+100)
+	var wrapped, headerAtEnd int
+	for k := range 200 {
+		n := 16 + k%97 // record bodies of 16..112 bytes: every cut point comes round
+		pos := put(r, uint64(k+1), n, 0, byte(k))
+		body := int(pos&r.mask) + ringHeaderSize
+		switch {
+		case body == size:
+			headerAtEnd++
+		case body+n > size:
+			wrapped++
 		}
+		rec, from, err := s.next()
+		if err != nil || rec == nil {
+			t.Fatalf("record %d: next: %v, %v", k, rec, err)
+		}
+		if len(rec) != n {
+			t.Fatalf("record %d: %d bytes, want %d", k, len(rec), n)
+		}
+		for i, c := range rec {
+			if c != byte(i)+byte(k) && (i < offBootNS || i >= offBootNS+8) {
+				t.Fatalf("record %d (body at %d of %d bytes): byte %d is %d, want %d", k, body, n, i, c, byte(i)+byte(k))
+			}
+		}
+		if ns := endian.Uint64(rec[offBootNS:]); ns != uint64(k+1) {
+			t.Fatalf("record %d: time %d, want %d", k, ns, k+1)
+		}
+		from.take()
 	}
-	if ns := endian.Uint64(rec[offBootNS:]); ns != 3 {
-		t.Fatalf("wrapped record time %d, want 3", ns)
+	if wrapped == 0 || headerAtEnd == 0 {
+		t.Fatalf("%d records wrapped and %d had their header end at the ring's end: the test did not reach both cases", wrapped, headerAtEnd)
 	}
-	from.take()
+	t.Logf("%d of 200 records wrapped, %d began at the ring's start after a header at its end", wrapped, headerAtEnd)
 }
 
 // A header claiming more than the producer wrote is an error, not a read
@@ -388,5 +397,55 @@ func TestBackendMergesRings(t *testing.T) {
 	t.Logf("events per CPU %v; most out of order: %v", perCPU, time.Duration(worst))
 	if worst > uint64(5*time.Millisecond) {
 		t.Fatalf("an event came %v after a newer one (events per CPU %v): the rings were not merged by time", time.Duration(worst), perCPU)
+	}
+}
+
+// TestBackendRecordsAcrossRingEnd runs 3,000 execs with numbered
+// arguments through one ring of 512 KiB, which they lap several times,
+// and checks that every exec came out once with its argument whole: the
+// records cut by the ring's end were joined right.
+func TestBackendRecordsAcrossRingEnd(t *testing.T) {
+	const n = 3000
+	b, c := startBackend(t, backends.Options{NoExecFailures: true, BufferSize: 512 << 10})
+	if len(b.rings.rings) != 1 {
+		t.Fatalf("%d rings for a buffer of 512 KiB, want 1", len(b.rings.rings))
+	}
+	r := b.rings.rings[0]
+	c.wait(t, "seeded", func(ev *semconv.Event) bool { return ev.Kind == semconv.KindExisting })
+	loop := exec.Command("sh", "-c", "i=0; while [ $i -lt "+strconv.Itoa(n)+" ]; do /bin/true lap-$i; i=$((i+1)); done")
+	if err := loop.Run(); err != nil {
+		t.Fatal(err)
+	}
+	last := "lap-" + strconv.Itoa(n-1)
+	c.wait(t, "last exec", func(ev *semconv.Event) bool {
+		return ev.Kind == semconv.KindExec && len(ev.Process.Argv) == 2 && ev.Process.Argv[1] == last
+	})
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	seen := make([]int, n)
+	for _, ev := range c.events {
+		if ev.Kind != semconv.KindExec || int(ev.Process.PPID) != loop.Process.Pid {
+			continue
+		}
+		a := ev.Process.Argv
+		i, err := -1, error(nil)
+		if len(a) == 2 && strings.HasPrefix(a[1], "lap-") {
+			i, err = strconv.Atoi(a[1][len("lap-"):])
+		}
+		if err != nil || i < 0 || i >= n || a[0] != "/bin/true" || ev.Process.Exe == "" {
+			t.Fatalf("exec of the loop with argv %q, exe %q: not one the loop ran", a, ev.Process.Exe)
+		}
+		seen[i]++
+	}
+	for i, k := range seen {
+		if k != 1 {
+			t.Fatalf("exec lap-%d came out %d times, want once", i, k)
+		}
+	}
+	size := uint64(len(r.data))
+	laps := float64(r.prod.Load()) / float64(size)
+	t.Logf("%.1f laps of a %d KiB ring, %d records joined across its end", laps, size>>10, r.wraps.Load())
+	if laps < 2 || r.wraps.Load() < 2 {
+		t.Fatalf("%.1f laps and %d records across the end: the test did not exercise the ring's end", laps, r.wraps.Load())
 	}
 }
