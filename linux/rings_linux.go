@@ -187,7 +187,7 @@ func (r *ring) peek() (bool, error) {
 			r.unpub++
 			continue
 		}
-		r.head = r.record(off+ringHeaderSize, n)
+		r.head = r.record(r.pos+ringHeaderSize, n)
 		r.headNS = 0
 		if n >= offBootNS+8 {
 			r.headNS = endian.Uint64(r.head[offBootNS:])
@@ -197,11 +197,12 @@ func (r *ring) peek() (bool, error) {
 	}
 }
 
-// record returns the n bytes of a record's body at data offset off: in
+// record returns the n bytes of a record's body at ring position pos: in
 // place, or copied into wrapped when they run past the end of the data
-// (a header never does: records are 8-byte aligned in a ring of pages).
-func (r *ring) record(off, n uintptr) []byte {
-	off &= r.mask
+// (a header never does: records are 8-byte aligned in a ring of pages;
+// the body after a header that ends the data starts at its beginning).
+func (r *ring) record(pos, n uintptr) []byte {
+	off := pos & r.mask
 	size := uintptr(len(r.data))
 	if off+n <= size {
 		return r.data[off : off+n : off+n]
